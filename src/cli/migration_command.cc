@@ -1,0 +1,16 @@
+// keyferry plan/apply/status/events/doctor/abort/rollback: the migration driven by a spec.
+#include "cli/cli_app.h"
+#include "cli/not_built.h"
+
+namespace kf::cli {
+
+void RegisterMigrationCommands(CLI::App& app, CliState& state) {
+  const char* issue = "issue #6";
+  RegisterNotBuiltCommand(app, state, "plan", "show what a migration spec will change", issue);
+  RegisterNotBuiltCommand(app, state, "apply", "run the migration a spec describes", issue);
+  RegisterNotBuiltCommand(app, state, "status", "where the migration stands", issue);
+  RegisterNotBuiltCommand(app, state, "events", "the migration's event journal", issue);
+  RegisterNotBuiltCommand(app, state, "doctor", "explain why a migration cannot go on", issue);
+}
+
+}  // namespace kf::cli
