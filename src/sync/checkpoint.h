@@ -1,0 +1,28 @@
+// The sync checkpoint: the replication id and the offset the target has applied, kept in
+// a small file so that a restarted `keyferry sync` can ask the source to CONTINUE.
+//
+// The file is JSON, e.g. {"replid":"8de1...","offset":12345,"updated_ms":1764140000000}.
+// Writes are atomic (write to FILE.tmp, fsync, rename over FILE, fsync the directory), so a
+// crash leaves either the old or the new checkpoint, never a torn one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace kf::sync {
+
+struct Checkpoint {
+  std::string replid;
+  int64_t offset = -1;  // the last applied replication offset (PSYNC asks for offset + 1)
+  int64_t updated_ms = 0;
+};
+
+// Reads FILE; nullopt when it does not exist. A file that exists but cannot be parsed is
+// an error (it is never silently ignored: that would turn a resume into a full sync).
+Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& path);
+Result<void> SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint);
+
+}  // namespace kf::sync

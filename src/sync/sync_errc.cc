@@ -1,0 +1,40 @@
+// The sync error category.
+#include "sync/sync_errc.h"
+
+#include <string>
+
+namespace kf::sync {
+namespace {
+
+class SyncCategoryImpl : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "sync"; }
+  std::string message(int code) const override {
+    switch (static_cast<SyncErrc>(code)) {
+      case SyncErrc::kBadOption:
+        return "bad option";
+      case SyncErrc::kCheckpoint:
+        return "checkpoint file error";
+      case SyncErrc::kUnsupportedData:
+        return "data the target cannot hold";
+      case SyncErrc::kTargetRejected:
+        return "the target rejected a write";
+      case SyncErrc::kTargetNotEmpty:
+        return "the target is not empty";
+      case SyncErrc::kFilterSplit:
+        return "a command mixes filtered and unfiltered keys";
+      case SyncErrc::kStopped:
+        return "stopped";
+    }
+    return "sync error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& SyncCategory() {
+  static SyncCategoryImpl category;
+  return category;
+}
+
+}  // namespace kf::sync

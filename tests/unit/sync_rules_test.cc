@@ -1,0 +1,124 @@
+// Sync rules: glob filters, db maps, checkpoints, stream-phase classification and keys.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "resp/command.h"
+#include "sync/checkpoint.h"
+#include "sync/key_filter.h"
+#include "sync/stream_command.h"
+#include "sync/sync_errc.h"
+
+namespace kf::sync {
+namespace {
+
+TEST(GlobMatchTest, RedisSemantics) {
+  EXPECT_TRUE(GlobMatch("*", ""));
+  EXPECT_TRUE(GlobMatch("user:*", "user:42"));
+  EXPECT_FALSE(GlobMatch("user:*", "session:42"));
+  EXPECT_TRUE(GlobMatch("h?llo", "hello"));
+  EXPECT_FALSE(GlobMatch("h?llo", "hllo"));
+  EXPECT_TRUE(GlobMatch("h[ae]llo", "hallo"));
+  EXPECT_FALSE(GlobMatch("h[ae]llo", "hillo"));
+  EXPECT_TRUE(GlobMatch("h[^e]llo", "hallo"));
+  EXPECT_FALSE(GlobMatch("h[^e]llo", "hello"));
+  EXPECT_TRUE(GlobMatch("h[a-c]llo", "hbllo"));
+  EXPECT_FALSE(GlobMatch("h[a-c]llo", "hdllo"));
+  EXPECT_TRUE(GlobMatch("a\\*b", "a*b"));
+  EXPECT_FALSE(GlobMatch("a\\*b", "axb"));
+  EXPECT_TRUE(GlobMatch("*a*b*c*", "xxaxxbxxcxx"));
+  EXPECT_FALSE(GlobMatch("*a*b*c*", "xxaxxcxxbxx"));
+  EXPECT_TRUE(GlobMatch(std::string_view("k\0*", 3), std::string_view("k\0zz", 4)));
+  // Many stars against a long non-matching text stays fast (no exponential backtracking).
+  EXPECT_FALSE(GlobMatch("*a*a*a*a*a*a*a*a*b", std::string(5000, 'a')));
+}
+
+TEST(KeyFilterTest, MatchThenExclude) {
+  KeyFilter all;
+  EXPECT_TRUE(all.AcceptsAll());
+  EXPECT_TRUE(all.Accepts("anything"));
+  KeyFilter filter({"user:*", "cart:*"}, {"user:tmp:*"});
+  EXPECT_FALSE(filter.AcceptsAll());
+  EXPECT_TRUE(filter.Accepts("user:1"));
+  EXPECT_TRUE(filter.Accepts("cart:9"));
+  EXPECT_FALSE(filter.Accepts("user:tmp:1"));
+  EXPECT_FALSE(filter.Accepts("other"));
+}
+
+TEST(DbMapTest, ParsesAndRejects) {
+  auto map = DbMap::Parse({"0:1", "3:5"});
+  ASSERT_TRUE(map);
+  EXPECT_EQ(map->Map(0), 1);
+  EXPECT_EQ(map->Map(3), 5);
+  EXPECT_EQ(map->Map(7), 7);
+  for (std::string bad : {"0", "a:1", "0:-1", "1:2:3", ":1", "0:1x"}) {
+    auto r = DbMap::Parse({bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, make_error_code(SyncErrc::kBadOption));
+    EXPECT_NE(r.error().message.find(bad), std::string::npos);
+  }
+  EXPECT_FALSE(DbMap::Parse({"0:1", "0:2"}));
+}
+
+TEST(CheckpointTest, SaveLoadAndRejectGarbage) {
+  char dir_template[] = "/tmp/kf-checkpoint-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  std::string path = std::string(dir_template) + "/cp.json";
+  auto missing = LoadCheckpoint(path);
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
+  ASSERT_TRUE(SaveCheckpoint(path, {"abc123", 4242, 0}));
+  auto loaded = LoadCheckpoint(path);
+  ASSERT_TRUE(loaded);
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->replid, "abc123");
+  EXPECT_EQ((*loaded)->offset, 4242);
+  EXPECT_GT((*loaded)->updated_ms, 0);
+  std::ofstream(path) << "{\"replid\": 5}";
+  auto garbage = LoadCheckpoint(path);
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().code, make_error_code(SyncErrc::kCheckpoint));
+  ::unlink(path.c_str());
+  ::rmdir(dir_template);
+}
+
+TEST(StreamCommandTest, Classification) {
+  using resp::Command;
+  EXPECT_EQ(ClassifyStreamCommand(Command::FromArgs({"PING"})), StreamAction::kConsume);
+  EXPECT_EQ(ClassifyStreamCommand(Command::FromArgs({"REPLCONF", "GETACK", "*"})),
+            StreamAction::kConsume);
+  EXPECT_EQ(ClassifyStreamCommand(Command::FromArgs({"publish", "ch", "m"})), StreamAction::kDrop);
+  EXPECT_EQ(ClassifyStreamCommand(Command::FromArgs({"SELECT", "3"})), StreamAction::kSelect);
+  for (auto name : {"SET", "MULTI", "EXEC", "FUNCTION", "FLUSHALL", "DEL", "UNLINK", "XADD"}) {
+    EXPECT_EQ(ClassifyStreamCommand(Command::FromArgs({name, "k"})), StreamAction::kForward);
+  }
+}
+
+TEST(StreamCommandTest, BuiltInKeys) {
+  using resp::Command;
+  auto table = CommandTable::BuiltIn();
+  auto keys = [&](std::vector<std::string> args) {
+    Command cmd = Command::FromArgs(args);  // Keys() returns views into cmd
+    auto r = table.Keys(cmd);
+    std::vector<std::string> out;
+    if (r) {
+      for (auto k : *r) out.emplace_back(k);
+    } else {
+      out.push_back("ERROR");
+    }
+    return out;
+  };
+  EXPECT_EQ(keys({"SET", "a", "1"}), std::vector<std::string>({"a"}));
+  EXPECT_EQ(keys({"DEL", "a", "b", "c"}), std::vector<std::string>({"a", "b", "c"}));
+  EXPECT_EQ(keys({"MSET", "a", "1", "b", "2"}), std::vector<std::string>({"a", "b"}));
+  EXPECT_EQ(keys({"RENAME", "a", "b"}), std::vector<std::string>({"a", "b"}));
+  EXPECT_EQ(keys({"ZUNIONSTORE", "d", "2", "x", "y", "WEIGHTS", "1", "2"}),
+            std::vector<std::string>({"d", "x", "y"}));
+  EXPECT_EQ(keys({"ZUNIONSTORE", "d", "9", "x"}), std::vector<std::string>({"ERROR"}));
+  EXPECT_EQ(keys({"MULTI"}), std::vector<std::string>());
+  EXPECT_EQ(keys({"NOSUCHCOMMAND", "x"}), std::vector<std::string>({"ERROR"}));
+}
+
+}  // namespace
+}  // namespace kf::sync
