@@ -1,0 +1,58 @@
+// Connection: one TCP connection with deadlines on every operation, built on asio.
+//
+// Each Connection owns its own asio::io_context and runs it only inside its calls: an
+// operation starts an async op and runs the context until the op completes or its
+// deadline passes, then cancels it. So calls block the calling thread with a bound on
+// time, and there are no background threads. One Connection is used by one thread at a
+// time; different Connections may be used from different threads concurrently.
+//
+// Errors are NetErrc codes with messages that name host:port and say what to do, e.g.
+// "could not connect to 127.0.0.1:6390: connection refused; check that the server is
+// running and the host and port are right". A peer that closes gives kClosedByPeer.
+// After a write timeout or any I/O error the connection is closed (its state is unknown);
+// after a read timeout it stays open (no byte was lost) and the caller decides.
+// Host names are resolved before the connect deadline starts counting (getaddrinfo has no
+// cancellation); numeric addresses skip resolution.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/result.h"
+
+namespace kf::net {
+
+class Connection {
+ public:
+  Connection();
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects (trying every resolved address) and sets TCP_NODELAY.
+  Result<void> Connect(const std::string& host, int port, std::chrono::milliseconds timeout);
+
+  // Writes every byte of every segment (a gather write), or fails.
+  Result<void> WriteAll(std::span<const ByteView> segments, std::chrono::milliseconds timeout);
+  Result<void> WriteAll(ByteView data, std::chrono::milliseconds timeout);
+
+  // Reads at least one byte into `buffer` (which must not be empty) and returns the count.
+  // kTimeout when nothing arrived in time; kClosedByPeer on EOF or reset.
+  Result<size_t> ReadSome(std::span<uint8_t> buffer, std::chrono::milliseconds timeout);
+
+  void Close();
+  bool is_open() const;
+  // "host:port" of the peer as given to Connect ("[v6]:port" for IPv6).
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string endpoint_;
+};
+
+}  // namespace kf::net
