@@ -1569,9 +1569,8 @@ class DumpValueSink : public RdbSink {
   Value value;
 };
 
-}  // namespace
-
-Result<int> DumpPayloadVersion(ByteView payload) {
+// The RDB version in a DUMP payload's footer (no CRC check).
+Result<int> DumpFooterVersion(ByteView payload) {
   if (payload.size() < 11) {
     return MakeError(
         RdbErrc::kBadDumpPayload,
@@ -1582,8 +1581,10 @@ Result<int> DumpPayloadVersion(ByteView payload) {
   return int{payload[n - 10]} | int{payload[n - 9]} << 8;
 }
 
+}  // namespace
+
 Result<Value> DecodeDumpPayload(ByteView payload, const ReaderOptions& options) {
-  auto version = DumpPayloadVersion(payload);
+  auto version = DumpFooterVersion(payload);
   if (!version) return MakeError(std::move(version).error());
   size_t n = payload.size();
   uint64_t stored = DecodeLe64(payload.data() + n - 8);

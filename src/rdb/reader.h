@@ -156,7 +156,4 @@ class RdbReader {
 // after checking the footer. `options.module_passthrough` applies to module values.
 Result<Value> DecodeDumpPayload(ByteView payload, const ReaderOptions& options = {});
 
-// Reads the version of a DUMP payload's footer (no CRC check).
-Result<int> DumpPayloadVersion(ByteView payload);
-
 }  // namespace kf::rdb
