@@ -1,11 +1,223 @@
 // keyferry sync: copy a live Redis into Valkey as a replica and keep it in sync.
+//
+// Runs SyncEngine on the main thread; a reporter thread prints progress once a second
+// (a live line on a terminal, or one JSON object per line with --json-progress), and
+// --status-addr serves the same numbers at /status. SIGINT/SIGTERM ask the engine to stop:
+// it applies what it received, checkpoints and exits 0.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
 #include "cli/cli_app.h"
-#include "cli/not_built.h"
+#include "common/clock.h"
+#include "net/uri.h"
+#include "observe/status_server.h"
+#include "sync/sync_engine.h"
 
 namespace kf::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+struct SyncArgs {
+  std::string source;
+  std::string target;
+  bool once = false;
+  std::string checkpoint;
+  std::string status_addr;
+  std::vector<std::string> db_map;
+  std::vector<std::string> match;
+  std::vector<std::string> exclude;
+  std::string on_unsupported = "fail";
+  uint64_t big_key_threshold = uint64_t{64} << 20;
+  int writers = 2;
+  bool flush_target = false;
+  bool json_progress = false;
+  int link_timeout_s = 60;
+};
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+std::string ProgressLine(const sync::SyncStats& s) {
+  auto phase = static_cast<sync::SyncPhase>(s.phase.load());
+  double elapsed = (UnixMillis() - s.started_ms.load()) / 1000.0;
+  char line[256];
+  if (phase == sync::SyncPhase::kSnapshot) {
+    uint64_t done = s.snapshot_bytes, total = s.snapshot_total_bytes;
+    double rate = elapsed > 0 ? done / elapsed : 0;
+    std::string eta = "?";
+    if (total > 0 && rate > 0 && done <= total) {
+      eta = std::to_string(static_cast<int>((total - done) / rate)) + "s";
+    }
+    std::snprintf(line, sizeof line, "snapshot  keys %llu  %s%s  %s/s  eta %s",
+                  static_cast<unsigned long long>(s.keys_written.load()), HumanBytes(done).c_str(),
+                  total ? (" of " + HumanBytes(total)).c_str() : "", HumanBytes(rate).c_str(),
+                  eta.c_str());
+  } else {
+    int64_t src = s.source_offset, applied = s.applied_offset;
+    std::snprintf(line, sizeof line, "%s  keys %llu  commands %llu  lag %lld bytes %lld ms",
+                  sync::SyncPhaseName(phase),
+                  static_cast<unsigned long long>(s.keys_written.load()),
+                  static_cast<unsigned long long>(s.commands_applied.load()),
+                  static_cast<long long>(src > applied && applied >= 0 ? src - applied : 0),
+                  static_cast<long long>(s.lag_ms.load()));
+  }
+  return line;
+}
+
+int RunSync(const SyncArgs& args) {
+  sync::SyncOptions options;
+  auto source = net::Uri::Parse(args.source);
+  if (!source) {
+    std::fprintf(stderr, "keyferry sync: --source: %s\n", source.error().ToString().c_str());
+    return kExitError;
+  }
+  auto target = net::Uri::Parse(args.target);
+  if (!target) {
+    std::fprintf(stderr, "keyferry sync: --target: %s\n", target.error().ToString().c_str());
+    return kExitError;
+  }
+  options.source = *source;
+  options.target = *target;
+  options.once = args.once;
+  options.checkpoint_path = args.checkpoint;
+  options.db_map = args.db_map;
+  options.match = args.match;
+  options.exclude = args.exclude;
+  options.big_key_threshold = args.big_key_threshold;
+  options.writers = args.writers;
+  options.flush_target = args.flush_target;
+  options.link_timeout = std::chrono::seconds(args.link_timeout_s);
+  if (args.on_unsupported == "fail") {
+    options.on_unsupported = sync::OnUnsupported::kFail;
+  } else if (args.on_unsupported == "skip") {
+    options.on_unsupported = sync::OnUnsupported::kSkip;
+  } else {
+    options.on_unsupported = sync::OnUnsupported::kDropFieldTtl;
+  }
+
+  sync::SyncStats stats;
+  stats.started_ms = UnixMillis();
+  std::unique_ptr<observe::StatusServer> status;
+  if (!args.status_addr.empty()) {
+    status = std::make_unique<observe::StatusServer>([&stats] { return stats.ToJson(); });
+    auto listening = status->Listen(args.status_addr);
+    if (!listening) {
+      std::fprintf(stderr, "keyferry sync: %s\n", listening.error().ToString().c_str());
+      return kExitError;
+    }
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::thread reporter([&] {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+      if (args.json_progress) {
+        std::printf("%s\n", stats.ToJson().c_str());
+        std::fflush(stdout);
+      } else if (tty) {
+        std::fprintf(stderr, "\r\033[K%s", ProgressLine(stats).c_str());
+      }
+    }
+  });
+
+  sync::SyncEngine engine(options, &stats);
+  auto result = engine.Run(g_stop);
+  {
+    std::lock_guard lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  reporter.join();
+  if (tty && !args.json_progress) std::fprintf(stderr, "\r\033[K");
+  if (status) status->Stop();
+
+  if (!result) {
+    std::fprintf(stderr, "keyferry sync failed: %s\n", result.error().ToString().c_str());
+    return kExitError;
+  }
+  double elapsed = (UnixMillis() - stats.started_ms.load()) / 1000.0;
+  double snapshot_s = stats.snapshot_ms.load() / 1000.0;
+  nlohmann::json summary = nlohmann::json::parse(stats.ToJson());
+  summary["result"] = "ok";
+  if (args.json_progress) {
+    std::printf("%s\n", summary.dump().c_str());
+  } else {
+    std::fprintf(stderr,
+                 "keyferry sync: done in %.1f s: %llu keys, %s of snapshot in %.2f s (%.0f "
+                 "keys/s), %llu stream commands applied, applied offset %lld\n",
+                 elapsed, static_cast<unsigned long long>(stats.keys_written.load()),
+                 HumanBytes(stats.snapshot_bytes.load()).c_str(), snapshot_s,
+                 snapshot_s > 0 ? stats.keys_written.load() / snapshot_s : 0.0,
+                 static_cast<unsigned long long>(stats.commands_applied.load()),
+                 static_cast<long long>(stats.applied_offset.load()));
+  }
+  return kExitOk;
+}
+
+}  // namespace
 
 void RegisterSyncCommand(CLI::App& app, CliState& state) {
-  RegisterNotBuiltCommand(app, state, "sync", "copy a live Redis into Valkey as a replica and keep it in sync", "issue #4");
+  auto args = std::make_shared<SyncArgs>();
+  auto* sub =
+      app.add_subcommand("sync", "copy a live Redis into Valkey as a replica and keep it in sync");
+  sub->add_option("--source", args->source, "source URI redis://[user:pass@]host:port")->required();
+  sub->add_option("--target", args->target, "target URI redis://[user:pass@]host:port")->required();
+  sub->add_flag("--once", args->once,
+                "exit 0 once the snapshot and everything the source wrote until then is "
+                "applied");
+  sub->add_option("--checkpoint", args->checkpoint,
+                  "file that keeps replication id and offset, to continue after a restart");
+  sub->add_option("--status-addr", args->status_addr, "serve /status JSON at HOST:PORT");
+  sub->add_option("--db-map", args->db_map, "SRC:DST database mapping (repeatable)");
+  sub->add_option("--match", args->match, "copy only keys matching this glob (repeatable)");
+  sub->add_option("--exclude", args->exclude, "skip keys matching this glob (repeatable)");
+  sub->add_option("--on-unsupported", args->on_unsupported,
+                  "what to do with values the target cannot hold")
+      ->check(CLI::IsMember({"fail", "skip", "drop-field-ttl"}))
+      ->capture_default_str();
+  sub->add_option("--big-key-threshold", args->big_key_threshold,
+                  "values above this many bytes are sent as chunked commands")
+      ->capture_default_str();
+  sub->add_option("--writers", args->writers, "target connections during the snapshot")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_flag("--flush-target", args->flush_target,
+                "empty a non-empty target first (otherwise keyferry refuses it)");
+  sub->add_flag("--json-progress", args->json_progress, "print one JSON object per second");
+  sub->add_option("--link-timeout", args->link_timeout_s,
+                  "seconds of silence after which the source link counts as dropped")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  sub->callback([&state, args] { state.run = [args] { return RunSync(*args); }; });
 }
 
 }  // namespace kf::cli

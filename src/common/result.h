@@ -55,16 +55,22 @@ class Result {
  public:
   Result() requires std::is_default_constructible_v<T> : value_(), ok_(true) {}
   template <typename U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, Unexpected>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, Result>)
-  Result(U&& v) : value_(std::forward<U>(v)), ok_(true) {}  // NOLINT(google-explicit-constructor)
+  requires std::is_constructible_v<T, U&&> &&
+      (!std::is_same_v<std::remove_cvref_t<U>, Unexpected>)&&(
+          !std::is_same_v<std::remove_cvref_t<U>, Result>)Result(U&& v)
+      : value_(std::forward<U>(v)), ok_(true) {}  // NOLINT(google-explicit-constructor)
   Result(Unexpected u) : error_(std::move(u).error()), ok_(false) {}  // NOLINT
   Result(const Result& o) : ok_(o.ok_) {
-    if (ok_) new (&value_) T(o.value_); else new (&error_) Error(o.error_);
+    if (ok_)
+      new (&value_) T(o.value_);
+    else
+      new (&error_) Error(o.error_);
   }
   Result(Result&& o) noexcept : ok_(o.ok_) {
-    if (ok_) new (&value_) T(std::move(o.value_)); else new (&error_) Error(std::move(o.error_));
+    if (ok_)
+      new (&value_) T(std::move(o.value_));
+    else
+      new (&error_) Error(std::move(o.error_));
   }
   Result& operator=(Result o) {
     this->~Result();
@@ -72,7 +78,10 @@ class Result {
     return *this;
   }
   ~Result() {
-    if (ok_) value_.~T(); else error_.~Error();
+    if (ok_)
+      value_.~T();
+    else
+      error_.~Error();
   }
   bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -118,17 +127,20 @@ class Result<void> {
 
 // Builds the error side of a Result: `return MakeError(RdbErrc::kTruncated, "...");`.
 template <typename ErrcEnum>
-  requires std::is_error_code_enum_v<ErrcEnum>
+requires std::is_error_code_enum_v<ErrcEnum>
 inline Unexpected MakeError(ErrcEnum code, std::string message = {}) {
   return Unexpected(Error{std::error_code(code), std::move(message)});
+}
+inline Unexpected MakeError(std::error_code code, std::string message) {
+  return Unexpected(Error{code, std::move(message)});
 }
 inline Unexpected MakeError(Error e) { return Unexpected(std::move(e)); }
 
 }  // namespace kf
 
 // Propagates the error of a Result-returning expression, else yields nothing.
-#define KF_RETURN_IF_ERROR(expr)                                  \
-  do {                                                            \
-    auto kf_result_ = (expr);                                     \
+#define KF_RETURN_IF_ERROR(expr)                                            \
+  do {                                                                      \
+    auto kf_result_ = (expr);                                               \
     if (!kf_result_) return ::kf::MakeError(std::move(kf_result_).error()); \
   } while (0)

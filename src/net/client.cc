@@ -108,11 +108,15 @@ Result<void> Client::Handshake() {
 }
 
 Result<void> Client::Send(const resp::CommandEncoder& commands) {
+  return SendRaw(commands.segments());
+}
+
+Result<void> Client::SendRaw(std::span<const ByteView> encoded) {
   if (!connected()) {
     return MakeError(NetErrc::kNotConnected,
                      "not connected to " + uri_.Endpoint() + "; call Connect first");
   }
-  auto w = conn_->WriteAll(commands.segments(), options_.io_timeout);
+  auto w = conn_->WriteAll(encoded, options_.io_timeout);
   if (!w) return Broken(std::move(w).error());
   return {};
 }

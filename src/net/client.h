@@ -75,6 +75,9 @@ class Client {
   // Streaming: write commands (already encoded, possibly many) / read the next reply.
   Result<void> Send(const resp::CommandEncoder& commands);
   Result<void> Send(std::initializer_list<std::string_view> args);
+  // Writes bytes that are already RESP-encoded commands (e.g. built ahead by a producer
+  // thread); the caller reads one reply per command it encoded.
+  Result<void> SendRaw(std::span<const ByteView> encoded);
   Result<resp::Reply> ReadReply();
 
   // Hands over the connection. Fails (and keeps it) when a reply is partially parsed.

@@ -38,6 +38,7 @@ Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& path) {
   Checkpoint cp;
   cp.replid = json["replid"].get<std::string>();
   cp.offset = json["offset"].get<int64_t>();
+  if (json.contains("db") && json["db"].is_number_integer()) cp.db = json["db"].get<int>();
   if (json.contains("updated_ms") && json["updated_ms"].is_number_integer()) {
     cp.updated_ms = json["updated_ms"].get<int64_t>();
   }
@@ -48,6 +49,7 @@ Result<void> SaveCheckpoint(const std::string& path, const Checkpoint& checkpoin
   nlohmann::json json = {
       {"replid", checkpoint.replid},
       {"offset", checkpoint.offset},
+      {"db", checkpoint.db},
       {"updated_ms", checkpoint.updated_ms ? checkpoint.updated_ms : UnixMillis()}};
   std::string text = json.dump() + "\n";
   std::string tmp = path + ".tmp";

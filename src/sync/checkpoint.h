@@ -1,7 +1,7 @@
 // The sync checkpoint: the replication id and the offset the target has applied, kept in
 // a small file so that a restarted `keyferry sync` can ask the source to CONTINUE.
 //
-// The file is JSON, e.g. {"replid":"8de1...","offset":12345,"updated_ms":1764140000000}.
+// The file is JSON, e.g. {"replid":"8de1...","offset":12345,"db":0,"updated_ms":1764140000000}.
 // Writes are atomic (write to FILE.tmp, fsync, rename over FILE, fsync the directory), so a
 // crash leaves either the old or the new checkpoint, never a torn one.
 #pragma once
@@ -18,6 +18,7 @@ struct Checkpoint {
   std::string replid;
   int64_t offset = -1;  // the last applied replication offset (PSYNC asks for offset + 1)
   int64_t updated_ms = 0;
+  int db = 0;  // the db the stream's next command applies to (after --db-map: source db)
 };
 
 // Reads FILE; nullopt when it does not exist. A file that exists but cannot be parsed is

@@ -1,0 +1,413 @@
+// SnapshotSink: RESTORE pass-through, re-encoding and chunked commands for big values.
+#include "sync/snapshot_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "rdb/crc64.h"
+#include "rdb/encoder.h"
+#include "resp/encoder.h"
+#include "sync/sync_errc.h"
+
+namespace kf::sync {
+namespace {
+
+Bytes EncodeArgs(const std::vector<std::string>& args) {
+  resp::CommandEncoder encoder;
+  encoder.Add(args);
+  return encoder.ToBytes();
+}
+
+std::string KeyLabel(ByteView key, int db) {
+  return Printable(key, 80) + " (db " + std::to_string(db) + ")";
+}
+
+void AppendRdbLength(Bytes* out, uint64_t len) {
+  if (len < 64) {
+    out->push_back(static_cast<uint8_t>(len));
+  } else if (len < 16384) {
+    out->push_back(static_cast<uint8_t>(0x40 | (len >> 8)));
+    out->push_back(static_cast<uint8_t>(len & 0xff));
+  } else if (len <= 0xffffffffULL) {
+    out->push_back(0x80);
+    for (int s = 24; s >= 0; s -= 8) out->push_back(static_cast<uint8_t>(len >> s));
+  } else {
+    out->push_back(0x81);
+    for (int s = 56; s >= 0; s -= 8) out->push_back(static_cast<uint8_t>(len >> s));
+  }
+}
+
+// Appends "$<n>\r\n".
+void AppendBulkHeader(Bytes* out, size_t n) {
+  char buf[32];
+  int len = std::snprintf(buf, sizeof buf, "$%zu\r\n", n);
+  out->insert(out->end(), buf, buf + len);
+}
+
+// RESTORE key ttl <serialized value + footer> ABSTTL [IDLETIME s | FREQ f] REPLACE,
+// encoded with one copy of the value bytes and the CRC computed on the fly.
+Bytes BuildRestore(ByteView key, ByteView serialized, int footer_version, int64_t expire_ms,
+                   int64_t idle_s, int freq) {
+  std::vector<std::string> tail = {"ABSTTL"};
+  if (idle_s >= 0) {
+    tail.push_back("IDLETIME");
+    tail.push_back(std::to_string(idle_s));
+  } else if (freq >= 0) {
+    tail.push_back("FREQ");
+    tail.push_back(std::to_string(freq));
+  }
+  tail.push_back("REPLACE");
+  std::string ttl = std::to_string(expire_ms > 0 ? expire_ms : 0);
+  Bytes out;
+  out.reserve(serialized.size() + key.size() + 128);
+  std::string head = "*" + std::to_string(4 + tail.size()) + "\r\n$7\r\nRESTORE\r\n";
+  out.insert(out.end(), head.begin(), head.end());
+  AppendBulkHeader(&out, key.size());
+  out.insert(out.end(), key.begin(), key.end());
+  out.push_back('\r');
+  out.push_back('\n');
+  AppendBulkHeader(&out, ttl.size());
+  out.insert(out.end(), ttl.begin(), ttl.end());
+  out.push_back('\r');
+  out.push_back('\n');
+  AppendBulkHeader(&out, serialized.size() + 10);
+  out.insert(out.end(), serialized.begin(), serialized.end());
+  uint8_t version[2] = {static_cast<uint8_t>(footer_version & 0xff),
+                        static_cast<uint8_t>((footer_version >> 8) & 0xff)};
+  out.insert(out.end(), version, version + 2);
+  uint64_t crc = rdb::Crc64(rdb::Crc64(0, serialized), ByteView(version, 2));
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(crc >> (8 * i)));
+  out.push_back('\r');
+  out.push_back('\n');
+  for (const auto& t : tail) {
+    AppendBulkHeader(&out, t.size());
+    out.insert(out.end(), t.begin(), t.end());
+    out.push_back('\r');
+    out.push_back('\n');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatScore(double score) {
+  if (std::isinf(score)) return score > 0 ? "inf" : "-inf";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", score);
+  return buf;
+}
+
+// Decodes a big RAW value while it streams: the raw parts are fed to a second RdbReader as
+// a one-key RDB file, whose DATA parts become chunked commands.
+class SnapshotSink::NestedDecoder : public rdb::RdbSink {
+ public:
+  NestedDecoder(SnapshotSink* outer, const rdb::RdbFormat& format, int db, ByteView key,
+                int64_t expire_ms, uint64_t big_value_bytes)
+      : outer_(outer), db_(db), key_(key.begin(), key.end()), expire_ms_(expire_ms) {
+    rdb::ReaderOptions options;
+    options.verify_checksum = false;
+    options.big_value_bytes = big_value_bytes;
+    reader_ = std::make_unique<rdb::RdbReader>(this, options);
+    char header[16];
+    if (format.magic == rdb::RdbMagic::kValkey) {
+      std::snprintf(header, sizeof header, "VALKEY%03d", format.version);
+    } else {
+      std::snprintf(header, sizeof header, "REDIS%04d", format.version);
+    }
+    prefix_.assign(header, header + 9);
+  }
+
+  Result<void> Feed(ByteView part, bool first, bool last) {
+    if (first) {
+      // type byte, then the key as an RDB string, then the rest of the value.
+      Bytes head = prefix_;
+      head.push_back(part[0]);
+      AppendRdbLength(&head, key_.size());
+      head.insert(head.end(), key_.begin(), key_.end());
+      KF_RETURN_IF_ERROR(reader_->Feed(ByteView(head)));
+      part = part.subspan(1);
+    }
+    KF_RETURN_IF_ERROR(reader_->Feed(part));
+    if (last) {
+      const uint8_t eof[9] = {0xff, 0, 0, 0, 0, 0, 0, 0, 0};
+      KF_RETURN_IF_ERROR(reader_->Feed(ByteView(eof, 9)));
+      return reader_->Finish();
+    }
+    return {};
+  }
+
+  rdb::AccessLevel OnKey(const rdb::KeyInfo&) override { return rdb::AccessLevel::kData; }
+  void OnValue(const rdb::KeyInfo&, rdb::Value& part, bool last) override {
+    outer_->WriteValuePart(db_, ByteView(key_), expire_ms_, part, first_part_, last);
+    first_part_ = false;
+  }
+
+ private:
+  SnapshotSink* outer_;
+  int db_;
+  Bytes key_;
+  int64_t expire_ms_;
+  Bytes prefix_;
+  bool first_part_ = true;
+  std::unique_ptr<rdb::RdbReader> reader_;
+};
+
+SnapshotSink::SnapshotSink(target::SnapshotLanes* lanes, const KeyFilter* filter,
+                           const DbMap* db_map, SnapshotSinkOptions options)
+    : lanes_(lanes), filter_(filter), db_map_(db_map), options_(options) {}
+
+SnapshotSink::~SnapshotSink() = default;
+
+void SnapshotSink::SetError(Error e) {
+  if (!error_) error_ = std::move(e);
+}
+
+void SnapshotSink::OnHeader(const rdb::RdbFormat& format) {
+  format_ = format;
+  footer_version_ = std::min(format.version, options_.target_rdb_version);
+}
+
+void SnapshotSink::OnFunction(const rdb::FunctionLibrary& library) {
+  if (error_) return;
+  target::WriteOp op;
+  op.db = 0;
+  op.command = resp::EncodeCommand({"FUNCTION", "LOAD", "REPLACE", library.code});
+  op.description = "FUNCTION LOAD of library " + Printable(library.name);
+  auto r = lanes_->Submit(0, std::move(op));
+  if (!r) SetError(std::move(r).error());
+  ++functions_loaded_;
+}
+
+rdb::AccessLevel SnapshotSink::OnKey(const rdb::KeyInfo& key) {
+  value_started_ = false;
+  raw_.clear();
+  nested_.reset();
+  if (error_) return rdb::AccessLevel::kSkip;
+  if (!filter_->AcceptsAll() && !filter_->Accepts(AsStringView(key.key))) {
+    ++keys_skipped_;
+    return rdb::AccessLevel::kSkip;
+  }
+  if (rdb::IsTypeLoadableAsIs(key.rdb_type, format_.version, options_.target_rdb_version)) {
+    return rdb::AccessLevel::kRaw;
+  }
+  int db = db_map_->Map(static_cast<int>(key.db));
+  bool field_ttl_hash =
+      key.kind == rdb::TypeKind::kHashMetadata || key.kind == rdb::TypeKind::kHashListpackEx;
+  std::string what =
+      rdb::RdbTypeName(key.rdb_type, format_) + " value of key " + KeyLabel(key.key, db);
+  switch (options_.on_unsupported) {
+    case OnUnsupported::kSkip:
+      spdlog::warn("skipping {}: the target (RDB {}) cannot hold it (--on-unsupported skip)", what,
+                   options_.target_rdb_version);
+      ++keys_skipped_;
+      return rdb::AccessLevel::kSkip;
+    case OnUnsupported::kDropFieldTtl:
+      if (field_ttl_hash) return rdb::AccessLevel::kData;
+      [[fallthrough]];
+    case OnUnsupported::kFail:
+      if (key.kind == rdb::TypeKind::kModulePreGa || key.kind == rdb::TypeKind::kModule2 ||
+          key.kind == rdb::TypeKind::kUnsupported) {
+        SetError(Error{make_error_code(SyncErrc::kUnsupportedData),
+                       "the target cannot hold the " + what +
+                           "; rerun with --on-unsupported skip to leave such keys behind"});
+        return rdb::AccessLevel::kSkip;
+      }
+      if (field_ttl_hash) {
+        SetError(Error{make_error_code(SyncErrc::kUnsupportedData),
+                       "the " + what + " has per-field TTLs, which the target (RDB " +
+                           std::to_string(options_.target_rdb_version) +
+                           ") cannot hold; rerun with --on-unsupported drop-field-ttl to copy "
+                           "such hashes without their field TTLs, or skip to leave them"});
+        return rdb::AccessLevel::kSkip;
+      }
+      return rdb::AccessLevel::kData;  // re-encode for the target's version
+  }
+  return rdb::AccessLevel::kData;
+}
+
+void SnapshotSink::Submit(int db, ByteView key, Bytes command, const char* what) {
+  if (error_) return;
+  target::WriteOp op;
+  op.db = db;
+  op.command = std::move(command);
+  op.description = std::string(what) + " " + KeyLabel(key, db);
+  auto r = lanes_->Submit(lanes_->LaneFor(db, key), std::move(op));
+  if (!r) SetError(std::move(r).error());
+}
+
+void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last) {
+  if (error_) return;
+  int db = db_map_->Map(static_cast<int>(key.db));
+  bool first = !value_started_;
+  value_started_ = true;
+  if (first && last) {  // the common case: a whole small value in one part
+    Submit(db, key.key,
+           BuildRestore(key.key, part, footer_version_, key.expire_ms, key.idle_s, key.freq),
+           "RESTORE");
+    ++keys_written_;
+    return;
+  }
+  if (first) {
+    nested_ = std::make_unique<NestedDecoder>(this, format_, db, key.key, key.expire_ms,
+                                              options_.chunk_bytes * 16);
+    ++keys_chunked_;
+  }
+  auto fed = nested_->Feed(part, first, last);
+  if (!fed) {
+    SetError(Error{fed.error().code, "decoding the big value of key " + KeyLabel(key.key, db) +
+                                         " failed: " + fed.error().ToString()});
+  }
+  if (last) {
+    nested_.reset();
+    ++keys_written_;
+  }
+}
+
+void SnapshotSink::OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last) {
+  if (error_) return;
+  int db = db_map_->Map(static_cast<int>(key.db));
+  bool first = !value_started_;
+  value_started_ = true;
+  if (first && last) {  // small value: re-encode for the target's RDB version
+    rdb::EncodeOptions enc;
+    enc.drop_field_ttls = options_.on_unsupported == OnUnsupported::kDropFieldTtl;
+    auto payload = rdb::EncodeDumpPayload(part, options_.target_rdb_version, enc);
+    if (!payload) {
+      SetError(Error{payload.error().code, "cannot write key " + KeyLabel(key.key, db) +
+                                               " for the target: " + payload.error().ToString()});
+      return;
+    }
+    ByteView body = ByteView(*payload).first(payload->size() - 10);
+    Submit(db, key.key,
+           BuildRestore(key.key, body, options_.target_rdb_version, key.expire_ms, key.idle_s,
+                        key.freq),
+           "RESTORE");
+    ++keys_written_;
+    return;
+  }
+  if (first) ++keys_chunked_;
+  WriteValuePart(db, key.key, key.expire_ms, part, first, last);
+  if (last) ++keys_written_;
+}
+
+void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::Value& part,
+                                  bool first, bool last) {
+  std::string_view k = AsStringView(key);
+  if (first) Submit(db, key, resp::EncodeCommand({"DEL", k}), "DEL");
+  std::vector<std::string> args;
+  size_t bytes = 0;
+  auto flush = [&](const char* what) {
+    if (args.size() <= 2) return;
+    std::vector<ByteView> views;
+    views.reserve(args.size());
+    for (const auto& a : args) views.push_back(AsBytes(a));
+    Submit(db, key, resp::EncodeCommand(views), what);
+    args.resize(2);  // keep command name and key
+    bytes = 0;
+  };
+  auto start = [&](const char* name) {
+    args.clear();
+    args.emplace_back(name);
+    args.emplace_back(k);
+  };
+  auto full = [&] {
+    return (args.size() - 2) >= options_.chunk_elements || bytes >= options_.chunk_bytes;
+  };
+  switch (part.type) {
+    case rdb::ValueType::kString:
+      start("APPEND");
+      args.push_back(std::move(part.str));
+      flush("APPEND");
+      break;
+    case rdb::ValueType::kList:
+      start("RPUSH");
+      for (auto& e : part.elements) {
+        bytes += e.size();
+        args.push_back(std::move(e));
+        if (full()) flush("RPUSH");
+      }
+      flush("RPUSH");
+      break;
+    case rdb::ValueType::kSet:
+      start("SADD");
+      for (auto& e : part.elements) {
+        bytes += e.size();
+        args.push_back(std::move(e));
+        if (full()) flush("SADD");
+      }
+      flush("SADD");
+      break;
+    case rdb::ValueType::kZset:
+      start("ZADD");
+      for (auto& e : part.zset) {
+        bytes += e.member.size() + 24;
+        args.push_back(FormatScore(e.score));
+        args.push_back(std::move(e.member));
+        if (full()) flush("ZADD");
+      }
+      flush("ZADD");
+      break;
+    case rdb::ValueType::kHash:
+      start("HSET");
+      for (auto& f : part.hash) {
+        bytes += f.field.size() + f.value.size();
+        args.push_back(std::move(f.field));
+        args.push_back(std::move(f.value));
+        if (full()) flush("HSET");
+      }
+      flush("HSET");
+      break;
+    case rdb::ValueType::kStream: {
+      for (auto& entry : part.stream.entries) {
+        start("XADD");
+        args.push_back(entry.id.ToString());
+        for (auto& [field, value] : entry.fields) {
+          args.push_back(std::move(field));
+          args.push_back(std::move(value));
+        }
+        flush("XADD");
+      }
+      if (last) {
+        const auto& s = part.stream;
+        std::vector<std::string> setid = {"XSETID", std::string(k), s.last_id.ToString()};
+        if (s.has_v2_metadata) {
+          setid.insert(setid.end(), {"ENTRIESADDED", std::to_string(s.entries_added),
+                                     "MAXDELETEDID", s.max_deleted_id.ToString()});
+        }
+        Submit(db, key, EncodeArgs(setid), "XSETID");
+        for (const auto& g : s.groups) {
+          std::vector<std::string> create = {"XGROUP", "CREATE", std::string(k), g.name,
+                                             g.last_delivered_id.ToString()};
+          if (g.entries_read >= 0) {
+            create.insert(create.end(), {"ENTRIESREAD", std::to_string(g.entries_read)});
+          }
+          Submit(db, key, EncodeArgs(create), "XGROUP CREATE");
+          for (const auto& c : g.consumers) {
+            Submit(db, key, resp::EncodeCommand({"XGROUP", "CREATECONSUMER", k, g.name, c.name}),
+                   "XGROUP CREATECONSUMER");
+          }
+          for (const auto& p : g.pel) {
+            Submit(db, key,
+                   resp::EncodeCommand({"XCLAIM", k, g.name, p.consumer, "0", p.id.ToString(),
+                                        "TIME", std::to_string(p.delivery_time_ms), "RETRYCOUNT",
+                                        std::to_string(p.delivery_count), "FORCE", "JUSTID"}),
+                   "XCLAIM");
+          }
+        }
+      }
+      break;
+    }
+    case rdb::ValueType::kModule:
+      SetError(Error{make_error_code(SyncErrc::kUnsupportedData),
+                     "module value of key " + KeyLabel(key, db) +
+                         " is too big to pass through; raise --big-key-threshold"});
+      return;
+  }
+  if (last && expire_ms > 0) {
+    Submit(db, key, resp::EncodeCommand({"PEXPIREAT", k, std::to_string(expire_ms)}), "PEXPIREAT");
+  }
+}
+
+}  // namespace kf::sync

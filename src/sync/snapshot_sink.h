@@ -1,0 +1,86 @@
+// SnapshotSink: turns the keys of a source snapshot (RDB reader events) into writes on the
+// target's snapshot lanes.
+//
+// Per key (DESIGN.md §3):
+//  - filtered out (--match/--exclude) → skipped unread;
+//  - the target loads the encoding as is → RAW pass-through: `RESTORE key ttl payload
+//    ABSTTL [IDLETIME s | FREQ f] REPLACE` where payload = the source bytes + a new footer;
+//  - it does not (e.g. Redis 7.4 field-TTL hashes for Valkey 8) → --on-unsupported decides:
+//    fail (stop with the key named), skip (logged), drop-field-ttl (decoded, field TTLs
+//    dropped, re-encoded for the target's RDB version);
+//  - a value bigger than the big-key threshold (the reader hands it over in parts) is
+//    decoded while it streams, by a nested reader, and written as chunked commands: DEL,
+//    then RPUSH / SADD / ZADD / HSET / XADD batches, then PEXPIREAT — never whole in memory.
+// Function libraries become FUNCTION LOAD REPLACE. The first error stops the sink; the
+// caller checks error() after each Feed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "rdb/reader.h"
+#include "sync/key_filter.h"
+#include "target/snapshot_lanes.h"
+
+namespace kf::sync {
+
+enum class OnUnsupported { kFail, kSkip, kDropFieldTtl };
+
+struct SnapshotSinkOptions {
+  int target_rdb_version = 11;
+  OnUnsupported on_unsupported = OnUnsupported::kFail;
+  uint64_t chunk_elements = 1000;   // elements per chunked command
+  uint64_t chunk_bytes = 1u << 20;  // bytes per chunked command
+};
+
+class SnapshotSink : public rdb::RdbSink {
+ public:
+  SnapshotSink(target::SnapshotLanes* lanes, const KeyFilter* filter, const DbMap* db_map,
+               SnapshotSinkOptions options);
+  ~SnapshotSink() override;
+
+  void OnHeader(const rdb::RdbFormat& format) override;
+  void OnFunction(const rdb::FunctionLibrary& library) override;
+  rdb::AccessLevel OnKey(const rdb::KeyInfo& key) override;
+  void OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last) override;
+  void OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last) override;
+
+  // The first failure (a lane error, an unsupported value with kFail), if any.
+  const std::optional<Error>& error() const { return error_; }
+  uint64_t keys_written() const { return keys_written_; }
+  uint64_t keys_skipped() const { return keys_skipped_; }
+  uint64_t keys_chunked() const { return keys_chunked_; }
+  uint64_t functions_loaded() const { return functions_loaded_; }
+
+  // Writes one decoded part of a big value as commands (used by the nested reader too).
+  void WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::Value& part, bool first,
+                      bool last);
+
+ private:
+  class NestedDecoder;
+  void Submit(int db, ByteView key, Bytes command, const char* what);
+  void SetError(Error e);
+
+  target::SnapshotLanes* lanes_;
+  const KeyFilter* filter_;
+  const DbMap* db_map_;
+  SnapshotSinkOptions options_;
+  rdb::RdbFormat format_;
+  int footer_version_ = 11;
+  std::optional<Error> error_;
+  Bytes raw_;  // the RAW value of the current key (small values only)
+  bool value_started_ = false;
+  std::unique_ptr<NestedDecoder> nested_;
+  uint64_t keys_written_ = 0;
+  uint64_t keys_skipped_ = 0;
+  uint64_t keys_chunked_ = 0;
+  uint64_t functions_loaded_ = 0;
+};
+
+// "%.17g" of a score, or "inf" / "-inf": what ZADD reads back to the same double.
+std::string FormatScore(double score);
+
+}  // namespace kf::sync

@@ -1,0 +1,621 @@
+// SyncEngine: handshake, snapshot, barrier, ordered stream, resume (docs/sync.md).
+#include "sync/sync_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/clock.h"
+#include "net/client.h"
+#include "net/errc.h"
+#include "rdb/reader.h"
+#include "resp/command_parser.h"
+#include "resp/encoder.h"
+#include "source/replica_link.h"
+#include "sync/checkpoint.h"
+#include "sync/stream_command.h"
+#include "sync/sync_errc.h"
+#include "target/snapshot_lanes.h"
+#include "target/stream_writer.h"
+
+namespace kf::sync {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::string InfoField(const std::string& info, std::string_view name) {
+  std::istringstream lines(info);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+        line[name.size()] == ':') {
+      return line.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
+Result<std::string> Info(net::Client& client, const char* section) {
+  auto reply = client.Call({"INFO", section});
+  if (!reply) return MakeError(reply.error());
+  if (reply->is_error()) {
+    return MakeError(SyncErrc::kBadOption, "INFO " + std::string(section) + " on " +
+                                               client.uri().Endpoint() +
+                                               " was refused: " + reply->str());
+  }
+  return reply->str();
+}
+
+// The RDB version a server loads: Valkey 7.2–8.x read 11, Valkey 9+ read 80+; Redis 6.x 9,
+// 7.0 10, 7.2 11, 7.4–8.4 12.
+int RdbVersionFor(const std::string& server_info) {
+  std::string valkey = InfoField(server_info, "valkey_version");
+  int major = 0, minor = 0;
+  auto parse = [&](const std::string& v) {
+    auto dot = v.find('.');
+    std::from_chars(v.data(), v.data() + v.size(), major);
+    if (dot != std::string::npos) std::from_chars(v.data() + dot + 1, v.data() + v.size(), minor);
+  };
+  if (!valkey.empty()) {
+    parse(valkey);
+    return major >= 9 ? 80 : 11;
+  }
+  parse(InfoField(server_info, "redis_version"));
+  if (major < 7) return 9;
+  if (major == 7 && minor == 0) return 10;
+  if (major == 7 && minor == 2) return 11;
+  return 12;
+}
+
+uint64_t KeyCount(const std::string& keyspace_info) {
+  uint64_t total = 0;
+  std::istringstream lines(keyspace_info);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto pos = line.find("keys=");
+    if (line.rfind("db", 0) != 0 || pos == std::string::npos) continue;
+    uint64_t n = 0;
+    std::from_chars(line.data() + pos + 5, line.data() + line.size(), n);
+    total += n;
+  }
+  return total;
+}
+
+bool IsLinkLoss(const Error& e) {
+  return e.code == make_error_code(source::ReplicationErrc::kLinkLost) ||
+         e.code == make_error_code(net::NetErrc::kClosedByPeer) ||
+         e.code == make_error_code(net::NetErrc::kIoError) ||
+         e.code == make_error_code(net::NetErrc::kTimeout) ||
+         e.code == make_error_code(net::NetErrc::kConnectRefused) ||
+         e.code == make_error_code(net::NetErrc::kConnectFailed) ||
+         e.code == make_error_code(net::NetErrc::kNotConnected) ||
+         e.code == make_error_code(source::ReplicationErrc::kRetryLater);
+}
+
+Error LinkLost(const std::string& what) {
+  return Error{make_error_code(source::ReplicationErrc::kLinkLost), what};
+}
+
+}  // namespace
+
+const char* SyncPhaseName(SyncPhase phase) {
+  switch (phase) {
+    case SyncPhase::kConnecting:
+      return "connecting";
+    case SyncPhase::kSnapshot:
+      return "snapshot";
+    case SyncPhase::kStream:
+      return "stream";
+    case SyncPhase::kDone:
+      return "done";
+    case SyncPhase::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+std::string SyncStats::ToJson() const {
+  int64_t now = UnixMillis();
+  int64_t started = started_ms.load();
+  double elapsed_s = started > 0 ? static_cast<double>(now - started) / 1000.0 : 0.0;
+  int64_t src = source_offset.load();
+  int64_t applied = applied_offset.load();
+  nlohmann::json j = {
+      {"phase", SyncPhaseName(static_cast<SyncPhase>(phase.load()))},
+      {"elapsed_s", elapsed_s},
+      {"keys_written", keys_written.load()},
+      {"keys_skipped", keys_skipped.load()},
+      {"snapshot_bytes", snapshot_bytes.load()},
+      {"snapshot_total_bytes", snapshot_total_bytes.load()},
+      {"snapshot_ms", snapshot_ms.load()},
+      {"commands_applied", commands_applied.load()},
+      {"applied_offset", applied},
+      {"source_offset", src},
+      {"lag_bytes", (src >= 0 && applied >= 0 && src > applied) ? src - applied : 0},
+      {"lag_ms", lag_ms.load()},
+      {"full_syncs", full_syncs.load()},
+      {"partial_syncs", partial_syncs.load()},
+      {"link_drops", link_drops.load()},
+  };
+  return j.dump();
+}
+
+struct SyncEngine::Session {
+  const SyncOptions& options;
+  SyncStats* stats;
+  const std::atomic<bool>& stop;
+  KeyFilter filter;
+  DbMap db_map;
+  CommandTable table;
+  int target_rdb_version = 11;
+  std::string replid;
+  int64_t applied = -1;  // last offset the target has applied
+  int source_db = 0;     // db of the stream's next command (source numbering)
+  int writer_db = 0;     // db selected on the stream writer's connection (target numbering)
+  bool in_multi = false;
+  bool target_has_our_data = false;
+  int64_t once_target = -1;
+  source::ReplicaLink link;
+  target::StreamWriter writer;
+  net::Client target_admin;
+  Bytes leftover;  // stream bytes that arrived with the end of the snapshot
+  Clock::time_point last_tick = Clock::now();
+
+  Session(const SyncOptions& o, SyncStats* s, const std::atomic<bool>& st)
+      : options(o), stats(s), stop(st) {}
+
+  Result<void> SaveCp() {
+    if (options.checkpoint_path.empty() || replid.empty() || applied < 0) return {};
+    return SaveCheckpoint(options.checkpoint_path, {replid, applied, 0, source_db});
+  }
+
+  Result<int64_t> SourceOffset() {
+    net::Client client;
+    net::ClientOptions co;
+    co.connect_timeout = milliseconds(2000);
+    co.io_timeout = milliseconds(2000);
+    KF_RETURN_IF_ERROR(client.Connect(options.source, co));
+    auto info = Info(client, "replication");
+    if (!info) return MakeError(info.error());
+    int64_t offset = -1;
+    std::string v = InfoField(*info, "master_repl_offset");
+    std::from_chars(v.data(), v.data() + v.size(), offset);
+    return offset;
+  }
+
+  // Once a second: ACK the applied offset, write the checkpoint, poll the source's offset.
+  Result<void> Tick(bool force) {
+    auto now = Clock::now();
+    if (!force && now - last_tick < milliseconds(1000)) return {};
+    last_tick = now;
+    stats->applied_offset = applied;
+    if (link.open() && applied >= 0) {
+      auto acked = link.SendAck(applied);
+      if (!acked)
+        return MakeError(LinkLost("sending REPLCONF ACK failed: " + acked.error().ToString()));
+    }
+    KF_RETURN_IF_ERROR(SaveCp());
+    auto offset = SourceOffset();
+    if (offset) stats->source_offset = *offset;
+    return {};
+  }
+
+  Result<void> Prepare();
+  Result<void> RunSnapshot(int64_t snapshot_offset);
+  Result<void> RunStream();
+  Result<void> HandleCommand(const resp::Command& cmd, int64_t end,
+                             std::vector<target::StreamOp>* batch);
+};
+
+Result<void> SyncEngine::Session::Prepare() {
+  filter = KeyFilter(options.match, options.exclude);
+  auto map = DbMap::Parse(options.db_map);
+  if (!map) return MakeError(map.error());
+  db_map = *map;
+  net::ClientOptions co;
+  co.client_name = "keyferry-admin";
+  auto connected = target_admin.Connect(options.target, co);
+  if (!connected) {
+    return MakeError(connected.error().code,
+                     "cannot reach the target: " + connected.error().ToString());
+  }
+  auto server = Info(target_admin, "server");
+  if (!server) return MakeError(server.error());
+  target_rdb_version = RdbVersionFor(*server);
+  if (target_rdb_version > 11) target_rdb_version = 11;  // the encoder writes up to 11
+  if (!options.checkpoint_path.empty()) {
+    auto cp = LoadCheckpoint(options.checkpoint_path);
+    if (!cp) return MakeError(cp.error());
+    if (cp->has_value()) {
+      replid = (*cp)->replid;
+      applied = (*cp)->offset;
+      source_db = (*cp)->db;
+      target_has_our_data = true;
+      spdlog::info("checkpoint {}: resuming replication id {} at offset {}",
+                   options.checkpoint_path, replid, applied + 1);
+    }
+  }
+  if (!target_has_our_data) {
+    auto keyspace = Info(target_admin, "keyspace");
+    if (!keyspace) return MakeError(keyspace.error());
+    uint64_t keys = KeyCount(*keyspace);
+    if (keys > 0 && !options.flush_target) {
+      return MakeError(SyncErrc::kTargetNotEmpty,
+                       "the target " + options.target.Endpoint() + " already holds " +
+                           std::to_string(keys) +
+                           " keys; keyferry copies into an empty target. Empty it, point "
+                           "keyferry at another one, or pass --flush-target to delete them");
+    }
+    if (keys > 0) {
+      auto flushed = target_admin.Call({"FLUSHALL"});
+      if (!flushed || flushed->is_error()) {
+        return MakeError(SyncErrc::kTargetRejected, "FLUSHALL on the target failed");
+      }
+    }
+  }
+  if (!filter.AcceptsAll()) {
+    table = CommandTable::BuiltIn();
+    net::Client src;
+    if (src.Connect(options.source)) {
+      auto reply = src.Call({"COMMAND"});
+      if (reply && !reply->is_error()) table = CommandTable::FromCommandReply(*reply);
+    }
+  }
+  net::ClientOptions wo;
+  wo.client_name = "keyferry-stream";
+  auto w = writer.Connect(options.target, wo);
+  if (!w) return MakeError(w.error());
+  writer.set_applied_offset(applied);
+  return {};
+}
+
+Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
+  auto start = Clock::now();
+  stats->phase = static_cast<int>(SyncPhase::kSnapshot);
+  stats->snapshot_bytes = 0;
+  stats->snapshot_total_bytes = 0;
+  target::LaneOptions lo;
+  lo.lanes = options.writers;
+  lo.client.client_name = "keyferry-snapshot";
+  target::SnapshotLanes lanes(options.target, lo);
+  KF_RETURN_IF_ERROR(lanes.Start());
+  SnapshotSinkOptions so;
+  so.target_rdb_version = target_rdb_version;
+  so.on_unsupported = options.on_unsupported;
+  SnapshotSink sink(&lanes, &filter, &db_map, so);
+  rdb::ReaderOptions ro;
+  ro.big_value_bytes = options.big_key_threshold;
+  rdb::RdbReader reader(&sink, ro);
+  source::SnapshotFramer framer;
+  std::vector<uint8_t> buf(256 * 1024);
+  std::optional<Error> feed_error;
+  uint64_t keys_before = stats->keys_written;
+  uint64_t skipped_before = stats->keys_skipped;
+  auto last_data = Clock::now();
+  bool complete = false;
+  while (!complete) {
+    if (stop) {
+      return MakeError(SyncErrc::kStopped,
+                       "stopped during the snapshot: the target holds a partial copy; run "
+                       "the sync again to copy it whole");
+    }
+    auto n = link.Read(buf, milliseconds(500));
+    if (!n) {
+      if (n.error().code == make_error_code(net::NetErrc::kTimeout)) {
+        if (Clock::now() - last_data > options.link_timeout) {
+          return MakeError(LinkLost("the source sent nothing for " +
+                                    std::to_string(options.link_timeout.count() / 1000) +
+                                    " s during the snapshot"));
+        }
+        continue;
+      }
+      return MakeError(LinkLost("the link dropped during the snapshot: " + n.error().ToString()));
+    }
+    last_data = Clock::now();
+    ByteView data(buf.data(), *n);
+    while (!data.empty() && !complete) {
+      auto step = framer.Parse(data, [&](ByteView payload) {
+        if (feed_error) return;
+        auto fed = reader.Feed(payload);
+        if (!fed) feed_error = std::move(fed).error();
+        stats->snapshot_bytes += payload.size();
+      });
+      if (!step) return MakeError(std::move(step).error());
+      data = data.subspan(step->consumed);
+      if (auto total = framer.announced_size()) stats->snapshot_total_bytes = *total;
+      if (feed_error) {
+        return MakeError(feed_error->code, "the snapshot from the source is not a readable RDB: " +
+                                               feed_error->ToString());
+      }
+      if (sink.error()) return MakeError(*sink.error());
+      if (step->complete) {
+        complete = true;
+        auto finished = reader.Finish();
+        if (!finished) {
+          return MakeError(finished.error().code,
+                           "the snapshot ended early: " + finished.error().ToString());
+        }
+        leftover.assign(data.begin(), data.end());
+      }
+      if (step->consumed == 0) break;
+    }
+    stats->keys_written = keys_before + sink.keys_written();
+    stats->keys_skipped = skipped_before + sink.keys_skipped();
+  }
+  // Barrier: every write answered before the first ACK.
+  auto drained = lanes.Drain();
+  if (!drained) return MakeError(drained.error());
+  if (sink.error()) return MakeError(*sink.error());
+  stats->keys_written = keys_before + sink.keys_written();
+  stats->keys_skipped = skipped_before + sink.keys_skipped();
+  stats->snapshot_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  applied = snapshot_offset;
+  writer.set_applied_offset(applied);
+  spdlog::info(
+      "snapshot applied: {} keys ({} chunked, {} skipped), {} functions, {} bytes in {} ms",
+      sink.keys_written(), sink.keys_chunked(), sink.keys_skipped(), sink.functions_loaded(),
+      stats->snapshot_bytes.load(), stats->snapshot_ms.load());
+  return {};
+}
+
+Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_t end,
+                                                std::vector<target::StreamOp>* batch) {
+  target::StreamOp op;
+  op.end_offset = end;
+  switch (ClassifyStreamCommand(cmd)) {
+    case StreamAction::kConsume:
+      if (cmd.argc() >= 2 && cmd.ArgEquals(0, "replconf") && cmd.ArgEquals(1, "getack")) {
+        auto acked = link.SendAck(writer.applied_offset());
+        if (!acked) return MakeError(LinkLost("answering GETACK failed"));
+      }
+      batch->push_back(std::move(op));
+      return {};
+    case StreamAction::kDrop:
+      batch->push_back(std::move(op));
+      return {};
+    case StreamAction::kSelect: {
+      int db = 0;
+      auto v = cmd.argc() >= 2 ? cmd.arg_view(1) : std::string_view();
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), db);
+      if (ec != std::errc() || db < 0) {
+        return MakeError(SyncErrc::kBadOption, "the source sent " + cmd.ToString());
+      }
+      source_db = db;
+      batch->push_back(std::move(op));
+      return {};
+    }
+    case StreamAction::kForward:
+      break;
+  }
+  if (!filter.AcceptsAll()) {
+    auto keys = table.Keys(cmd);
+    if (!keys) return MakeError(keys.error());
+    size_t accepted = 0;
+    for (auto k : *keys) accepted += filter.Accepts(k) ? 1 : 0;
+    if (!keys->empty() && accepted == 0) {
+      batch->push_back(std::move(op));  // every key filtered out
+      return {};
+    }
+    if (accepted != keys->size()) {
+      return MakeError(SyncErrc::kFilterSplit,
+                       "the source ran " + cmd.ToString() +
+                           ", which touches keys both inside and outside --match/--exclude; "
+                           "it cannot be split safely. Widen the filters to cover all its keys");
+    }
+  }
+  int target_db = db_map.Map(source_db);
+  if (target_db != writer_db) {
+    target::StreamOp select;
+    select.command = resp::EncodeCommand({"SELECT", std::to_string(target_db)});
+    select.reply_count = 1;
+    select.end_offset = -1;
+    select.description = "SELECT " + std::to_string(target_db);
+    batch->push_back(std::move(select));
+    writer_db = target_db;
+  }
+  bool is_multi = cmd.ArgEquals(0, "multi");
+  bool ends_multi = cmd.ArgEquals(0, "exec") || cmd.ArgEquals(0, "discard");
+  std::vector<ByteView> args;
+  args.reserve(cmd.argc());
+  for (size_t i = 0; i < cmd.argc(); ++i) args.push_back(cmd.arg(i));
+  op.command = resp::EncodeCommand(args);
+  op.reply_count = 1;
+  op.description = cmd.ToString(40);
+  if (is_multi) in_multi = true;
+  if (in_multi && !ends_multi) op.end_offset = -1;
+  if (ends_multi) in_multi = false;
+  batch->push_back(std::move(op));
+  return {};
+}
+
+Result<void> SyncEngine::Session::RunStream() {
+  stats->phase = static_cast<int>(SyncPhase::kStream);
+  resp::CommandParser parser;
+  int64_t received = applied;
+  std::vector<uint8_t> buf(256 * 1024);
+  std::vector<target::StreamOp> batch;
+  auto last_data = Clock::now();
+  for (;;) {
+    applied = writer.applied_offset();
+    stats->applied_offset = applied;
+    if (stop) return {};
+    if (options.once && once_target >= 0 && applied >= once_target) return {};
+    KF_RETURN_IF_ERROR(Tick(false));
+    ByteView data;
+    if (!leftover.empty()) {
+      buf.assign(leftover.begin(), leftover.end());
+      if (buf.size() < 256 * 1024) buf.resize(256 * 1024);
+      data = ByteView(buf.data(), leftover.size());
+      leftover.clear();
+    } else {
+      auto n = link.Read(buf, milliseconds(100));
+      if (!n) {
+        if (n.error().code == make_error_code(net::NetErrc::kTimeout)) {
+          if (Clock::now() - last_data > options.link_timeout) {
+            return MakeError(LinkLost("the source sent nothing for " +
+                                      std::to_string(options.link_timeout.count() / 1000) + " s"));
+          }
+          continue;
+        }
+        return MakeError(LinkLost("the replication link dropped: " + n.error().ToString()));
+      }
+      data = ByteView(buf.data(), *n);
+    }
+    last_data = Clock::now();
+    batch.clear();
+    while (!data.empty()) {
+      auto out = parser.Feed(data);
+      data = data.subspan(out.consumed);
+      if (out.malformed()) {
+        return MakeError(source::ReplicationErrc::kProtocol,
+                         "the replication stream from " + options.source.Endpoint() +
+                             " is malformed: " + out.error.message);
+      }
+      if (!out.complete()) break;
+      const resp::Command& cmd = parser.command();
+      received += static_cast<int64_t>(cmd.wire_size());
+      KF_RETURN_IF_ERROR(HandleCommand(cmd, received, &batch));
+    }
+    if (!batch.empty()) {
+      auto apply_start = Clock::now();
+      auto applied_ok = writer.Apply(batch);
+      stats->lag_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - apply_start).count();
+      stats->commands_applied = writer.commands_applied();
+      applied = writer.applied_offset();
+      if (!applied_ok) {
+        auto saved = SaveCp();
+        (void)saved;
+        return MakeError(applied_ok.error());
+      }
+    }
+  }
+}
+
+SyncEngine::SyncEngine(SyncOptions options, SyncStats* stats)
+    : options_(std::move(options)), stats_(stats) {}
+
+Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
+  stats_->started_ms = UnixMillis();
+  Session s(options_, stats_, stop);
+  auto prepared = s.Prepare();
+  if (!prepared) {
+    stats_->phase = static_cast<int>(SyncPhase::kFailed);
+    return prepared;
+  }
+  source::ReplicaLinkOptions lo;
+  lo.client.client_name = "keyferry-replica";
+  bool ever_connected = false;
+  auto reconnect_deadline = Clock::now() + options_.reconnect_for;
+  milliseconds backoff{100};
+  auto fail = [&](Error e) -> Result<void> {
+    stats_->phase = static_cast<int>(SyncPhase::kFailed);
+    auto saved = s.SaveCp();
+    (void)saved;
+    return MakeError(std::move(e));
+  };
+  while (!stop) {
+    stats_->phase = static_cast<int>(SyncPhase::kConnecting);
+    int64_t next = s.applied >= 0 && !s.replid.empty() ? s.applied + 1 : -1;
+    auto reply = s.link.Open(options_.source, lo, s.replid, next);
+    if (!reply) {
+      const Error& e = reply.error();
+      bool retry = ever_connected && IsLinkLoss(e) && Clock::now() < reconnect_deadline;
+      if (!retry) {
+        return fail(Error{e.code, "cannot replicate from the source " + options_.source.Endpoint() +
+                                      ": " + e.ToString()});
+      }
+      spdlog::warn("reconnecting to the source: {}", e.ToString());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, milliseconds(5000));
+      continue;
+    }
+    ever_connected = true;
+    backoff = milliseconds(100);
+    if (reply->kind == source::PsyncReply::Kind::kFullResync) {
+      if (next >= 0) {
+        spdlog::warn(
+            "the source could not continue replication id {} at offset {} (its "
+            "backlog no longer holds it, or it restarted): falling back to a full "
+            "sync",
+            s.replid, next);
+      }
+      ++stats_->full_syncs;
+      if (s.target_has_our_data) {
+        spdlog::warn("emptying the target before the new full sync (FLUSHALL)");
+        auto flushed = s.target_admin.Call({"FLUSHALL"});
+        if (!flushed || flushed->is_error()) {
+          return fail(Error{make_error_code(SyncErrc::kTargetRejected),
+                            "FLUSHALL on the target before a new full sync failed"});
+        }
+      }
+      s.target_has_our_data = true;
+      s.replid = reply->replid;
+      s.applied = -1;
+      s.source_db = 0;
+      s.in_multi = false;
+      s.leftover.clear();
+      auto snap = s.RunSnapshot(reply->offset);
+      if (!snap) {
+        if (IsLinkLoss(snap.error()) &&
+            Clock::now() < reconnect_deadline + options_.reconnect_for) {
+          ++stats_->link_drops;
+          spdlog::warn("{}; starting over", snap.error().ToString());
+          s.link.Close();
+          s.replid.clear();
+          reconnect_deadline = Clock::now() + options_.reconnect_for;
+          continue;
+        }
+        return fail(std::move(snap).error());
+      }
+      if (options_.once) {
+        auto offset = s.SourceOffset();
+        s.once_target = offset ? *offset : reply->offset;
+      }
+      auto ticked = s.Tick(true);  // the first ACK, right after the snapshot is applied
+      if (!ticked && !IsLinkLoss(ticked.error())) return fail(std::move(ticked).error());
+    } else {
+      ++stats_->partial_syncs;
+      if (!reply->replid.empty()) s.replid = reply->replid;
+      spdlog::info("the source continued replication at offset {}", next);
+      if (options_.once && s.once_target < 0) {
+        auto offset = s.SourceOffset();
+        s.once_target = offset ? *offset : next - 1;
+      }
+      auto ticked = s.Tick(true);
+      if (!ticked && !IsLinkLoss(ticked.error())) return fail(std::move(ticked).error());
+    }
+    auto streamed = s.RunStream();
+    if (streamed) break;  // stopped, or --once reached its offset
+    if (!IsLinkLoss(streamed.error())) return fail(std::move(streamed).error());
+    ++stats_->link_drops;
+    spdlog::warn("{}; resuming with PSYNC at offset {}", streamed.error().ToString(),
+                 s.applied + 1);
+    s.link.Close();
+    if (s.in_multi) {  // the target connection holds a half-sent transaction: drop it
+      target::StreamOp discard;
+      discard.command = resp::EncodeCommand({"DISCARD"});
+      discard.reply_count = 1;
+      discard.end_offset = -1;
+      discard.description = "DISCARD of an unfinished transaction";
+      auto d = s.writer.Apply({discard});
+      if (!d) return fail(std::move(d).error());
+      s.in_multi = false;
+    }
+    reconnect_deadline = Clock::now() + options_.reconnect_for;
+  }
+  s.applied = s.writer.applied_offset() >= 0 ? s.writer.applied_offset() : s.applied;
+  auto ticked = s.Tick(true);
+  (void)ticked;
+  auto saved = s.SaveCp();
+  if (!saved) return fail(std::move(saved).error());
+  s.link.Close();
+  stats_->phase = static_cast<int>(SyncPhase::kDone);
+  return {};
+}
+
+}  // namespace kf::sync

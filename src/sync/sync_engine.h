@@ -1,0 +1,79 @@
+// SyncEngine: `keyferry sync` — keyferry as a replica of a Redis/Valkey source, writing
+// into a target, from the snapshot through the live stream (docs/sync.md has the design).
+//
+// Run() connects, copies the snapshot, then applies the stream until `stop` is set (then
+// it stops reading, finishes what it received, checkpoints and returns), or — with
+// `once` — until the target has applied the offset the source had when the snapshot was
+// received. A dropped link is resumed with PSYNC <replid> <applied+1>; a run that cannot
+// continue returns an error that says what failed and what to do. Nothing half-done is
+// reported as success.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "net/uri.h"
+#include "sync/snapshot_sink.h"
+
+namespace kf::sync {
+
+struct SyncOptions {
+  net::Uri source;
+  net::Uri target;
+  bool once = false;
+  std::string checkpoint_path;
+  std::vector<std::string> match;
+  std::vector<std::string> exclude;
+  std::vector<std::string> db_map;
+  OnUnsupported on_unsupported = OnUnsupported::kFail;
+  uint64_t big_key_threshold = uint64_t{64} << 20;
+  int writers = 2;
+  bool flush_target = false;
+  // The link is considered dead when the source sends nothing for this long (the source
+  // PINGs every repl-ping-replica-period, 10 s by default).
+  std::chrono::milliseconds link_timeout{60000};
+  // How long to keep trying to reach the source after a drop before giving up.
+  std::chrono::milliseconds reconnect_for{120000};
+};
+
+enum class SyncPhase : int { kConnecting, kSnapshot, kStream, kDone, kFailed };
+const char* SyncPhaseName(SyncPhase phase);
+
+// Live numbers, written by the engine, read by progress printers and /status.
+struct SyncStats {
+  std::atomic<int> phase{static_cast<int>(SyncPhase::kConnecting)};
+  std::atomic<int64_t> started_ms{0};
+  std::atomic<uint64_t> keys_written{0};
+  std::atomic<uint64_t> keys_skipped{0};
+  std::atomic<uint64_t> snapshot_bytes{0};        // RDB bytes received
+  std::atomic<uint64_t> snapshot_total_bytes{0};  // 0 when unknown (diskless)
+  std::atomic<int64_t> snapshot_ms{0};            // time the last snapshot took
+  std::atomic<uint64_t> commands_applied{0};
+  std::atomic<int64_t> applied_offset{-1};
+  std::atomic<int64_t> source_offset{-1};  // the source's master_repl_offset, polled
+  std::atomic<int64_t> lag_ms{0};
+  std::atomic<uint64_t> full_syncs{0};
+  std::atomic<uint64_t> partial_syncs{0};
+  std::atomic<uint64_t> link_drops{0};
+
+  // One JSON object with every number above plus derived rates.
+  std::string ToJson() const;
+};
+
+class SyncEngine {
+ public:
+  SyncEngine(SyncOptions options, SyncStats* stats);
+  Result<void> Run(const std::atomic<bool>& stop);
+
+ private:
+  struct Session;
+  SyncOptions options_;
+  SyncStats* stats_;
+};
+
+}  // namespace kf::sync
