@@ -382,6 +382,11 @@ void RdbReader::Impl::Run() {
       continue;
     }
     if (!Step()) return;
+    // kRaw values are handed over in parts once they grow past big_value_bytes.
+    if (capturing_ && level_ == AccessLevel::kRaw && state_ == Top::kValue &&
+        raw_.size() + static_cast<size_t>(cur_ - raw_from_) >= opts_.big_value_bytes) {
+      MaybeEmitPart();
+    }
   }
 }
 

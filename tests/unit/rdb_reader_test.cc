@@ -204,6 +204,26 @@ TEST_P(FixtureTest, RawValuesAreDumpPayloads) {
   }
 }
 
+TEST_P(FixtureTest, RawPartsStayBoundedWhenFedWhole) {
+  class PartSink : public RdbSink {
+   public:
+    AccessLevel OnKey(const KeyInfo&) override { return AccessLevel::kRaw; }
+    void OnRawValue(const KeyInfo&, ByteView part, bool last) override {
+      max_part = std::max(max_part, part.size());
+      if (!last) ++parts;
+    }
+    size_t max_part = 0;
+    int parts = 0;
+  } sink;
+  ReaderOptions o;
+  o.big_value_bytes = 16384;
+  RdbReader r(&sink, o);
+  ASSERT_TRUE(FeedWhole(r, data_).has_value());
+  EXPECT_GT(sink.parts, 0);
+  // A part is at most the threshold plus one unit (the largest single string, 32 KiB + header).
+  EXPECT_LT(sink.max_part, size_t{16384} + 40000);
+}
+
 TEST_P(FixtureTest, StructLevelDeliversBlobs) {
   class StructSink : public RdbSink {
    public:
