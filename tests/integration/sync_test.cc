@@ -1,0 +1,221 @@
+// keyferry sync against real servers: Redis 7.0 → Valkey 8.0 with every type, several dbs,
+// millisecond TTLs and a function library while a writer runs; resume after cuts through
+// a loopback proxy; clear errors for bad endpoints.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include "harness/dataset.h"
+#include "harness/server_process.h"
+#include "harness/subprocess.h"
+#include "harness/tcp_proxy.h"
+#include "net/uri.h"
+
+namespace kf::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+net::Uri UriOf(const std::string& text) {
+  auto uri = net::Uri::Parse(text);
+  EXPECT_TRUE(uri) << text;
+  return uri ? *uri : net::Uri{};
+}
+
+std::unique_ptr<ServerProcess> StartSource() {
+  return ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"},
+                                                              {"repl-backlog-size", "64mb"}}});
+}
+
+std::string JoinDiffs(const std::vector<std::string>& diffs) {
+  std::string out;
+  for (const auto& d : diffs) out += d + "\n";
+  return out;
+}
+
+TEST(SyncTest, OnceCopiesEveryTypeWhileAWriterRuns) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  std::string dir = MakeTempDir("kf-sync-");
+  std::string checkpoint = dir + "/cp.json";
+  {
+    Writer writer(UriOf(source->uri()));
+    std::this_thread::sleep_for(milliseconds(200));
+    Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(),
+                     "--once", "--checkpoint", checkpoint});
+    int rc = sync.Wait(seconds(120));
+    ASSERT_EQ(rc, 0) << sync.Stderr();
+    writer.Stop();
+    std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
+    EXPECT_GT(writer.writes(), 0u);
+    EXPECT_EQ(writer.error(), "");
+  }
+  // The writer's last writes came after --once finished; a second --once continues from
+  // the checkpoint (no second full sync) and catches up.
+  Subprocess again({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(),
+                    "--once", "--checkpoint", checkpoint});
+  ASSERT_EQ(again.Wait(seconds(60)), 0) << again.Stderr();
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+  EXPECT_EQ(source->InfoField("stats", "sync_partial_ok"), "1");
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  RemoveTree(dir);
+}
+
+TEST(SyncTest, ContinuousModeStopsCleanlyOnSigterm) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri()});
+  {
+    Writer writer(UriOf(source->uri()));
+    std::this_thread::sleep_for(seconds(3));
+    writer.Stop();
+    std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
+    EXPECT_EQ(writer.error(), "");
+  }
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
+TEST(SyncTest, LinkCutMidStreamContinuesWithoutSecondFullSync) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  TcpProxy proxy(source->port());
+  std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
+  Subprocess sync({KeyferryBinary(), "sync", "--source", via_proxy, "--target", target->uri()});
+  {
+    Writer writer(UriOf(source->uri()));
+    bool online = false;
+    for (int i = 0; i < 300 && !online; ++i) {
+      online = source->InfoField("replication", "slave0").find("state=online") != std::string::npos;
+      if (!online) std::this_thread::sleep_for(milliseconds(100));
+    }
+    ASSERT_TRUE(online) << sync.Stderr() << source->Call({"INFO", "replication"});
+    std::this_thread::sleep_for(milliseconds(500));
+    proxy.CutAll();
+    std::this_thread::sleep_for(seconds(2));
+    writer.Stop();
+    std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
+  }
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+  EXPECT_GE(std::stoi(source->InfoField("stats", "sync_partial_ok")), 1);
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
+TEST(SyncTest, LinkCutMidSnapshotStartsOverAndEndsCorrect) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  SeedEveryType(UriOf(source->uri()), {.scale = 20});
+  ASSERT_FALSE(HasFatalFailure());
+  TcpProxy proxy(source->port());
+  proxy.CutAfterServerBytes(300 * 1024);  // inside the snapshot (it is several MB)
+  std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", via_proxy, "--target", target->uri(), "--once"});
+  ASSERT_EQ(sync.Wait(seconds(120)), 0) << sync.Stderr();
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "2");
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
+TEST(SyncTest, StalledLinkIsDetectedAndResumed) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  source->Call({"SET", "before", "1"});
+  TcpProxy proxy(source->port());
+  std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
+  Subprocess sync({KeyferryBinary(), "sync", "--source", via_proxy, "--target", target->uri(),
+                   "--link-timeout", "2"});
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
+  proxy.SetStalled(true);
+  source->Call({"SET", "during", "2"});
+  std::this_thread::sleep_for(seconds(4));  // past the 2 s link timeout
+  proxy.SetStalled(false);
+  source->Call({"SET", "after", "3"});
+  bool arrived = false;
+  for (int i = 0; i < 300 && !arrived; ++i) {
+    arrived = target->Call({"GET", "after"}) == "3";
+    if (!arrived) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(arrived) << sync.Stderr();
+  EXPECT_EQ(target->Call({"GET", "during"}), "2");
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_GE(proxy.connections_accepted(), 2);
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+}
+
+TEST(SyncTest, BadEndpointsGiveClearErrors) {
+  auto source = ServerProcess::Start(ServerKind::kRedis, {.config = {{"requirepass", "pw"}}});
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  int closed_port = FreeLoopbackPort();
+  {
+    Subprocess sync({KeyferryBinary(), "sync", "--source",
+                     "redis://:wrong@127.0.0.1:" + std::to_string(source->port()), "--target",
+                     target->uri(), "--once"});
+    EXPECT_EQ(sync.Wait(seconds(30)), 2);
+    EXPECT_NE(sync.Stderr().find("password"), std::string::npos) << sync.Stderr();
+  }
+  {
+    Subprocess sync({KeyferryBinary(), "sync", "--source",
+                     "redis://127.0.0.1:" + std::to_string(closed_port), "--target", target->uri(),
+                     "--once"});
+    EXPECT_EQ(sync.Wait(seconds(30)), 2);
+    EXPECT_NE(sync.Stderr().find("connection refused"), std::string::npos) << sync.Stderr();
+  }
+  {
+    // A user without +psync: the message names the permission.
+    source->Call({"ACL", "SETUSER", "nopsync", "on", ">pw2", "~*", "+@all", "-psync", "-sync"});
+    Subprocess sync({KeyferryBinary(), "sync", "--source",
+                     "redis://nopsync:pw2@127.0.0.1:" + std::to_string(source->port()), "--target",
+                     target->uri(), "--once"});
+    EXPECT_EQ(sync.Wait(seconds(30)), 2);
+    EXPECT_NE(sync.Stderr().find("+psync"), std::string::npos) << sync.Stderr();
+  }
+  {
+    target->Call({"SET", "someone-elses", "key"});
+    Subprocess sync(
+        {KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(), "--once"});
+    EXPECT_EQ(sync.Wait(seconds(30)), 2);
+    EXPECT_NE(sync.Stderr().find("--flush-target"), std::string::npos) << sync.Stderr();
+  }
+}
+
+TEST(SyncTest, TargetOutOfMemoryStopsWithAClearError) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(
+      ServerKind::kValkey, {.config = {{"maxmemory", "2mb"}, {"maxmemory-policy", "noeviction"}}});
+  ASSERT_TRUE(source && target);
+  SeedEveryType(UriOf(source->uri()), {.scale = 10});
+  ASSERT_FALSE(HasFatalFailure());
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(), "--once"});
+  EXPECT_EQ(sync.Wait(seconds(60)), 2);
+  EXPECT_NE(sync.Stderr().find("out of memory"), std::string::npos) << sync.Stderr();
+  EXPECT_EQ(sync.Stderr().find("done in"), std::string::npos) << "must not report success";
+}
+
+}  // namespace
+}  // namespace kf::test
