@@ -15,8 +15,8 @@ inline void RegisterNotBuiltCommand(CLI::App& app, CliState& state, const std::s
   sub->allow_extras();
   sub->callback([&state, verb, issue] {
     state.run = [verb, issue] {
-      std::fprintf(stderr, "keyferry %s is not built yet (%s); nothing was done.\n",
-                   verb.c_str(), issue.c_str());
+      std::fprintf(stderr, "keyferry %s is not built yet (%s); nothing was done.\n", verb.c_str(),
+                   issue.c_str());
       return kExitError;
     };
   });

@@ -5,7 +5,8 @@
 namespace kf::cli {
 
 void RegisterVerifyCommand(CLI::App& app, CliState& state) {
-  RegisterNotBuiltCommand(app, state, "verify", "compare a source and a target key by key", "issue #5");
+  RegisterNotBuiltCommand(app, state, "verify", "compare a source and a target key by key",
+                          "issue #5");
 }
 
 }  // namespace kf::cli
