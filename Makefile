@@ -50,5 +50,8 @@ asan: setup
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) -L unit
 
+demo: build
+	BUILD=$(BUILD) bash scripts/demo.sh
+
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)
