@@ -3,9 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cmath>
 #include <cstdio>
 
+#include "rdb/canonical.h"
 #include "rdb/crc64.h"
 #include "rdb/encoder.h"
 #include "resp/encoder.h"
@@ -91,13 +91,6 @@ Bytes BuildRestore(ByteView key, ByteView serialized, int footer_version, int64_
 }
 
 }  // namespace
-
-std::string FormatScore(double score) {
-  if (std::isinf(score)) return score > 0 ? "inf" : "-inf";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", score);
-  return buf;
-}
 
 // Decodes a big RAW value while it streams: the raw parts are fed to a second RdbReader as
 // a one-key RDB file, whose DATA parts become chunked commands.
@@ -343,7 +336,7 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::
       start("ZADD");
       for (auto& e : part.zset) {
         bytes += e.member.size() + 24;
-        args.push_back(FormatScore(e.score));
+        args.push_back(rdb::FormatScore(e.score));  // %.17g: ZADD reads back the same double
         args.push_back(std::move(e.member));
         if (full()) flush("ZADD");
       }

@@ -80,7 +80,4 @@ class SnapshotSink : public rdb::RdbSink {
   uint64_t functions_loaded_ = 0;
 };
 
-// "%.17g" of a score, or "inf" / "-inf": what ZADD reads back to the same double.
-std::string FormatScore(double score);
-
 }  // namespace kf::sync
