@@ -23,30 +23,6 @@ namespace kf::rdb {
 
 namespace {
 
-class EncodeCategoryImpl : public std::error_category {
- public:
-  const char* name() const noexcept override { return "rdb.encode"; }
-  std::string message(int ev) const override {
-    switch (static_cast<EncodeErrc>(ev)) {
-      case EncodeErrc::kUnsupportedTargetVersion:
-        return "unsupported target RDB version";
-      case EncodeErrc::kUnsupportedType:
-        return "value type cannot be encoded";
-      case EncodeErrc::kFieldTtlNotRepresentable:
-        return "hash field TTLs are not representable in the target RDB version";
-      case EncodeErrc::kInvalidValue:
-        return "invalid value";
-      case EncodeErrc::kMalformedPayload:
-        return "malformed DUMP payload";
-      case EncodeErrc::kChecksumMismatch:
-        return "DUMP payload checksum mismatch";
-      case EncodeErrc::kNotLoadable:
-        return "RDB type not loadable by the target";
-    }
-    return "unknown rdb.encode error";
-  }
-};
-
 constexpr size_t kFooterSize = 10;  // uint16 version + uint64 CRC-64
 // Quicklist node byte limits for list-max-listpack-size -1 .. -5.
 constexpr size_t kQuicklistLevels[] = {4096, 8192, 16384, 32768, 65536};
@@ -147,7 +123,7 @@ struct Target {
 
 Result<void> CheckNotEmpty(size_t n, const char* what) {
   if (n == 0) {
-    return MakeError(EncodeErrc::kInvalidValue,
+    return MakeError(RdbErrc::kInvalidValue,
                      std::string("cannot encode an empty ") + what +
                          ": servers never hold empty aggregates and RESTORE refuses them; "
                          "skip the key instead");
@@ -158,7 +134,7 @@ Result<void> CheckNotEmpty(size_t n, const char* what) {
 // ---- strings ----------------------------------------------------------------------
 
 void EncodeString(const Value& v, RdbWriter& w) {
-  w.WriteByte(rdb_type::kString);
+  w.WriteByte(kTypeString);
   w.WriteString(v.str);
 }
 
@@ -219,7 +195,7 @@ void EncodeListV2(const Value& v, const Target& t, const EncodeOptions& o, RdbWr
     cur.AppendString(e);
   }
   flush();
-  w.WriteByte(rdb_type::kListQuicklist2);
+  w.WriteByte(kTypeListQuicklist2);
   w.WriteLength(nodes.size());
   for (const Node& n : nodes) {
     w.WriteLength(n.container);
@@ -239,7 +215,7 @@ void EncodeListZiplist(const Value& v, const EncodeOptions& o, RdbWriter& w) {
     cur.Append(e);
   }
   if (cur.count() > 0) nodes.push_back(cur.Finish());
-  w.WriteByte(rdb_type::kListQuicklist);
+  w.WriteByte(kTypeListQuicklist);
   w.WriteLength(nodes.size());
   for (const Bytes& n : nodes) w.WriteString(n);
 }
@@ -261,7 +237,7 @@ void EncodeSet(const Value& v, const Target& t, const EncodeOptions& o, RdbWrite
       ints.push_back(x);
     }
     if (all_ints) {
-      w.WriteByte(rdb_type::kSetIntset);
+      w.WriteByte(kTypeSetIntset);
       w.WriteString(BuildIntset(std::move(ints)));
       return;
     }
@@ -271,11 +247,11 @@ void EncodeSet(const Value& v, const Target& t, const EncodeOptions& o, RdbWrite
                   [&](const std::string& m) { return m.size() <= o.set_max_listpack_value; })) {
     ListpackWriter lp;
     for (const std::string& m : members) lp.AppendString(m);
-    w.WriteByte(rdb_type::kSetListpack);
+    w.WriteByte(kTypeSetListpack);
     w.WriteString(lp.Finish());
     return;
   }
-  w.WriteByte(rdb_type::kSet);
+  w.WriteByte(kTypeSet);
   w.WriteLength(members.size());
   for (const std::string& m : members) w.WriteString(m);
 }
@@ -307,7 +283,7 @@ void EncodeZset(const Value& v, const Target& t, const EncodeOptions& o, RdbWrit
         lp.AppendString(FormatScore(e->score, t.version));
       }
     }
-    w.WriteByte(rdb_type::kZsetListpack);
+    w.WriteByte(kTypeZsetListpack);
     w.WriteString(lp.Finish());
     return;
   }
@@ -317,13 +293,13 @@ void EncodeZset(const Value& v, const Target& t, const EncodeOptions& o, RdbWrit
       zl.Append(e->member);
       zl.Append(FormatScore(e->score, t.version));
     }
-    w.WriteByte(rdb_type::kZsetZiplist);
+    w.WriteByte(kTypeZsetZiplist);
     w.WriteString(zl.Finish());
     return;
   }
   // ZSET_2: the skiplist from the greatest element to the smallest (the server saves it in
   // that order so loading inserts each element at the head).
-  w.WriteByte(rdb_type::kZset2);
+  w.WriteByte(kTypeZset2);
   w.WriteLength(sorted.size());
   for (auto it = sorted.rbegin(); it != sorted.rend(); ++it) {
     w.WriteString((*it)->member);
@@ -346,7 +322,7 @@ void EncodeHash(const Value& v, const Target& t, const EncodeOptions& o, RdbWrit
       lp.AppendString(f.field);
       lp.AppendString(f.value);
     }
-    w.WriteByte(rdb_type::kHashListpack);
+    w.WriteByte(kTypeHashListpack);
     w.WriteString(lp.Finish());
     return;
   }
@@ -356,11 +332,11 @@ void EncodeHash(const Value& v, const Target& t, const EncodeOptions& o, RdbWrit
       zl.Append(f.field);
       zl.Append(f.value);
     }
-    w.WriteByte(rdb_type::kHashZiplist);
+    w.WriteByte(kTypeHashZiplist);
     w.WriteString(zl.Finish());
     return;
   }
-  w.WriteByte(rdb_type::kHash);
+  w.WriteByte(kTypeHash);
   w.WriteLength(fields.size());
   for (const HashField& f : fields) {
     w.WriteString(f.field);
@@ -465,13 +441,13 @@ Result<void> EncodeStream(const Value& v, const Target& t, const EncodeOptions& 
   const StreamValue& s = v.stream;
   for (size_t i = 1; i < s.entries.size(); ++i) {
     if (!(s.entries[i - 1].id < s.entries[i].id)) {
-      return MakeError(EncodeErrc::kInvalidValue,
+      return MakeError(RdbErrc::kInvalidValue,
                        "stream entries are not in increasing ID order at entry " +
                            s.entries[i].id.ToString() + "; the value is corrupt, re-read it");
     }
   }
   if (!s.entries.empty() && s.last_id < s.entries.back().id) {
-    return MakeError(EncodeErrc::kInvalidValue,
+    return MakeError(RdbErrc::kInvalidValue,
                      "stream last_id " + s.last_id.ToString() + " is below its last entry " +
                          s.entries.back().id.ToString() + "; the value is corrupt, re-read it");
   }
@@ -495,9 +471,9 @@ Result<void> EncodeStream(const Value& v, const Target& t, const EncodeOptions& 
     nodes.back().Add(e);
   }
 
-  const uint8_t type = t.version >= 11   ? rdb_type::kStreamListpacks3
-                       : t.version >= 10 ? rdb_type::kStreamListpacks2
-                                         : rdb_type::kStreamListpacks;
+  const uint8_t type = t.version >= 11   ? kTypeStreamListpacks3
+                       : t.version >= 10 ? kTypeStreamListpacks2
+                                         : kTypeStreamListpacks;
   w.WriteByte(type);
   w.WriteLength(nodes.size());
   for (const StreamNode& n : nodes) n.Write(w);
@@ -536,7 +512,7 @@ Result<void> EncodeStream(const Value& v, const Target& t, const EncodeOptions& 
           std::any_of(consumers.begin(), consumers.end(),
                       [&](const StreamConsumer* c) { return c->name == p->consumer; });
       if (!known) {
-        return MakeError(EncodeErrc::kInvalidValue,
+        return MakeError(RdbErrc::kInvalidValue,
                          "stream group " + Describe(g->name) + " has pending entry " +
                              p->id.ToString() + " owned by consumer " + Describe(p->consumer) +
                              " that the group does not list; the value is corrupt, re-read it");
@@ -579,13 +555,6 @@ int FooterVersion(ByteView dump_payload) {
 
 }  // namespace
 
-const std::error_category& EncodeCategory() {
-  static const EncodeCategoryImpl category;
-  return category;
-}
-
-std::error_code make_error_code(EncodeErrc e) { return {static_cast<int>(e), EncodeCategory()}; }
-
 std::string FormatScore(double score, int rdb_version) {
   if (std::isnan(score)) return "nan";
   if (std::isinf(score)) return score < 0 ? "-inf" : "inf";
@@ -607,7 +576,7 @@ std::string FormatScore(double score, int rdb_version) {
 Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
                                 const EncodeOptions& options) {
   if (target_rdb_version < kMinEncodeRdbVersion || target_rdb_version > kMaxEncodeRdbVersion) {
-    return MakeError(EncodeErrc::kUnsupportedTargetVersion,
+    return MakeError(RdbErrc::kUnsupportedVersion,
                      "cannot encode values for RDB version " + std::to_string(target_rdb_version) +
                          ": the encoder writes RDB 9 (Redis 6.2), 10 (Redis 7.0) and 11 "
                          "(Redis 7.2, Valkey 7.2-8.1); pass the target's version");
@@ -634,7 +603,7 @@ Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
       KF_RETURN_IF_ERROR(CheckNotEmpty(value.zset.size(), "sorted set"));
       for (const ZsetEntry& e : value.zset) {
         if (std::isnan(e.score)) {
-          return MakeError(EncodeErrc::kInvalidValue,
+          return MakeError(RdbErrc::kInvalidValue,
                            "sorted set member " + Describe(e.member) +
                                " has a NaN score, which no server accepts; the value is "
                                "corrupt, re-read it");
@@ -653,7 +622,7 @@ Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
         }
       }
       if (with_ttl > 0 && !options.drop_field_ttls) {
-        return MakeError(EncodeErrc::kFieldTtlNotRepresentable,
+        return MakeError(RdbErrc::kFieldTtlNotRepresentable,
                          "hash has " + std::to_string(with_ttl) +
                              " field(s) with their own TTL (e.g. " + Describe(example->field) +
                              "): hash field TTLs are not representable in RDB " +
@@ -668,7 +637,7 @@ Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
       KF_RETURN_IF_ERROR(EncodeStream(value, t, options, w));
       break;
     case ValueType::kModule:
-      return MakeError(EncodeErrc::kUnsupportedType,
+      return MakeError(RdbErrc::kModuleValue,
                        "module values cannot be re-encoded (their format belongs to the "
                        "module); pass the source payload through or exclude the key");
   }
@@ -679,14 +648,14 @@ Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
 
 Result<Bytes> RewriteDumpFooter(ByteView serialized_value, int target_rdb_version) {
   if (serialized_value.empty()) {
-    return MakeError(EncodeErrc::kMalformedPayload,
+    return MakeError(RdbErrc::kBadDumpPayload,
                      "cannot add a DUMP footer to an empty value: the serialized value must "
                      "start with its RDB type byte");
   }
   if (target_rdb_version < 1 || target_rdb_version > 0xFFFF) {
-    return MakeError(EncodeErrc::kUnsupportedTargetVersion,
-                     "RDB version " + std::to_string(target_rdb_version) +
-                         " does not fit a DUMP footer (1..65535)");
+    return MakeError(RdbErrc::kUnsupportedVersion, "RDB version " +
+                                                       std::to_string(target_rdb_version) +
+                                                       " does not fit a DUMP footer (1..65535)");
   }
   Bytes out;
   out.reserve(serialized_value.size() + kFooterSize);
@@ -697,7 +666,7 @@ Result<Bytes> RewriteDumpFooter(ByteView serialized_value, int target_rdb_versio
 
 Result<Bytes> RetargetDumpPayload(ByteView dump_payload, int target_rdb_version) {
   if (dump_payload.size() < kFooterSize + 1) {
-    return MakeError(EncodeErrc::kMalformedPayload,
+    return MakeError(RdbErrc::kBadDumpPayload,
                      "DUMP payload of " + std::to_string(dump_payload.size()) +
                          " bytes is too short (a type byte and a 10-byte footer are the "
                          "minimum); take the DUMP again");
@@ -713,12 +682,12 @@ Result<Bytes> RetargetDumpPayload(ByteView dump_payload, int target_rdb_version)
                   "%016llx; the payload is corrupt, take the DUMP again",
                   body, static_cast<unsigned long long>(stored),
                   static_cast<unsigned long long>(actual));
-    return MakeError(EncodeErrc::kChecksumMismatch, msg);
+    return MakeError(RdbErrc::kChecksumMismatch, msg);
   }
   const int source_version = FooterVersion(dump_payload);
   const int type = dump_payload[0];
   if (!IsTypeLoadableAsIs(type, source_version, target_rdb_version)) {
-    return MakeError(EncodeErrc::kNotLoadable,
+    return MakeError(RdbErrc::kNotLoadable,
                      "RDB type " + std::to_string(type) + " from RDB " +
                          std::to_string(source_version) + " cannot be loaded as is by RDB " +
                          std::to_string(target_rdb_version) +
@@ -730,38 +699,38 @@ Result<Bytes> RetargetDumpPayload(ByteView dump_payload, int target_rdb_version)
 
 int MinRdbVersionForType(int rdb_type) {
   switch (rdb_type) {
-    case 0:  // string
-    case 1:  // list (linked list)
-    case 2:  // set (hash table)
-    case 3:  // zset (string scores)
-    case 4:  // hash (hash table)
+    case kTypeString:
+    case kTypeList:  // linked list
+    case kTypeSet:   // hash table
+    case kTypeZset:  // string scores
+    case kTypeHash:  // hash table
       return 1;
-    case 9:      // hash zipmap
-    case 10:     // list ziplist
-    case 11:     // set intset
-    case 12:     // zset ziplist
-    case 13:     // hash ziplist
-      return 4;  // all present by RDB 4 (Redis 2.6)
-    case 14:     // quicklist of ziplists (Redis 3.2)
+    case kTypeHashZipmap:
+    case kTypeListZiplist:
+    case kTypeSetIntset:
+    case kTypeZsetZiplist:
+    case kTypeHashZiplist:
+      return 4;               // all present by RDB 4 (Redis 2.6)
+    case kTypeListQuicklist:  // quicklist of ziplists (Redis 3.2)
       return 7;
-    case 5:  // ZSET_2, binary double scores (Redis 4.0)
-    case 6:  // MODULE (pre-GA)
-    case 7:  // MODULE_2
+    case kTypeZset2:  // binary double scores (Redis 4.0)
+    case kTypeModulePreGa:
+    case kTypeModule2:
       return 8;
-    case 15:  // STREAM_LISTPACKS (Redis 5.0)
+    case kTypeStreamListpacks:  // Redis 5.0
       return 9;
-    case 16:  // HASH_LISTPACK
-    case 17:  // ZSET_LISTPACK
-    case 18:  // LIST_QUICKLIST_2
-    case 19:  // STREAM_LISTPACKS_2
+    case kTypeHashListpack:
+    case kTypeZsetListpack:
+    case kTypeListQuicklist2:
+    case kTypeStreamListpacks2:
       return 10;
-    case 20:  // SET_LISTPACK
-    case 21:  // STREAM_LISTPACKS_3
+    case kTypeSetListpack:
+    case kTypeStreamListpacks3:
       return 11;
-    case 22:  // HASH_METADATA_PRE_GA
-    case 23:  // HASH_LISTPACK_EX_PRE_GA
-    case 24:  // HASH_METADATA
-    case 25:  // HASH_LISTPACK_EX
+    case kTypeRedisHashMetadataPreGa:
+    case kTypeRedisHashListpackExPreGa:
+    case kTypeRedisHashMetadata:
+    case kTypeRedisHashListpackEx:
       return 12;
     default:
       return -1;
@@ -770,8 +739,8 @@ int MinRdbVersionForType(int rdb_type) {
 
 bool IsTypeLoadableAsIs(int rdb_type, int source_rdb_version, int target_rdb_version) {
   constexpr int kValkeyFirstVersion = 80;
-  if (rdb_type == rdb_type::kModule || rdb_type == rdb_type::kModule2) return false;
-  if (rdb_type <= rdb_type::kStreamListpacks3) {
+  if (rdb_type == kTypeModulePreGa || rdb_type == kTypeModule2) return false;
+  if (rdb_type <= kTypeStreamListpacks3) {
     const int min_version = MinRdbVersionForType(rdb_type);
     if (min_version < 0) return false;
     // Valkey 9+ (RDB 80+) reads every type of RDB 11.

@@ -26,26 +26,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <system_error>
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "rdb/rdb_errc.h"
+#include "rdb/rdb_format.h"
 #include "rdb/value.h"
 
 namespace kf::rdb {
-
-enum class EncodeErrc {
-  kUnsupportedTargetVersion = 1,  // the encoder does not write this RDB version
-  kUnsupportedType,               // e.g. module values: no generic encoding exists
-  kFieldTtlNotRepresentable,      // hash field TTLs and a target without them
-  kInvalidValue,                  // the Value breaks an invariant (empty list, NaN score...)
-  kMalformedPayload,              // a payload given for footer rewriting is too short
-  kChecksumMismatch,              // a payload's CRC-64 does not match its bytes
-  kNotLoadable,                   // the target cannot load this RDB type as is
-};
-
-const std::error_category& EncodeCategory();
-std::error_code make_error_code(EncodeErrc e);
 
 // Server configuration that decides encodings; defaults are the servers' defaults.
 struct EncodeOptions {
@@ -75,21 +63,23 @@ constexpr int kMinEncodeRdbVersion = 9;
 constexpr int kMaxEncodeRdbVersion = 11;
 
 // Encodes `value` as a complete DUMP payload (footer included) for `target_rdb_version`.
-// Errors: kUnsupportedTargetVersion, kUnsupportedType (modules), kFieldTtlNotRepresentable
-// (hash with field TTLs unless drop_field_ttls), kInvalidValue (empty list/set/zset/hash,
-// NaN score, stream entries out of order or PEL entries naming unknown consumers).
+// Errors (RdbErrc): kUnsupportedVersion (a target other than 9..11), kModuleValue (module
+// values have no generic encoding), kFieldTtlNotRepresentable (hash with field TTLs unless
+// drop_field_ttls), kInvalidValue (empty list/set/zset/hash, NaN score, stream entries out
+// of order or PEL entries naming unknown consumers).
 Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
                                 const EncodeOptions& options = {});
 
 // Appends a footer for `target_rdb_version` to a serialized value (the type byte plus the
 // encoded value, without any footer: the RAW bytes the RDB reader hands over).
-// Errors: kMalformedPayload when `serialized_value` is empty; kUnsupportedTargetVersion
-// when the version does not fit the 2-byte field.
+// Errors: kBadDumpPayload when `serialized_value` is empty; kUnsupportedVersion when the
+// version does not fit the 2-byte field.
 Result<Bytes> RewriteDumpFooter(ByteView serialized_value, int target_rdb_version);
 
 // Takes a whole DUMP payload (e.g. from `DUMP` on the source), verifies its CRC-64, checks
 // that its type can be loaded by the target as is, and returns it with a footer for
-// `target_rdb_version`. Errors: kMalformedPayload, kChecksumMismatch, kNotLoadable.
+// `target_rdb_version`. Errors: kBadDumpPayload (too short), kChecksumMismatch,
+// kNotLoadable.
 Result<Bytes> RetargetDumpPayload(ByteView dump_payload, int target_rdb_version);
 
 // (The footer's version is read by DumpPayloadVersion in rdb/reader.h.)
@@ -105,37 +95,9 @@ bool IsTypeLoadableAsIs(int rdb_type, int source_rdb_version, int target_rdb_ver
 // The first RDB version that defines `rdb_type` in Redis' table, or -1 when unknown.
 int MinRdbVersionForType(int rdb_type);
 
-// RDB type numbers used by the encoder.
-namespace rdb_type {
-inline constexpr uint8_t kString = 0;
-inline constexpr uint8_t kList = 1;
-inline constexpr uint8_t kSet = 2;
-inline constexpr uint8_t kZset = 3;
-inline constexpr uint8_t kHash = 4;
-inline constexpr uint8_t kZset2 = 5;
-inline constexpr uint8_t kModule = 6;
-inline constexpr uint8_t kModule2 = 7;
-inline constexpr uint8_t kHashZipmap = 9;
-inline constexpr uint8_t kListZiplist = 10;
-inline constexpr uint8_t kSetIntset = 11;
-inline constexpr uint8_t kZsetZiplist = 12;
-inline constexpr uint8_t kHashZiplist = 13;
-inline constexpr uint8_t kListQuicklist = 14;
-inline constexpr uint8_t kStreamListpacks = 15;
-inline constexpr uint8_t kHashListpack = 16;
-inline constexpr uint8_t kZsetListpack = 17;
-inline constexpr uint8_t kListQuicklist2 = 18;
-inline constexpr uint8_t kStreamListpacks2 = 19;
-inline constexpr uint8_t kSetListpack = 20;
-inline constexpr uint8_t kStreamListpacks3 = 21;
-}  // namespace rdb_type
-
 // Formats a zset score the way the server's d2string does for the given RDB version's
 // server (used for scores that are not stored as integers): "%.17g" for RDB <= 10, the
 // shortest round-trip form laid out like fpconv_dtoa for RDB 11; "inf", "-inf", "-0".
 std::string FormatScore(double score, int rdb_version);
 
 }  // namespace kf::rdb
-
-template <>
-struct std::is_error_code_enum<kf::rdb::EncodeErrc> : std::true_type {};

@@ -1,4 +1,4 @@
-// The "kf.rdb" error category.
+// The "kf.rdb" error category (reader, codecs, DUMP payloads and the encoder).
 #include "rdb/rdb_errc.h"
 
 #include <string>
@@ -24,7 +24,7 @@ class RdbCategoryImpl : public std::error_category {
       case RdbErrc::kUnsupportedType:
         return "unsupported RDB value type";
       case RdbErrc::kModuleValue:
-        return "RDB module data cannot be decoded";
+        return "RDB module data cannot be decoded or re-encoded";
       case RdbErrc::kCorrupt:
         return "RDB data is corrupt";
       case RdbErrc::kLimitExceeded:
@@ -35,6 +35,12 @@ class RdbCategoryImpl : public std::error_category {
         return "data after the RDB EOF record";
       case RdbErrc::kBadDumpPayload:
         return "bad DUMP payload";
+      case RdbErrc::kFieldTtlNotRepresentable:
+        return "hash field TTLs are not representable in the target RDB version";
+      case RdbErrc::kInvalidValue:
+        return "value cannot be encoded: it breaks an invariant of its type";
+      case RdbErrc::kNotLoadable:
+        return "RDB type not loadable by the target as is";
     }
     return "unknown kf.rdb error";
   }

@@ -430,7 +430,7 @@ TEST(RdbEncoderServerBytes, NegativeZeroScoreKeepsItsSign) {
   for (int rdb : {10, 11}) {
     const ServerCase& c = FindCase("zset_small_negzero", rdb);
     const Bytes got = CheckFooterAndStrip(Encode(c.value, rdb), rdb);
-    ASSERT_EQ(got[0], rdb_type::kZsetListpack);
+    ASSERT_EQ(got[0], kTypeZsetListpack);
     Cursor cur(ByteView(got).subspan(1));
     const std::vector<std::string> items = DecodeListpack(cur.String());
     ASSERT_EQ(items.size(), 4u);
@@ -501,10 +501,10 @@ TEST(RdbEncoderScores, ExtremeScoresSurviveBitForBit) {
     const uint8_t type = c.Byte();
     std::vector<std::string> items;
     if (rdb == 9) {
-      ASSERT_EQ(type, rdb_type::kZsetZiplist);
+      ASSERT_EQ(type, kTypeZsetZiplist);
       items = DecodeZiplist(c.String());
     } else {
-      ASSERT_EQ(type, rdb_type::kZsetListpack);
+      ASSERT_EQ(type, kTypeZsetListpack);
       items = DecodeListpack(c.String());
     }
     ASSERT_EQ(items.size(), scores.size() * 2);
@@ -519,7 +519,7 @@ TEST(RdbEncoderScores, ExtremeScoresSurviveBitForBit) {
   for (int rdb : {9, 10, 11}) {
     const Bytes body = CheckFooterAndStrip(Encode(v, rdb), rdb);
     Cursor c(body);
-    ASSERT_EQ(c.Byte(), rdb_type::kZset2);
+    ASSERT_EQ(c.Byte(), kTypeZset2);
     const uint64_t n = c.Length();
     ASSERT_EQ(n, v.zset.size());
     std::map<std::string, double> decoded;
@@ -561,7 +561,7 @@ TEST(RdbEncoderScores, NanIsRefused) {
   v.zset = {{"a", std::nan("")}};
   auto r = EncodeDumpPayload(v, 11);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, EncodeErrc::kInvalidValue);
+  EXPECT_EQ(r.error().code, RdbErrc::kInvalidValue);
 }
 
 // ---- encodings chosen ---------------------------------------------------------------
@@ -570,15 +570,15 @@ TEST(RdbEncoderChoice, HashThresholds) {
   Value v;
   v.type = ValueType::kHash;
   for (int i = 0; i < 200; ++i) v.hash.push_back({"f" + std::to_string(i), "v", -1});
-  EXPECT_EQ(Encode(v, 11)[0], rdb_type::kHashListpack) << "the server default is 512 entries";
-  EXPECT_EQ(Encode(v, 9)[0], rdb_type::kHashZiplist);
+  EXPECT_EQ(Encode(v, 11)[0], kTypeHashListpack) << "the server default is 512 entries";
+  EXPECT_EQ(Encode(v, 9)[0], kTypeHashZiplist);
   EncodeOptions o;
   o.hash_max_listpack_entries = 128;
-  EXPECT_EQ(Encode(v, 11, o)[0], rdb_type::kHash) << "200 fields over a 128 limit";
-  EXPECT_EQ(Encode(v, 9, o)[0], rdb_type::kHash);
+  EXPECT_EQ(Encode(v, 11, o)[0], kTypeHash) << "200 fields over a 128 limit";
+  EXPECT_EQ(Encode(v, 9, o)[0], kTypeHash);
   for (int i = 200; i < 513; ++i) v.hash.push_back({"f" + std::to_string(i), "v", -1});
   const Bytes big = CheckFooterAndStrip(Encode(v, 11), 11);
-  ASSERT_EQ(big[0], rdb_type::kHash);
+  ASSERT_EQ(big[0], kTypeHash);
   Cursor c(ByteView(big).subspan(1));
   ASSERT_EQ(c.Length(), 513u);
   for (int i = 0; i < 513; ++i) {
@@ -589,22 +589,22 @@ TEST(RdbEncoderChoice, HashThresholds) {
   Value wide;
   wide.type = ValueType::kHash;
   wide.hash = {{"f", std::string(65, 'x'), -1}};
-  EXPECT_EQ(Encode(wide, 10)[0], rdb_type::kHash);
+  EXPECT_EQ(Encode(wide, 10)[0], kTypeHash);
   wide.hash[0].value.resize(64);
-  EXPECT_EQ(Encode(wide, 10)[0], rdb_type::kHashListpack);
+  EXPECT_EQ(Encode(wide, 10)[0], kTypeHashListpack);
 }
 
 TEST(RdbEncoderChoice, SetEncodings) {
   Value v;
   v.type = ValueType::kSet;
   v.elements = {"3", "-2", "1"};
-  for (int rdb : {9, 10, 11}) EXPECT_EQ(Encode(v, rdb)[0], rdb_type::kSetIntset);
+  for (int rdb : {9, 10, 11}) EXPECT_EQ(Encode(v, rdb)[0], kTypeSetIntset);
   v.elements.push_back("x");
-  EXPECT_EQ(Encode(v, 9)[0], rdb_type::kSet);
-  EXPECT_EQ(Encode(v, 10)[0], rdb_type::kSet);
-  EXPECT_EQ(Encode(v, 11)[0], rdb_type::kSetListpack);
+  EXPECT_EQ(Encode(v, 9)[0], kTypeSet);
+  EXPECT_EQ(Encode(v, 10)[0], kTypeSet);
+  EXPECT_EQ(Encode(v, 11)[0], kTypeSetListpack);
   v.elements = {"007"};  // not canonical: not an intset member
-  EXPECT_EQ(Encode(v, 10)[0], rdb_type::kSet);
+  EXPECT_EQ(Encode(v, 10)[0], kTypeSet);
   // Intset contents: sorted, smallest width.
   const Bytes is = BuildIntset({5, -3, 70000, 5});
   EXPECT_EQ(HexEncode(is), "0400000003000000fdffffff0500000070110100");
@@ -638,7 +638,7 @@ TEST(RdbEncoderLists, HundredThousandElementsMakeManyNodes) {
   for (int rdb : {10, 11}) {
     const Bytes body = CheckFooterAndStrip(Encode(v, rdb), rdb);
     Cursor c(body);
-    ASSERT_EQ(c.Byte(), rdb_type::kListQuicklist2);
+    ASSERT_EQ(c.Byte(), kTypeListQuicklist2);
     const uint64_t nodes = c.Length();
     EXPECT_GT(nodes, 100u);
     std::vector<std::string> all;
@@ -653,7 +653,7 @@ TEST(RdbEncoderLists, HundredThousandElementsMakeManyNodes) {
   }
   const Bytes body = CheckFooterAndStrip(Encode(v, 9), 9);
   Cursor c(body);
-  ASSERT_EQ(c.Byte(), rdb_type::kListQuicklist);
+  ASSERT_EQ(c.Byte(), kTypeListQuicklist);
   const uint64_t nodes = c.Length();
   EXPECT_GT(nodes, 100u);
   std::vector<std::string> all;
@@ -670,7 +670,7 @@ TEST(RdbEncoderLists, PlainNodesForElementsAboveTheNodeSize) {
   const Value v = MakeList({"a", std::string(9000, 'P'), "b"});
   const Bytes body = CheckFooterAndStrip(Encode(v, 11), 11);
   Cursor c(body);
-  ASSERT_EQ(c.Byte(), rdb_type::kListQuicklist2);
+  ASSERT_EQ(c.Byte(), kTypeListQuicklist2);
   ASSERT_EQ(c.Length(), 3u);
   EXPECT_EQ(c.Length(), 2u);
   EXPECT_EQ(DecodeListpack(c.String()), std::vector<std::string>{"a"});
@@ -714,7 +714,7 @@ TEST(RdbEncoderLists, ZiplistIntegerAndStringForms) {
                                              ""};
   const Bytes body = CheckFooterAndStrip(Encode(MakeList(elements), 9), 9);
   Cursor c(body);
-  ASSERT_EQ(c.Byte(), rdb_type::kListQuicklist);
+  ASSERT_EQ(c.Byte(), kTypeListQuicklist);
   std::vector<std::string> all;
   const uint64_t nodes = c.Length();
   for (uint64_t n = 0; n < nodes; ++n) {
@@ -742,7 +742,7 @@ TEST(RdbEncoderLists, EmptyAggregatesAreRefused) {
     v.type = t;
     auto r = EncodeDumpPayload(v, 11);
     ASSERT_FALSE(r.has_value()) << ValueTypeName(t);
-    EXPECT_EQ(r.error().code, EncodeErrc::kInvalidValue);
+    EXPECT_EQ(r.error().code, RdbErrc::kInvalidValue);
   }
 }
 
@@ -754,7 +754,7 @@ TEST(RdbEncoderRdb9, HashAndZsetAsZiplists) {
   h.hash = {{"a", "1", -1}, {"b", "hello", -1}, {"100", "-3", -1}};
   const Bytes body = CheckFooterAndStrip(Encode(h, 9), 9);
   Cursor c(body);
-  ASSERT_EQ(c.Byte(), rdb_type::kHashZiplist);
+  ASSERT_EQ(c.Byte(), kTypeHashZiplist);
   EXPECT_EQ(DecodeZiplist(c.String()),
             (std::vector<std::string>{"a", "1", "b", "hello", "100", "-3"}));
   EXPECT_TRUE(c.done());
@@ -764,7 +764,7 @@ TEST(RdbEncoderRdb9, HashAndZsetAsZiplists) {
   z.zset = {{"b", 2.5}, {"a", 2.5}, {"c", -1}};
   const Bytes zbody = CheckFooterAndStrip(Encode(z, 9), 9);
   Cursor zc(zbody);
-  ASSERT_EQ(zc.Byte(), rdb_type::kZsetZiplist);
+  ASSERT_EQ(zc.Byte(), kTypeZsetZiplist);
   EXPECT_EQ(DecodeZiplist(zc.String()),
             (std::vector<std::string>{"c", "-1", "a", "2.5", "b", "2.5"}));
 }
@@ -775,8 +775,8 @@ TEST(RdbEncoderRdb9, StreamHasNoV2Metadata) {
   const ServerCase& c = FindCase("stream_simple", 10);
   const Bytes v9 = CheckFooterAndStrip(Encode(c.value, 9), 9);
   Bytes v10 = CheckFooterAndStrip(c.dump_plain, 10);
-  ASSERT_EQ(v9[0], rdb_type::kStreamListpacks);
-  ASSERT_EQ(v10[0], rdb_type::kStreamListpacks2);
+  ASSERT_EQ(v9[0], kTypeStreamListpacks);
+  ASSERT_EQ(v10[0], kTypeStreamListpacks2);
   // Locate the metadata: type, node count, key string, listpack string, length, last id.
   Cursor cur(v10);
   cur.Byte();
@@ -789,7 +789,7 @@ TEST(RdbEncoderRdb9, StreamHasNoV2Metadata) {
   const size_t meta = cur.pos();
   v10.erase(v10.begin() + static_cast<std::ptrdiff_t>(meta),
             v10.begin() + static_cast<std::ptrdiff_t>(meta + 5));
-  v10[0] = rdb_type::kStreamListpacks;
+  v10[0] = kTypeStreamListpacks;
   EXPECT_EQ(HexEncode(v9), HexEncode(v10));
 }
 
@@ -808,7 +808,7 @@ TEST(RdbEncoderRdb9, StreamGroupsWithoutEntriesReadOrActiveTime) {
   }
   EXPECT_EQ(v10.size(), v9.size() + 5 + entries_read_bytes);
   EXPECT_EQ(v11.size(), v10.size() + 8 * consumers);
-  EXPECT_EQ(v9[0], rdb_type::kStreamListpacks);
+  EXPECT_EQ(v9[0], kTypeStreamListpacks);
 }
 
 TEST(RdbEncoderStreams, PelNamingAnUnknownConsumerIsRefused) {
@@ -823,7 +823,7 @@ TEST(RdbEncoderStreams, PelNamingAnUnknownConsumerIsRefused) {
   v.stream.groups.push_back(g);
   auto r = EncodeDumpPayload(v, 11);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, EncodeErrc::kInvalidValue);
+  EXPECT_EQ(r.error().code, RdbErrc::kInvalidValue);
   EXPECT_NE(r.error().message.find("ghost"), std::string::npos);
 }
 
@@ -835,7 +835,7 @@ TEST(RdbEncoderErrors, HashFieldTtlNeedsAnExplicitChoice) {
   v.hash = {{"keep", "1", -1}, {"expiring", "2", 1700000000000}};
   auto r = EncodeDumpPayload(v, 11);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, EncodeErrc::kFieldTtlNotRepresentable);
+  EXPECT_EQ(r.error().code, RdbErrc::kFieldTtlNotRepresentable);
   EXPECT_NE(
       r.error().message.find("hash field TTLs are not representable in RDB 11 (Valkey 8); choose "
                              "drop-field-ttl to drop them"),
@@ -854,13 +854,13 @@ TEST(RdbEncoderErrors, ModulesAndVersions) {
   m.type = ValueType::kModule;
   auto r = EncodeDumpPayload(m, 11);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, EncodeErrc::kUnsupportedType);
+  EXPECT_EQ(r.error().code, RdbErrc::kModuleValue);
   Value s;
   s.str = "x";
   for (int bad : {8, 12, 80}) {
     auto e = EncodeDumpPayload(s, bad);
     ASSERT_FALSE(e.has_value());
-    EXPECT_EQ(e.error().code, EncodeErrc::kUnsupportedTargetVersion);
+    EXPECT_EQ(e.error().code, RdbErrc::kUnsupportedVersion);
   }
 }
 
@@ -891,33 +891,33 @@ TEST(RdbEncoderFooter, RetargetServerPayloads) {
   const ServerCase& set11 = FindCase("set_small_strings", 11);
   auto down = RetargetDumpPayload(set11.dump_plain, 10);
   ASSERT_FALSE(down.has_value());
-  EXPECT_EQ(down.error().code, EncodeErrc::kNotLoadable) << "SET_LISTPACK is RDB 11";
+  EXPECT_EQ(down.error().code, RdbErrc::kNotLoadable) << "SET_LISTPACK is RDB 11";
 
   Bytes corrupt = hash10.dump_plain;
   corrupt[3] ^= 0x01;
   auto bad = RetargetDumpPayload(corrupt, 11);
   ASSERT_FALSE(bad.has_value());
-  EXPECT_EQ(bad.error().code, EncodeErrc::kChecksumMismatch);
+  EXPECT_EQ(bad.error().code, RdbErrc::kChecksumMismatch);
   Bytes bad_crc = hash10.dump_plain;
   bad_crc.back() ^= 0x80;
-  EXPECT_EQ(RetargetDumpPayload(bad_crc, 11).error().code, EncodeErrc::kChecksumMismatch);
+  EXPECT_EQ(RetargetDumpPayload(bad_crc, 11).error().code, RdbErrc::kChecksumMismatch);
   const Bytes tiny = {0, 1, 2};
-  EXPECT_EQ(RetargetDumpPayload(tiny, 11).error().code, EncodeErrc::kMalformedPayload);
+  EXPECT_EQ(RetargetDumpPayload(tiny, 11).error().code, RdbErrc::kBadDumpPayload);
 }
 
 TEST(RdbEncoderFooter, LoadableTypes) {
-  EXPECT_TRUE(IsTypeLoadableAsIs(rdb_type::kHashListpack, 12, 11));
-  EXPECT_TRUE(IsTypeLoadableAsIs(rdb_type::kStreamListpacks3, 12, 11));
-  EXPECT_TRUE(IsTypeLoadableAsIs(rdb_type::kSetListpack, 11, 11));
-  EXPECT_FALSE(IsTypeLoadableAsIs(rdb_type::kSetListpack, 11, 10));
-  EXPECT_FALSE(IsTypeLoadableAsIs(rdb_type::kStreamListpacks2, 10, 9));
-  EXPECT_TRUE(IsTypeLoadableAsIs(rdb_type::kHashZiplist, 9, 11));
-  EXPECT_TRUE(IsTypeLoadableAsIs(rdb_type::kListQuicklist, 9, 10));
+  EXPECT_TRUE(IsTypeLoadableAsIs(kTypeHashListpack, 12, 11));
+  EXPECT_TRUE(IsTypeLoadableAsIs(kTypeStreamListpacks3, 12, 11));
+  EXPECT_TRUE(IsTypeLoadableAsIs(kTypeSetListpack, 11, 11));
+  EXPECT_FALSE(IsTypeLoadableAsIs(kTypeSetListpack, 11, 10));
+  EXPECT_FALSE(IsTypeLoadableAsIs(kTypeStreamListpacks2, 10, 9));
+  EXPECT_TRUE(IsTypeLoadableAsIs(kTypeHashZiplist, 9, 11));
+  EXPECT_TRUE(IsTypeLoadableAsIs(kTypeListQuicklist, 9, 10));
   EXPECT_FALSE(IsTypeLoadableAsIs(24, 12, 11)) << "HASH_METADATA (field TTLs)";
   EXPECT_FALSE(IsTypeLoadableAsIs(25, 12, 80)) << "Redis type 25 means nothing to Valkey 9";
   EXPECT_TRUE(IsTypeLoadableAsIs(25, 12, 13));
-  EXPECT_TRUE(IsTypeLoadableAsIs(rdb_type::kSetListpack, 11, 80));
-  EXPECT_FALSE(IsTypeLoadableAsIs(rdb_type::kModule2, 11, 11));
+  EXPECT_TRUE(IsTypeLoadableAsIs(kTypeSetListpack, 11, 80));
+  EXPECT_FALSE(IsTypeLoadableAsIs(kTypeModule2, 11, 11));
   EXPECT_FALSE(IsTypeLoadableAsIs(8, 11, 11));
   EXPECT_FALSE(IsTypeLoadableAsIs(200, 11, 11));
 }
