@@ -1,7 +1,10 @@
 // keyferry rdb: read RDB files offline.
 //
-//   keyferry rdb dump FILE [--format canonical] [--pel-limit N]
-//                                                 the dataset in canonical JSON lines
+//   keyferry rdb dump FILE [--format canonical|full] [--pel-limit N]
+//                                                 the dataset in canonical JSON lines (the
+//                                                 form of the fixtures' .jsonl files), or
+//                                                 the full form (every pending entry, stream
+//                                                 times, idle/freq; see rdb/canonical.h)
 //   keyferry rdb inspect FILE [--json]            version, aux fields, per-db counts by type
 //                                                 and encoding, expiring keys, the largest
 //                                                 keys, function libraries, time taken
@@ -50,14 +53,21 @@ std::string ReadRdbFile(const std::string& path, rdb::RdbReader& reader) {
   return {};
 }
 
-int RunDump(const std::string& path, const std::string& format, size_t pel_limit) {
-  if (format != "canonical") {
-    std::fprintf(stderr, "keyferry rdb dump: unknown --format '%s' (only 'canonical')\n",
+// `pel_limit` < 0: the format's own limit (canonical: 10 pending entries per group, full:
+// all); 0: all; N: at most N.
+int RunDump(const std::string& path, const std::string& format, long long pel_limit) {
+  rdb::CanonicalOptions options;
+  if (format == "full") {
+    options = rdb::CanonicalOptions::Full();
+  } else if (format != "canonical") {
+    std::fprintf(stderr,
+                 "keyferry rdb dump: unknown --format '%s'; use 'canonical' (the default) or "
+                 "'full'\n",
                  format.c_str());
     return kExitError;
   }
-  rdb::CanonicalOptions options;
-  if (pel_limit > 0) options.max_pel_entries = pel_limit;
+  if (pel_limit == 0) options.max_pel_entries = SIZE_MAX;
+  if (pel_limit > 0) options.max_pel_entries = static_cast<size_t>(pel_limit);
   rdb::CanonicalDumpSink sink(options);
   rdb::RdbReader reader(&sink);
   std::string err = ReadRdbFile(path, reader);
@@ -75,6 +85,10 @@ int RunDump(const std::string& path, const std::string& format, size_t pel_limit
     }
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
+  if (std::fflush(stdout) != 0) {
+    std::fprintf(stderr, "keyferry rdb dump: cannot write the output: %s\n", std::strerror(errno));
+    return kExitError;
+  }
   return kExitOk;
 }
 
@@ -240,11 +254,16 @@ void RegisterRdbCommand(CLI::App& app, CliState& state) {
   auto dump_file = std::make_shared<std::string>();
   auto dump_format = std::make_shared<std::string>("canonical");
   dump->add_option("file", *dump_file, "RDB file")->required();
-  dump->add_option("--format", *dump_format, "output format (canonical)")->capture_default_str();
-  auto pel_limit = std::make_shared<size_t>(0);
+  dump->add_option("--format", *dump_format,
+                   "canonical: the fixtures' form (at most 10 pending entries per consumer "
+                   "group); full: every pending entry plus delivery/seen/active times, stream "
+                   "first_id and each key's idle/freq")
+      ->check(CLI::IsMember({"canonical", "full"}))
+      ->capture_default_str();
+  auto pel_limit = std::make_shared<long long>(-1);
   dump->add_option("--pel-limit", *pel_limit,
-                   "list at most N pending entries per consumer group (0 = all); 10 reproduces "
-                   "generators that use XPENDING ... - + 10");
+                   "override the format's pending-entry limit per consumer group (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   dump->callback([&state, dump_file, dump_format, pel_limit] {
     state.run = [dump_file, dump_format, pel_limit] {
       return RunDump(*dump_file, *dump_format, *pel_limit);

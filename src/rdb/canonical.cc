@@ -113,6 +113,11 @@ void AppendValueJson(std::string* out, const Value& v, const CanonicalOptions& o
         out->append(std::to_string(s.entries_added));
         out->push_back(',');
       }
+      if (s.has_v2_metadata && options.full) {
+        out->append("\"first_id\":");
+        AppendId(out, s.first_id);
+        out->push_back(',');
+      }
       out->append("\"groups\":[");
       std::vector<const StreamGroup*> groups;
       for (const auto& g : s.groups) groups.push_back(&g);
@@ -121,12 +126,23 @@ void AppendValueJson(std::string* out, const Value& v, const CanonicalOptions& o
         const StreamGroup& g = *groups[i];
         if (i) out->push_back(',');
         out->append("{\"consumers\":[");
-        std::vector<const std::string*> names;
-        for (const auto& c : g.consumers) names.push_back(&c.name);
-        std::sort(names.begin(), names.end(), [](auto* a, auto* b) { return *a < *b; });
-        for (size_t j = 0; j < names.size(); ++j) {
+        std::vector<const StreamConsumer*> consumers;
+        for (const auto& c : g.consumers) consumers.push_back(&c);
+        std::sort(consumers.begin(), consumers.end(),
+                  [](auto* a, auto* b) { return a->name < b->name; });
+        for (size_t j = 0; j < consumers.size(); ++j) {
           if (j) out->push_back(',');
-          AppendHexQuoted(out, *names[j]);
+          if (!options.full) {
+            AppendHexQuoted(out, consumers[j]->name);
+            continue;
+          }
+          out->push_back('[');
+          AppendHexQuoted(out, consumers[j]->name);
+          out->push_back(',');
+          out->append(std::to_string(consumers[j]->seen_time_ms));
+          out->push_back(',');
+          out->append(std::to_string(consumers[j]->active_time_ms));
+          out->push_back(']');
         }
         out->append("],");
         if (s.has_v2_metadata) {
@@ -147,6 +163,10 @@ void AppendValueJson(std::string* out, const Value& v, const CanonicalOptions& o
           AppendHexQuoted(out, g.pel[j].consumer);
           out->push_back(',');
           out->append(std::to_string(g.pel[j].delivery_count));
+          if (options.full) {
+            out->push_back(',');
+            out->append(std::to_string(g.pel[j].delivery_time_ms));
+          }
           out->push_back(']');
         }
         out->append("]}");
@@ -249,7 +269,7 @@ std::string JsonQuote(std::string_view s) {
 }
 
 std::string CanonicalKeyLine(uint64_t db, ByteView key, int64_t expire_ms, const Value& value,
-                             const CanonicalOptions& options) {
+                             const CanonicalOptions& options, const KeyLineMeta& meta) {
   std::string out;
   out.reserve(64 + key.size() * 2);
   out.append("{\"db\":");
@@ -272,6 +292,14 @@ std::string CanonicalKeyLine(uint64_t db, ByteView key, int64_t expire_ms, const
       }
       out.push_back('}');
     }
+  }
+  if (options.full && meta.freq >= 0) {
+    out.append(",\"freq\":");
+    out.append(std::to_string(meta.freq));
+  }
+  if (options.full && meta.idle_s >= 0) {
+    out.append(",\"idle_s\":");
+    out.append(std::to_string(meta.idle_s));
   }
   out.append(",\"key\":");
   AppendHexQuoted(&out, AsStringView(key));
@@ -318,7 +346,8 @@ void CanonicalDumpSink::OnValue(const KeyInfo& key, Value& part, bool last) {
   }
   const Value& v = has_partial_ ? partial_ : part;
   keys_.push_back(KeyLine{key.db, ToString(key.key),
-                          CanonicalKeyLine(key.db, key.key, key.expire_ms, v, options_)});
+                          CanonicalKeyLine(key.db, key.key, key.expire_ms, v, options_,
+                                           KeyLineMeta{key.idle_s, key.freq})});
   if (has_partial_) {
     partial_ = Value{};
     has_partial_ = false;
