@@ -42,6 +42,9 @@ Result<void> Endpoint::Connect() {
     std::string what = "--" + role_ + ": " + e.ToString();
     if (e.code == net::NetErrc::kAuthFailed) {
       what = "--" + role_ + ": " + Describe() + " refused the login: " + e.ToString();
+    } else if (e.message.find("NOAUTH") != std::string::npos) {
+      what = "--" + role_ + ": " + Describe() +
+             " needs a password; give it in the URI: redis://[user]:PASSWORD@host:port";
     }
     return MakeError(VerifyErrc::kUnreachable, what);
   }
