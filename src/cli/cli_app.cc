@@ -22,6 +22,7 @@ int RunCli(int argc, char** argv) {
   RegisterSyncCommand(app, state);
   RegisterVerifyCommand(app, state);
   RegisterMigrationCommands(app, state);
+  RegisterStatusCommands(app, state);
 
   try {
     app.parse(argc, argv);

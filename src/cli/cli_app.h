@@ -27,7 +27,8 @@ struct CliState {
 void RegisterRdbCommand(CLI::App& app, CliState& state);
 void RegisterSyncCommand(CLI::App& app, CliState& state);
 void RegisterVerifyCommand(CLI::App& app, CliState& state);
-void RegisterMigrationCommands(CLI::App& app, CliState& state);  // plan/apply/status/...
+void RegisterMigrationCommands(CLI::App& app, CliState& state);  // plan/apply/doctor/...
+void RegisterStatusCommands(CLI::App& app, CliState& state);     // status/events
 
 int RunCli(int argc, char** argv);
 

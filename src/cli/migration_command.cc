@@ -1,4 +1,5 @@
-// keyferry plan/apply/status/events/doctor/abort/rollback: the migration driven by a spec.
+// keyferry plan/apply/doctor/abort/rollback: the migration driven by a spec (status and
+// events: status_command.cc).
 #include "cli/cli_app.h"
 #include "cli/not_built.h"
 
@@ -8,8 +9,6 @@ void RegisterMigrationCommands(CLI::App& app, CliState& state) {
   const char* issue = "issue #6";
   RegisterNotBuiltCommand(app, state, "plan", "show what a migration spec will change", issue);
   RegisterNotBuiltCommand(app, state, "apply", "run the migration a spec describes", issue);
-  RegisterNotBuiltCommand(app, state, "status", "where the migration stands", issue);
-  RegisterNotBuiltCommand(app, state, "events", "the migration's event journal", issue);
   RegisterNotBuiltCommand(app, state, "doctor", "explain why a migration cannot go on", issue);
 }
 

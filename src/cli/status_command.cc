@@ -1,0 +1,419 @@
+// keyferry status / events: where a migration stands and what happened, read from its journal.
+//
+// Both take the spec (-f, for its name and state_dir) or the state dir itself (--state-dir),
+// open the journal read-only (they run beside a live apply, which WAL allows) and never
+// write anything. status prints the phase, its status and age, whether an apply holds the
+// lock, the live numbers the apply keeps under "progress" and the last event; --watch
+// refreshes once a second until a terminal phase or SIGINT/SIGTERM. events prints the event
+// log (like a stack's event history); --follow keeps printing new events until the migration
+// reaches a terminal phase or SIGINT/SIGTERM.
+//
+// Exit codes: 0 shown; 1 no journal yet ("no migration has run"), or with --watch a
+// migration that ended FAILED / ROLLED_BACK / ABORTED; 2 a bad spec or an unreadable journal.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cli/cli_app.h"
+#include "common/clock.h"
+#include "control/control_errc.h"
+#include "control/journal.h"
+#include "control/phase.h"
+#include "control/spec.h"
+
+namespace kf::cli {
+namespace {
+
+using control::Event;
+using control::Journal;
+
+std::atomic<bool> g_stop{false};
+
+void OnStopSignal(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  g_stop.store(false);
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Sleeps up to `total`, returning early (false) when asked to stop.
+bool SleepUnlessStopped(std::chrono::milliseconds total) {
+  auto until = SteadyClock::now() + total;
+  while (SteadyClock::now() < until) {
+    if (g_stop.load()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !g_stop.load();
+}
+
+struct JournalArgs {
+  std::string spec_path;
+  std::string state_dir;
+  bool json = false;
+  bool watch = false;   // status
+  bool follow = false;  // events
+  int64_t after = 0;    // events
+};
+
+// Where the journal is, and what to call the migration in messages.
+struct Target {
+  std::string name;
+  std::string state_dir;
+  std::string apply_hint;  // "keyferry apply -f cache.yaml"
+};
+
+Result<Target> Resolve(const JournalArgs& args, const char* verb) {
+  Target t;
+  if (!args.spec_path.empty()) {
+    auto spec = control::LoadSpec(args.spec_path);
+    if (!spec) return MakeError(std::move(spec).error());
+    t.name = spec->name;
+    t.state_dir = spec->state_dir;
+    t.apply_hint = "keyferry apply -f " + args.spec_path;
+  } else if (!args.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::absolute(args.state_dir, ec);
+    if (ec) dir = args.state_dir;
+    t.state_dir = dir.lexically_normal().string();
+    if (!t.state_dir.empty() && t.state_dir.size() > 1 && t.state_dir.back() == '/') {
+      t.state_dir.pop_back();
+    }
+    t.name = std::filesystem::path(t.state_dir).filename().string();
+    t.apply_hint = "keyferry apply -f SPEC";
+  } else {
+    return MakeError(control::ControlErrc::kSpecUnreadable,
+                     std::string("give the spec (-f SPEC) or the state dir (--state-dir DIR); "
+                                 "see keyferry ") +
+                         verb + " --help");
+  }
+  return t;
+}
+
+// Opens the journal read-only; prints the reason and sets *exit_code when it cannot.
+std::unique_ptr<Journal> OpenOrExplain(Target* t, int* exit_code) {
+  auto journal = Journal::Open(t->state_dir, Journal::Mode::kReadOnly);
+  if (!journal) {
+    if (journal.error().code == control::ControlErrc::kJournalMissing) {
+      std::fprintf(stderr, "no migration has run for %s (state dir %s); run %s\n", t->name.c_str(),
+                   t->state_dir.c_str(), t->apply_hint.c_str());
+      *exit_code = kExitRefused;
+    } else {
+      std::fprintf(stderr, "keyferry: %s\n", journal.error().ToString().c_str());
+      *exit_code = kExitError;
+    }
+    return nullptr;
+  }
+  if (auto name = (*journal)->Get(control::kKeySpecName); name && *name && !(*name)->empty()) {
+    t->name = **name;
+  }
+  return std::move(*journal);
+}
+
+std::string LocalTime(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03d", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string UtcTime(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string Duration(int64_t ms) {
+  if (ms < 0) ms = 0;
+  int64_t s = ms / 1000;
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
+  }
+  return buf;
+}
+
+std::optional<int64_t> ToInt(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::nullopt;
+  char* end = nullptr;
+  long long v = std::strtoll(text->c_str(), &end, 10);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return v;
+}
+
+// Everything status shows, read in one pass.
+struct StatusView {
+  std::string phase;  // empty: nothing recorded yet
+  std::string phase_status;
+  std::optional<int64_t> phase_started_ms;
+  std::optional<int64_t> apply_started_ms;
+  std::optional<int> apply_pid;  // set when an apply holds the lock
+  std::string fingerprint;
+  nlohmann::json progress;    // null when absent
+  std::string progress_text;  // as the apply wrote it (its key order)
+  std::optional<Event> last_event;
+
+  bool terminal() const {
+    auto p = control::ParsePhase(phase);
+    return p && control::IsTerminal(*p);
+  }
+};
+
+Result<StatusView> ReadStatus(Journal& journal) {
+  StatusView v;
+  auto state = journal.GetAll();
+  if (!state) return MakeError(std::move(state).error());
+  auto get = [&](std::string_view key) -> std::optional<std::string> {
+    auto it = state->find(std::string(key));
+    if (it == state->end()) return std::nullopt;
+    return it->second;
+  };
+  v.phase = get(control::kKeyPhase).value_or("");
+  v.phase_status = get(control::kKeyPhaseStatus).value_or("");
+  v.phase_started_ms = ToInt(get(control::kKeyPhaseStartedMs));
+  v.apply_started_ms = ToInt(get(control::kKeyApplyStartedMs));
+  v.fingerprint = get(control::kKeySpecFingerprint).value_or("");
+  if (auto progress = get(control::kKeyProgress)) {
+    v.progress_text = *progress;
+    v.progress = nlohmann::json::parse(*progress, nullptr, /*allow_exceptions=*/false);
+    if (v.progress.is_discarded()) v.progress = *progress;  // shown as text
+  }
+  auto last = journal.LastEvent();
+  if (!last) return MakeError(std::move(last).error());
+  v.last_event = std::move(*last);
+  v.apply_pid = Journal::ApplyLockHolder(journal.state_dir());
+  return v;
+}
+
+nlohmann::json EventJson(const Event& e) {
+  nlohmann::json j = e.ToJson();
+  j["time"] = UtcTime(e.time_ms);
+  return j;
+}
+
+nlohmann::json StatusJson(const Target& t, const StatusView& v) {
+  nlohmann::json j;
+  j["name"] = t.name;
+  j["state_dir"] = t.state_dir;
+  j["phase"] = v.phase.empty() ? nlohmann::json() : nlohmann::json(v.phase);
+  j["phase_status"] = v.phase_status.empty() ? nlohmann::json() : nlohmann::json(v.phase_status);
+  j["phase_started_ms"] = v.phase_started_ms ? nlohmann::json(*v.phase_started_ms) : nullptr;
+  j["apply_started_ms"] = v.apply_started_ms ? nlohmann::json(*v.apply_started_ms) : nullptr;
+  j["apply_running"] = v.apply_pid.has_value();
+  j["apply_pid"] = v.apply_pid && *v.apply_pid > 0 ? nlohmann::json(*v.apply_pid) : nullptr;
+  j["terminal"] = v.terminal();
+  j["spec_fingerprint"] = v.fingerprint.empty() ? nlohmann::json() : nlohmann::json(v.fingerprint);
+  j["progress"] = v.progress;
+  j["last_event"] = v.last_event ? EventJson(*v.last_event) : nlohmann::json();
+  return j;
+}
+
+// "keys 12345  bytes 1048576  lag 0": the fields in the order the apply wrote them.
+std::string ProgressText(const std::string& text) {
+  if (text.empty()) return "";
+  auto progress = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (progress.is_discarded()) return text;
+  if (!progress.is_object()) return progress.dump();
+  std::string out;
+  for (auto it = progress.begin(); it != progress.end(); ++it) {
+    if (!out.empty()) out += "  ";
+    out += it.key() + " ";
+    out += it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+  }
+  return out;
+}
+
+std::string EventLine(const Event& e) {
+  char head[96];
+  std::snprintf(head, sizeof head, "%s  %-12s  %-8s  ", LocalTime(e.time_ms).c_str(),
+                std::string(control::PhaseName(e.phase)).c_str(),
+                std::string(control::EventKindName(e.kind)).c_str());
+  std::string line = head + e.message;
+  if (!e.data_json.empty() && e.data_json != "{}") line += "  " + e.data_json;
+  return line;
+}
+
+void PrintStatusText(const Target& t, const StatusView& v) {
+  std::printf("%s  (state dir %s)\n", t.name.c_str(), t.state_dir.c_str());
+  if (v.phase.empty()) {
+    std::printf("phase       none recorded yet\n");
+  } else {
+    std::string since;
+    if (v.phase_started_ms) {
+      since = "  since " + LocalTime(*v.phase_started_ms) + " (" +
+              Duration(UnixMillis() - *v.phase_started_ms) + " ago)";
+    }
+    std::printf("phase       %s%s%s%s\n", v.phase.c_str(), v.phase_status.empty() ? "" : "  ",
+                v.phase_status.c_str(), since.c_str());
+  }
+  if (v.apply_pid) {
+    std::string pid = *v.apply_pid > 0 ? " (pid " + std::to_string(*v.apply_pid) + ")" : "";
+    std::printf("apply       running%s\n", pid.c_str());
+  } else if (!v.phase.empty() && !v.terminal()) {
+    std::printf(
+        "apply       not running: the migration stopped in %s; run keyferry apply again "
+        "to resume it, or keyferry abort to roll it back\n",
+        v.phase.c_str());
+  } else {
+    std::printf("apply       not running\n");
+  }
+  if (v.apply_started_ms) {
+    std::printf("started     %s\n", LocalTime(*v.apply_started_ms).c_str());
+  }
+  std::string progress = ProgressText(v.progress_text);
+  if (!progress.empty()) std::printf("progress    %s\n", progress.c_str());
+  if (v.last_event) {
+    std::printf("last event  %s\n", EventLine(*v.last_event).c_str());
+  } else {
+    std::printf("last event  none\n");
+  }
+  std::fflush(stdout);
+}
+
+int WatchExitCode(const StatusView& v) {
+  auto p = control::ParsePhase(v.phase);
+  if (p && control::IsTerminal(*p) && *p != control::Phase::kDone) return kExitRefused;
+  return kExitOk;
+}
+
+int RunStatus(const JournalArgs& args) {
+  auto target = Resolve(args, "status");
+  if (!target) {
+    std::fprintf(stderr, "keyferry status: %s\n", target.error().ToString().c_str());
+    return kExitError;
+  }
+  int exit_code = kExitOk;
+  auto journal = OpenOrExplain(&*target, &exit_code);
+  if (!journal) return exit_code;
+  if (args.watch) InstallStopHandlers();
+  bool tty = ::isatty(STDOUT_FILENO) != 0;
+  for (;;) {
+    auto view = ReadStatus(*journal);
+    if (!view) {
+      std::fprintf(stderr, "keyferry status: %s\n", view.error().ToString().c_str());
+      return kExitError;
+    }
+    if (args.json) {
+      std::printf("%s\n", StatusJson(*target, *view).dump().c_str());
+      std::fflush(stdout);
+    } else {
+      if (args.watch && tty) std::printf("\033[H\033[2J");
+      PrintStatusText(*target, *view);
+      if (args.watch && !tty) std::printf("\n");
+    }
+    if (!args.watch) return kExitOk;
+    if (view->terminal()) return WatchExitCode(*view);
+    if (!SleepUnlessStopped(std::chrono::milliseconds(1000))) return kExitOk;
+  }
+}
+
+int RunEvents(const JournalArgs& args) {
+  auto target = Resolve(args, "events");
+  if (!target) {
+    std::fprintf(stderr, "keyferry events: %s\n", target.error().ToString().c_str());
+    return kExitError;
+  }
+  int exit_code = kExitOk;
+  auto journal = OpenOrExplain(&*target, &exit_code);
+  if (!journal) return exit_code;
+  if (args.follow) InstallStopHandlers();
+  int64_t after = args.after;
+  bool printed_any = false;
+  if (!args.json) {
+    std::printf("%-23s  %-12s  %-8s  %s\n", "TIME", "PHASE", "KIND", "MESSAGE");
+  }
+  for (;;) {
+    // Read the phase before the events: if it is terminal, every event was written before it
+    // and the batch below holds the last of them.
+    auto phase = journal->Get(control::kKeyPhase);
+    if (!phase) {
+      std::fprintf(stderr, "keyferry events: %s\n", phase.error().ToString().c_str());
+      return kExitError;
+    }
+    bool terminal = false;
+    if (*phase) {
+      auto p = control::ParsePhase(**phase);
+      terminal = p && control::IsTerminal(*p);
+    }
+    for (;;) {
+      auto events = journal->ListEvents(after, 1000);
+      if (!events) {
+        std::fprintf(stderr, "keyferry events: %s\n", events.error().ToString().c_str());
+        return kExitError;
+      }
+      for (const Event& e : *events) {
+        if (args.json) {
+          std::printf("%s\n", EventJson(e).dump().c_str());
+        } else {
+          std::printf("%s\n", EventLine(e).c_str());
+        }
+        after = e.id;
+        printed_any = true;
+      }
+      std::fflush(stdout);
+      if (events->size() < 1000) break;
+    }
+    if (!args.follow || terminal) break;
+    if (!SleepUnlessStopped(std::chrono::milliseconds(500))) break;
+  }
+  if (!printed_any && !args.json && !args.follow) std::printf("(no events yet)\n");
+  return kExitOk;
+}
+
+void AddJournalOptions(CLI::App* sub, JournalArgs* args) {
+  auto* file = sub->add_option("-f,--file", args->spec_path, "the migration spec (YAML)");
+  auto* dir = sub->add_option("--state-dir", args->state_dir,
+                              "the migration's state dir, instead of the spec");
+  file->excludes(dir);
+  sub->add_flag("--json", args->json, "print JSON (one object per line)");
+}
+
+}  // namespace
+
+void RegisterStatusCommands(CLI::App& app, CliState& state) {
+  auto status_args = std::make_shared<JournalArgs>();
+  auto* status = app.add_subcommand("status", "where the migration stands (read from its journal)");
+  AddJournalOptions(status, status_args.get());
+  status->add_flag("--watch", status_args->watch,
+                   "refresh every second until the migration ends (or Ctrl-C)");
+  status->callback(
+      [&state, status_args] { state.run = [status_args] { return RunStatus(*status_args); }; });
+
+  auto events_args = std::make_shared<JournalArgs>();
+  auto* events = app.add_subcommand("events", "the migration's event log");
+  AddJournalOptions(events, events_args.get());
+  events->add_flag("--follow", events_args->follow,
+                   "keep printing new events until the migration ends (or Ctrl-C)");
+  events->add_option("--after", events_args->after, "only events with an id above this")
+      ->check(CLI::NonNegativeNumber);
+  events->callback(
+      [&state, events_args] { state.run = [events_args] { return RunEvents(*events_args); }; });
+}
+
+}  // namespace kf::cli
