@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdio>
 
 #include "rdb/canonical.h"
@@ -39,55 +40,70 @@ void AppendRdbLength(Bytes* out, uint64_t len) {
   }
 }
 
-// Appends "$<n>\r\n".
-void AppendBulkHeader(Bytes* out, size_t n) {
-  char buf[32];
-  int len = std::snprintf(buf, sizeof buf, "$%zu\r\n", n);
-  out->insert(out->end(), buf, buf + len);
+// Appends decimal `v`.
+void AppendInt(Bytes* out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->insert(out->end(), buf, end);
 }
 
-// RESTORE key ttl <serialized value + footer> ABSTTL [IDLETIME s | FREQ f] REPLACE,
-// encoded with one copy of the value bytes and the CRC computed on the fly.
-Bytes BuildRestore(ByteView key, ByteView serialized, int footer_version, int64_t expire_ms,
-                   int64_t idle_s, int freq) {
-  std::vector<std::string> tail = {"ABSTTL"};
-  if (idle_s >= 0) {
-    tail.push_back("IDLETIME");
-    tail.push_back(std::to_string(idle_s));
-  } else if (freq >= 0) {
-    tail.push_back("FREQ");
-    tail.push_back(std::to_string(freq));
-  }
-  tail.push_back("REPLACE");
-  std::string ttl = std::to_string(expire_ms > 0 ? expire_ms : 0);
-  Bytes out;
-  out.reserve(serialized.size() + key.size() + 128);
-  std::string head = "*" + std::to_string(4 + tail.size()) + "\r\n$7\r\nRESTORE\r\n";
-  out.insert(out.end(), head.begin(), head.end());
-  AppendBulkHeader(&out, key.size());
-  out.insert(out.end(), key.begin(), key.end());
-  out.push_back('\r');
-  out.push_back('\n');
-  AppendBulkHeader(&out, ttl.size());
-  out.insert(out.end(), ttl.begin(), ttl.end());
-  out.push_back('\r');
-  out.push_back('\n');
-  AppendBulkHeader(&out, serialized.size() + 10);
-  out.insert(out.end(), serialized.begin(), serialized.end());
+// Appends one RESP bulk string: "$<n>\r\n<bytes>\r\n".
+void AppendBulk(Bytes* out, ByteView bytes) {
+  out->push_back('$');
+  AppendInt(out, static_cast<int64_t>(bytes.size()));
+  out->push_back('\r');
+  out->push_back('\n');
+  out->insert(out->end(), bytes.begin(), bytes.end());
+  out->push_back('\r');
+  out->push_back('\n');
+}
+
+void AppendBulk(Bytes* out, std::string_view s) { AppendBulk(out, AsBytes(s)); }
+
+void AppendBulkInt(Bytes* out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  AppendBulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
+}
+
+// Bytes RESTORE takes besides the key and the value.
+constexpr size_t kRestoreOverhead = 128;
+
+// Appends RESTORE key ttl <serialized value + footer> ABSTTL [IDLETIME s | FREQ f] REPLACE
+// to `out`: one copy of the value bytes, the CRC computed on the fly, no allocation (out
+// has room for kRestoreOverhead + key + value bytes).
+void AppendRestore(Bytes* out, ByteView key, ByteView serialized, int footer_version,
+                   int64_t expire_ms, int64_t idle_s, int freq) {
+  bool has_idle = idle_s >= 0;
+  bool has_freq = !has_idle && freq >= 0;
+  int argc = 6 + (has_idle || has_freq ? 2 : 0);
+  out->push_back('*');
+  AppendInt(out, argc);
+  static constexpr std::string_view kRestore = "\r\n$7\r\nRESTORE\r\n";
+  out->insert(out->end(), kRestore.begin(), kRestore.end());
+  AppendBulk(out, key);
+  AppendBulkInt(out, expire_ms > 0 ? expire_ms : 0);
+  out->push_back('$');
+  AppendInt(out, static_cast<int64_t>(serialized.size() + 10));
+  out->push_back('\r');
+  out->push_back('\n');
+  out->insert(out->end(), serialized.begin(), serialized.end());
   uint8_t version[2] = {static_cast<uint8_t>(footer_version & 0xff),
                         static_cast<uint8_t>((footer_version >> 8) & 0xff)};
-  out.insert(out.end(), version, version + 2);
+  out->insert(out->end(), version, version + 2);
   uint64_t crc = rdb::Crc64(rdb::Crc64(0, serialized), ByteView(version, 2));
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(crc >> (8 * i)));
-  out.push_back('\r');
-  out.push_back('\n');
-  for (const auto& t : tail) {
-    AppendBulkHeader(&out, t.size());
-    out.insert(out.end(), t.begin(), t.end());
-    out.push_back('\r');
-    out.push_back('\n');
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(crc >> (8 * i)));
+  out->push_back('\r');
+  out->push_back('\n');
+  AppendBulk(out, std::string_view("ABSTTL"));
+  if (has_idle) {
+    AppendBulk(out, std::string_view("IDLETIME"));
+    AppendBulkInt(out, idle_s);
+  } else if (has_freq) {
+    AppendBulk(out, std::string_view("FREQ"));
+    AppendBulkInt(out, freq);
   }
-  return out;
+  AppendBulk(out, std::string_view("REPLACE"));
 }
 
 }  // namespace
@@ -230,15 +246,25 @@ void SnapshotSink::Submit(int db, ByteView key, Bytes command, const char* what)
   if (!r) SetError(std::move(r).error());
 }
 
+void SnapshotSink::SubmitRestore(int db, const rdb::KeyInfo& key, ByteView serialized,
+                                 int footer_version) {
+  if (error_) return;
+  size_t lane = lanes_->LaneFor(db, key.key);
+  Bytes* out = lanes_->Begin(lane, serialized.size() + key.key.size() + kRestoreOverhead);
+  AppendRestore(out, key.key, serialized, footer_version, key.expire_ms, key.idle_s, key.freq);
+  // No description: the lanes describe the op from its bytes as "RESTORE <key> (db N)",
+  // the same words KeyLabel gives, only when it fails.
+  auto r = lanes_->End(lane, db, 1, std::string());
+  if (!r) SetError(std::move(r).error());
+}
+
 void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last) {
   if (error_) return;
   int db = db_map_->Map(static_cast<int>(key.db));
   bool first = !value_started_;
   value_started_ = true;
   if (first && last) {  // the common case: a whole small value in one part
-    Submit(db, key.key,
-           BuildRestore(key.key, part, footer_version_, key.expire_ms, key.idle_s, key.freq),
-           "RESTORE");
+    SubmitRestore(db, key, part, footer_version_);
     ++keys_written_;
     return;
   }
@@ -273,10 +299,7 @@ void SnapshotSink::OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last)
       return;
     }
     ByteView body = ByteView(*payload).first(payload->size() - 10);
-    Submit(db, key.key,
-           BuildRestore(key.key, body, options_.target_rdb_version, key.expire_ms, key.idle_s,
-                        key.freq),
-           "RESTORE");
+    SubmitRestore(db, key, body, options_.target_rdb_version);
     ++keys_written_;
     return;
   }

@@ -62,6 +62,8 @@ class SnapshotSink : public rdb::RdbSink {
  private:
   class NestedDecoder;
   void Submit(int db, ByteView key, Bytes command, const char* what);
+  // RESTORE of one whole value, written straight into the lane's buffer.
+  void SubmitRestore(int db, const rdb::KeyInfo& key, ByteView serialized, int footer_version);
   void SetError(Error e);
 
   target::SnapshotLanes* lanes_;

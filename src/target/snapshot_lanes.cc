@@ -1,6 +1,9 @@
-// SnapshotLanes: per-lane threads that write batches pipelined and check every reply.
+// SnapshotLanes: producer-side chunks handed to per-lane threads that write batches
+// pipelined (two in flight) and check every reply.
 #include "target/snapshot_lanes.h"
 
+#include <algorithm>
+#include <charconv>
 #include <string>
 
 #include "resp/encoder.h"
@@ -8,6 +11,11 @@
 
 namespace kf::target {
 namespace {
+
+// Batches a lane keeps written but not yet answered.
+constexpr size_t kBatchesInFlight = 2;
+// Answered chunks a lane keeps for reuse (bigger ones are freed).
+constexpr size_t kSpareChunks = 8;
 
 // FNV-1a over db and key: cheap, and stable across runs.
 uint64_t HashKey(int db, ByteView key) {
@@ -19,11 +27,58 @@ uint64_t HashKey(int db, ByteView key) {
   return h;
 }
 
+// Reads one "$<len>\r\n<bytes>\r\n" (or the "*<n>\r\n" header when `header`) at *pos.
+bool NextToken(ByteView cmd, size_t* pos, char kind, ByteView* out) {
+  if (*pos >= cmd.size() || cmd[*pos] != kind) return false;
+  size_t p = *pos + 1;
+  uint64_t len = 0;
+  auto begin = reinterpret_cast<const char*>(cmd.data()) + p;
+  auto end = reinterpret_cast<const char*>(cmd.data()) + cmd.size();
+  auto [ptr, ec] = std::from_chars(begin, end, len);
+  if (ec != std::errc() || end - ptr < 2) return false;
+  p += static_cast<size_t>(ptr - begin) + 2;
+  if (kind == '*') {
+    *pos = p;
+    return true;
+  }
+  if (len > cmd.size() - p) return false;
+  *out = cmd.subspan(p, static_cast<size_t>(len));
+  *pos = p + static_cast<size_t>(len) + 2;
+  return true;
+}
+
+// "<command> <key> (db N)" for an op submitted without a description (the same words
+// SnapshotSink uses: RESTORE user:1 (db 0)).
+std::string DescribeOp(ByteView command, int db) {
+  size_t pos = 0;
+  ByteView name, key;
+  std::string label;
+  if (NextToken(command, &pos, '*', nullptr) && NextToken(command, &pos, '$', &name)) {
+    label = std::string(AsStringView(name));
+    if (NextToken(command, &pos, '$', &key)) label += " " + Printable(key, 80);
+  } else {
+    label = "a write";
+  }
+  return label + " (db " + std::to_string(db) + ")";
+}
+
 }  // namespace
+
+// Chunks taken from the queue and written with one gather write.
+struct SnapshotLanes::Batch {
+  std::vector<Chunk> chunks;
+  size_t bytes = 0;
+  std::vector<int> select_before;  // per op, flattened: the db SELECTed before it, or -1
+  std::vector<Bytes> selects;
+  std::vector<ByteView> segments;
+};
 
 SnapshotLanes::SnapshotLanes(net::Uri target, LaneOptions options)
     : target_(std::move(target)), options_(std::move(options)) {
   if (options_.lanes < 1) options_.lanes = 1;
+  if (options_.chunk_bytes < 1) options_.chunk_bytes = 1;
+  if (options_.chunk_ops < 1) options_.chunk_ops = 1;
+  endpoint_ = target_.Endpoint();
 }
 
 SnapshotLanes::~SnapshotLanes() { Stop(); }
@@ -37,6 +92,7 @@ Result<void> SnapshotLanes::Start() {
       Stop();
       return MakeError(connected.error());
     }
+    lane->open.bytes.reserve(options_.chunk_bytes + options_.chunk_bytes / 4);
     lanes_.push_back(std::move(lane));
   }
   for (auto& lane : lanes_) {
@@ -69,11 +125,40 @@ void SnapshotLanes::Fail(Error error) {
   }
 }
 
-Result<void> SnapshotLanes::Submit(size_t lane_index, WriteOp op) {
+Bytes* SnapshotLanes::Begin(size_t lane_index, size_t size_hint) {
+  Bytes& bytes = lanes_[lane_index]->open.bytes;
+  if (bytes.capacity() - bytes.size() < size_hint) {
+    bytes.reserve(std::max(bytes.size() + size_hint, bytes.capacity() * 2));
+  }
+  return &bytes;
+}
+
+Result<void> SnapshotLanes::End(size_t lane_index, int db, uint32_t reply_count,
+                                std::string description) {
+  if (failed_.load(std::memory_order_relaxed)) return MakeError(*failure());
   Lane& lane = *lanes_[lane_index];
-  size_t size = op.command.size();
+  if (!description.empty()) {
+    lane.open.descriptions.emplace_back(lane.open.ops.size(), std::move(description));
+  }
+  lane.open.ops.push_back(OpInfo{lane.open.bytes.size(), db, reply_count});
+  if (lane.open.bytes.size() >= options_.chunk_bytes ||
+      lane.open.ops.size() >= options_.chunk_ops) {
+    return HandOver(lane);
+  }
+  return {};
+}
+
+Result<void> SnapshotLanes::Submit(size_t lane_index, WriteOp op) {
+  Bytes* out = Begin(lane_index, op.command.size());
+  out->insert(out->end(), op.command.begin(), op.command.end());
+  return End(lane_index, op.db, op.reply_count, std::move(op.description));
+}
+
+Result<void> SnapshotLanes::HandOver(Lane& lane) {
+  if (lane.open.ops.empty()) return {};
+  size_t size = lane.open.bytes.size();
   std::unique_lock lock(lane.mu);
-  // Wait for room; an op bigger than the budget is let through when the lane is empty.
+  // Wait for room; a chunk bigger than the budget is let through when the lane is empty.
   lane.drained.wait(lock, [&] {
     return failed_.load() || lane.pending_bytes == 0 ||
            lane.pending_bytes + size <= options_.budget_bytes_per_lane;
@@ -83,16 +168,28 @@ Result<void> SnapshotLanes::Submit(size_t lane_index, WriteOp op) {
     return MakeError(*failure());
   }
   lane.pending_bytes += size;
-  lane.queue.push_back(std::move(op));
+  lane.queue.push_back(std::move(lane.open));
+  if (!lane.spare.empty()) {
+    lane.open = std::move(lane.spare.back());
+    lane.spare.pop_back();
+  } else {
+    lane.open = Chunk{};
+    lane.open.bytes.reserve(options_.chunk_bytes + options_.chunk_bytes / 4);
+  }
+  lock.unlock();
   lane.cv.notify_one();
   return {};
 }
 
 Result<void> SnapshotLanes::Drain() {
   for (auto& lane : lanes_) {
+    auto handed = HandOver(*lane);
+    if (!handed) return handed;
+  }
+  for (auto& lane : lanes_) {
     std::unique_lock lock(lane->mu);
     lane->drained.wait(
-        lock, [&] { return failed_.load() || (lane->queue.empty() && lane->in_flight_ops == 0); });
+        lock, [&] { return failed_.load() || (lane->queue.empty() && lane->pending_bytes == 0); });
   }
   if (failed_) return MakeError(*failure());
   return {};
@@ -112,84 +209,159 @@ void SnapshotLanes::Stop() {
   lanes_.clear();
 }
 
-void SnapshotLanes::RunLane(Lane& lane) {
-  int current_db = target_.db;
-  std::vector<WriteOp> batch;
-  std::vector<ByteView> segments;
-  std::vector<Bytes> selects;
-  const std::string endpoint = target_.Endpoint();
-  for (;;) {
-    batch.clear();
-    {
-      std::unique_lock lock(lane.mu);
-      lane.cv.wait(lock, [&] { return lane.stop || !lane.queue.empty(); });
-      if (lane.stop) return;
-      size_t bytes = 0;
-      while (!lane.queue.empty() && batch.size() < options_.max_batch_ops &&
-             (batch.empty() ||
-              bytes + lane.queue.front().command.size() <= options_.max_batch_bytes)) {
-        bytes += lane.queue.front().command.size();
-        batch.push_back(std::move(lane.queue.front()));
-        lane.queue.pop_front();
+// One gather write for the whole batch, with SELECTs where the db changes.
+Result<void> SnapshotLanes::WriteBatch(Lane& lane, Batch& batch, int* current_db) {
+  size_t op_count = 0;
+  size_t db_changes = 0;
+  int db = *current_db;
+  for (const auto& chunk : batch.chunks) {
+    op_count += chunk.ops.size();
+    for (const auto& op : chunk.ops) {
+      if (op.db != db) {
+        ++db_changes;
+        db = op.db;
       }
-      lane.in_flight_ops = batch.size();
     }
-    // One gather write for the whole batch, with SELECTs where the db changes.
-    segments.clear();
-    selects.clear();
-    selects.reserve(batch.size());
-    std::vector<int> select_before(batch.size(), -1);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].db != current_db) {
-        current_db = batch[i].db;
-        selects.push_back(resp::EncodeCommand({"SELECT", std::to_string(current_db)}));
-        segments.push_back(ByteView(selects.back()));
-        select_before[i] = current_db;
+  }
+  batch.select_before.assign(op_count, -1);
+  batch.selects.clear();
+  batch.selects.reserve(db_changes);  // no reallocation: segments point into it
+  batch.segments.clear();
+  size_t k = 0;
+  for (const auto& chunk : batch.chunks) {
+    size_t from = 0;  // first byte of the chunk not yet in a segment
+    size_t start = 0;
+    for (const auto& op : chunk.ops) {
+      if (op.db != *current_db) {
+        if (start > from)
+          batch.segments.push_back(ByteView(chunk.bytes).subspan(from, start - from));
+        from = start;
+        *current_db = op.db;
+        batch.selects.push_back(resp::EncodeCommand({"SELECT", std::to_string(op.db)}));
+        batch.segments.push_back(ByteView(batch.selects.back()));
+        batch.select_before[k] = op.db;
       }
-      segments.push_back(ByteView(batch[i].command));
+      start = op.end;
+      ++k;
     }
-    auto sent = lane.client->SendRaw(segments);
-    if (!sent) {
-      Fail(Error{make_error_code(TargetErrc::kLinkFailed),
-                 "writing to the target " + endpoint + " failed: " + sent.error().ToString()});
-      return;
+    if (chunk.bytes.size() > from) {
+      batch.segments.push_back(ByteView(chunk.bytes).subspan(from));
     }
-    size_t batch_bytes = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (select_before[i] >= 0) {
+  }
+  auto sent = lane.client->SendRaw(batch.segments);
+  if (!sent) {
+    return MakeError(TargetErrc::kLinkFailed,
+                     "writing to the target " + endpoint_ + " failed: " + sent.error().ToString());
+  }
+  return {};
+}
+
+Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
+  size_t k = 0;
+  size_t ops = 0;
+  for (const auto& chunk : batch.chunks) {
+    size_t start = 0;
+    auto next_description = chunk.descriptions.begin();
+    for (size_t i = 0; i < chunk.ops.size(); ++i) {
+      const OpInfo& op = chunk.ops[i];
+      const std::string* description = nullptr;
+      if (next_description != chunk.descriptions.end() && next_description->first == i) {
+        description = &next_description->second;
+        ++next_description;
+      }
+      if (batch.select_before[k] >= 0) {
         auto reply = lane.client->ReadReply();
         if (!reply || reply->is_error()) {
-          Fail(Error{make_error_code(TargetErrc::kRejected),
-                     "the target " + endpoint + " refused SELECT " +
-                         std::to_string(select_before[i]) + ": " +
-                         (reply ? reply->str() : reply.error().ToString()) +
-                         "; check that the target has that many databases (databases config)"});
-          return;
+          return MakeError(TargetErrc::kRejected,
+                           "the target " + endpoint_ + " refused SELECT " +
+                               std::to_string(batch.select_before[k]) + ": " +
+                               (reply ? reply->str() : reply.error().ToString()) +
+                               "; check that the target has that many databases (databases "
+                               "config)");
         }
       }
-      for (uint32_t r = 0; r < batch[i].reply_count; ++r) {
+      auto describe = [&] {
+        return description != nullptr
+                   ? *description
+                   : DescribeOp(ByteView(chunk.bytes).subspan(start, op.end - start), op.db);
+      };
+      for (uint32_t r = 0; r < op.reply_count; ++r) {
         auto reply = lane.client->ReadReply();
         if (!reply) {
-          Fail(Error{make_error_code(TargetErrc::kLinkFailed),
-                     "reading the target's reply to " + batch[i].description + " from " + endpoint +
-                         " failed: " + reply.error().ToString()});
-          return;
+          return MakeError(TargetErrc::kLinkFailed, "reading the target's reply to " + describe() +
+                                                        " from " + endpoint_ +
+                                                        " failed: " + reply.error().ToString());
         }
-        auto ok = CheckReply(*reply, batch[i].description, endpoint);
-        if (!ok) {
-          Fail(std::move(ok).error());
-          return;
+        if (reply->is_error() || reply->type() == resp::ReplyType::kArray) {
+          auto ok = CheckReply(*reply, describe(), endpoint_);
+          if (!ok) return ok;
         }
       }
-      batch_bytes += batch[i].command.size();
+      start = op.end;
+      ++k;
     }
-    ops_done_.fetch_add(batch.size(), std::memory_order_relaxed);
-    bytes_done_.fetch_add(batch_bytes, std::memory_order_relaxed);
+    ops += chunk.ops.size();
+  }
+  ops_done_.fetch_add(ops, std::memory_order_relaxed);
+  bytes_done_.fetch_add(batch.bytes, std::memory_order_relaxed);
+  return {};
+}
+
+void SnapshotLanes::RunLane(Lane& lane) {
+  int current_db = target_.db;
+  std::deque<Batch> in_flight;
+  for (;;) {
+    Batch next;
+    bool have_next = false;
+    {
+      std::unique_lock lock(lane.mu);
+      if (in_flight.empty()) {
+        lane.cv.wait(lock, [&] { return lane.stop || !lane.queue.empty(); });
+      }
+      if (lane.stop) return;
+      if (in_flight.size() < kBatchesInFlight && !lane.queue.empty()) {
+        size_t ops = 0;
+        while (!lane.queue.empty()) {
+          const Chunk& front = lane.queue.front();
+          if (!next.chunks.empty() && (next.bytes + front.bytes.size() > options_.max_batch_bytes ||
+                                       ops + front.ops.size() > options_.max_batch_ops)) {
+            break;
+          }
+          next.bytes += front.bytes.size();
+          ops += front.ops.size();
+          next.chunks.push_back(std::move(lane.queue.front()));
+          lane.queue.pop_front();
+        }
+        have_next = true;
+      }
+    }
+    if (have_next) {
+      auto written = WriteBatch(lane, next, &current_db);
+      if (!written) {
+        Fail(std::move(written).error());
+        return;
+      }
+      in_flight.push_back(std::move(next));
+      if (in_flight.size() < kBatchesInFlight) continue;
+    }
+    Batch& done = in_flight.front();
+    auto answered = ReadReplies(lane, done);
+    if (!answered) {
+      Fail(std::move(answered).error());
+      return;
+    }
     {
       std::lock_guard lock(lane.mu);
-      lane.pending_bytes -= batch_bytes;
-      lane.in_flight_ops = 0;
+      lane.pending_bytes -= done.bytes;
+      for (auto& chunk : done.chunks) {
+        if (lane.spare.size() < kSpareChunks &&
+            chunk.bytes.capacity() <= 2 * options_.chunk_bytes) {
+          chunk.Clear();
+          lane.spare.push_back(std::move(chunk));
+        }
+      }
     }
+    in_flight.pop_front();
     lane.drained.notify_all();
   }
 }

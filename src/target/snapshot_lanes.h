@@ -4,12 +4,19 @@
 // Contract:
 //  - A key always goes to the same lane (LaneFor hashes db and key), and a lane writes its
 //    ops in submission order, so one key's writes stay ordered.
-//  - Submit blocks while the lane holds more than its byte budget of unwritten/unanswered
-//    ops: backpressure on the reader instead of buffering (memory stays flat).
+//  - The producer appends ops to a per-lane open chunk (one contiguous buffer, no
+//    allocation per op); a chunk is handed to its lane once it holds `chunk_bytes` or
+//    `chunk_ops`, and by Drain(). Handing over blocks while the lane holds more than its
+//    byte budget of unwritten/unanswered bytes: backpressure on the reader instead of
+//    buffering (memory stays flat).
+//  - A lane writes what it was handed in batches (one gather write each) and keeps up to
+//    two batches in flight, so the target has the next batch while the lane reads the
+//    replies to the previous one.
 //  - Every reply is checked (CheckReply). After the first failure every lane stops, and
-//    Submit and Drain return that failure (which names the key and what to do).
+//    Submit/End and Drain return that failure (which names the key and what to do). An op
+//    given without a description is described from its bytes: "<command> <key> (db N)".
 //  - Drain() is the barrier: it returns once every submitted op has been answered.
-// Threads: Submit/Drain from one producer thread; lanes run their own threads.
+// Threads: Submit/Begin/End/Drain from one producer thread; lanes run their own threads.
 #pragma once
 
 #include <atomic>
@@ -19,7 +26,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -32,9 +41,11 @@ namespace kf::target {
 
 struct LaneOptions {
   int lanes = 2;
-  size_t budget_bytes_per_lane = 16u << 20;  // unanswered bytes one lane may hold
-  size_t max_batch_bytes = 4u << 20;         // bytes written per pipelined batch
-  size_t max_batch_ops = 2048;
+  size_t budget_bytes_per_lane = 8u << 20;  // unanswered bytes one lane may hold
+  size_t max_batch_bytes = 1u << 20;        // bytes written per pipelined batch
+  size_t max_batch_ops = 16384;             // ops written per pipelined batch
+  size_t chunk_bytes = 64u << 10;           // the producer hands over chunks of this size
+  size_t chunk_ops = 1024;                  // ... or of this many ops
   net::ClientOptions client;
 };
 
@@ -47,6 +58,11 @@ class SnapshotLanes {
   Result<void> Start();
   size_t LaneFor(int db, ByteView key) const;
   Result<void> Submit(size_t lane, WriteOp op);
+  // Submit without an intermediate buffer: append exactly one op's RESP bytes (producing
+  // `reply_count` replies) to *Begin(lane, size_hint), then call End. Begin never fails;
+  // End returns the lanes' failure, if any.
+  Bytes* Begin(size_t lane, size_t size_hint);
+  Result<void> End(size_t lane, int db, uint32_t reply_count, std::string description);
   Result<void> Drain();
   // Stops the lanes without waiting for outstanding ops.
   void Stop();
@@ -55,23 +71,46 @@ class SnapshotLanes {
   uint64_t bytes_done() const { return bytes_done_.load(std::memory_order_relaxed); }
 
  private:
+  struct OpInfo {
+    size_t end = 0;  // end of the op's bytes in its chunk
+    int db = 0;
+    uint32_t reply_count = 1;
+  };
+  struct Chunk {
+    Bytes bytes;
+    std::vector<OpInfo> ops;
+    // The ops that came with a description (most do not: they are described from their
+    // bytes when needed), by index in `ops`.
+    std::vector<std::pair<size_t, std::string>> descriptions;
+    void Clear() {
+      bytes.clear();
+      ops.clear();
+      descriptions.clear();
+    }
+  };
   struct Lane {
     std::mutex mu;
     std::condition_variable cv;       // producer → lane: work or stop
     std::condition_variable drained;  // lane → producer: budget freed / idle
-    std::deque<WriteOp> queue;
+    std::deque<Chunk> queue;
+    std::vector<Chunk> spare;  // answered chunks, reused by the producer
     size_t pending_bytes = 0;  // queued + in flight
-    size_t in_flight_ops = 0;
     bool stop = false;
     std::unique_ptr<net::Client> client;
     std::thread thread;
+    Chunk open;  // producer only: the chunk being filled
   };
+  struct Batch;
+  Result<void> HandOver(Lane& lane);
   void RunLane(Lane& lane);
+  Result<void> WriteBatch(Lane& lane, Batch& batch, int* current_db);
+  Result<void> ReadReplies(Lane& lane, const Batch& batch);
   void Fail(Error error);
   std::optional<Error> failure() const;
 
   net::Uri target_;
   LaneOptions options_;
+  std::string endpoint_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   mutable std::mutex failure_mu_;
   std::optional<Error> failure_;
