@@ -334,6 +334,16 @@ void ServerProcess::Kill() {
   pid_ = -1;
 }
 
+bool ServerProcess::HasExited() {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return true;
+  }
+  return false;
+}
+
 bool ServerProcess::Restart() {
   Stop();
   return Launch();

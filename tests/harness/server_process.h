@@ -53,6 +53,8 @@ class ServerProcess {
   // SIGKILL now (a crash, for fault tests).
   void Kill();
   bool running() const { return pid_ > 0; }
+  // True once the server process has exited by itself (e.g. after SHUTDOWN); reaps it.
+  bool HasExited();
 
   // Restarts on the same port and dir with the same options (e.g. after Kill()).
   bool Restart();

@@ -1,0 +1,232 @@
+// LocalProvider: daemonized valkey-server processes owned by a migration.
+#include "control/local_provider.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "control/control_errc.h"
+#include "net/client.h"
+
+namespace kf::control {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string Tail(const std::string& path, size_t max_bytes = 2000) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > max_bytes) text = text.substr(text.size() - max_bytes);
+  return text;
+}
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  // A zombie child of ours still "exists"; reap it if it is one.
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  // A daemonized server is re-parented; where nothing reaps orphans (a container's init),
+  // a killed one lingers as a zombie: state 'Z' in /proc/<pid>/stat counts as gone.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (std::getline(stat, line)) {
+    auto paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z') {
+      return false;
+    }
+  }
+  return true;
+}
+
+pid_t ReadPidFile(const std::string& path) {
+  std::ifstream in(path);
+  long pid = -1;
+  in >> pid;
+  return static_cast<pid_t>(pid);
+}
+
+}  // namespace
+
+int PickFreePort(const std::string& bind) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  if (::inet_pton(AF_INET, bind.c_str(), &addr.sin_addr) != 1) {
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port = ntohs(addr.sin_port);
+    }
+  }
+  ::close(fd);
+  return port;
+}
+
+Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
+                                     std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.dir, ec);
+  if (ec) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     "cannot create the target's dir " + config.dir + ": " + ec.message());
+  }
+  LocalServer server;
+  server.bind = config.bind;
+  server.dir = config.dir;
+  server.port = config.port > 0 ? config.port : PickFreePort(config.bind);
+  std::string pidfile = config.dir + "/valkey.pid";
+  std::string logfile = config.dir + "/valkey.log";
+  std::filesystem::remove(pidfile, ec);
+  std::vector<std::string> args = {config.binary,
+                                   "--port",
+                                   std::to_string(server.port),
+                                   "--bind",
+                                   config.bind,
+                                   "--dir",
+                                   config.dir,
+                                   "--logfile",
+                                   logfile,
+                                   "--pidfile",
+                                   pidfile,
+                                   "--daemonize",
+                                   "yes",
+                                   "--protected-mode",
+                                   "no"};
+  if (config.persistence == "aof") {
+    args.insert(args.end(), {"--appendonly", "yes", "--save", ""});
+  } else if (config.persistence == "rdb") {
+    args.insert(args.end(), {"--appendonly", "no"});
+  } else {
+    args.insert(args.end(), {"--appendonly", "no", "--save", ""});
+  }
+  if (!config.maxmemory.empty()) args.insert(args.end(), {"--maxmemory", config.maxmemory});
+  for (const auto& [name, value] : config.extra_config) {
+    args.push_back("--" + name);
+    args.push_back(value);
+  }
+  pid_t child = ::fork();
+  if (child < 0) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     std::string("fork failed: ") + std::strerror(errno));
+  }
+  if (child == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);  // the daemonizing parent exits at once
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     "could not start " + config.binary + " (exit status " +
+                         std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                         "); is valkey-server installed? Its log:\n" + Tail(logfile));
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  net::Uri uri;
+  uri.host = config.bind;
+  uri.port = server.port;
+  net::ClientOptions co;
+  co.connect_timeout = milliseconds(500);
+  co.io_timeout = milliseconds(1000);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (server.pid <= 0) server.pid = ReadPidFile(pidfile);
+    net::Client client;
+    if (server.pid > 0 && client.Connect(uri, co)) {
+      auto pong = client.Call({"PING"});
+      if (pong && pong->str() == "PONG") return server;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  if (server.pid > 0) ::kill(server.pid, SIGKILL);
+  return MakeError(ControlErrc::kProvisionFailed,
+                   config.binary + " on " + config.bind + ":" + std::to_string(server.port) +
+                       " did not answer within " + std::to_string(timeout.count()) +
+                       " ms (port taken?). Its log:\n" + Tail(logfile));
+}
+
+ServerHealth CheckLocalServer(const LocalServer& server) {
+  ServerHealth health;
+  if (!ProcessAlive(server.pid)) {
+    health.problem = "the provisioned valkey-server (pid " + std::to_string(server.pid) +
+                     ", port " + std::to_string(server.port) + ") is gone";
+    return health;
+  }
+  net::Uri uri;
+  uri.host = server.bind;
+  uri.port = server.port;
+  net::ClientOptions co;
+  co.connect_timeout = milliseconds(1000);
+  co.io_timeout = milliseconds(2000);
+  net::Client client;
+  if (!client.Connect(uri, co)) {
+    health.problem = "the provisioned valkey-server (pid " + std::to_string(server.pid) +
+                     ") does not answer on port " + std::to_string(server.port);
+    return health;
+  }
+  auto info = client.Call({"INFO", "server"});
+  if (!info || info->is_error() || info->str().find("valkey_version") == std::string::npos) {
+    health.problem = "port " + std::to_string(server.port) +
+                     " answers, but not as a Valkey server: something else uses it";
+    return health;
+  }
+  std::string pid_line = "process_id:" + std::to_string(server.pid);
+  if (info->str().find(pid_line) == std::string::npos) {
+    health.problem = "port " + std::to_string(server.port) +
+                     " is served by another valkey-server than the one keyferry started (pid " +
+                     std::to_string(server.pid) + ")";
+    return health;
+  }
+  health.alive = true;
+  return health;
+}
+
+Result<void> RemoveLocalServer(const LocalServer& server) {
+  if (ProcessAlive(server.pid)) {
+    net::Uri uri;
+    uri.host = server.bind;
+    uri.port = server.port;
+    net::ClientOptions co;
+    co.connect_timeout = milliseconds(500);
+    co.io_timeout = milliseconds(2000);
+    net::Client client;
+    if (client.Connect(uri, co)) {
+      auto r = client.Call({"SHUTDOWN", "NOSAVE"});
+      (void)r;
+    }
+    for (int i = 0; i < 100 && ProcessAlive(server.pid); ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    if (ProcessAlive(server.pid)) ::kill(server.pid, SIGTERM);
+    for (int i = 0; i < 100 && ProcessAlive(server.pid); ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    if (ProcessAlive(server.pid)) ::kill(server.pid, SIGKILL);
+  }
+  std::error_code ec;
+  if (!server.dir.empty()) std::filesystem::remove_all(server.dir, ec);
+  return {};
+}
+
+}  // namespace kf::control

@@ -1,0 +1,653 @@
+// Migration: phases, resume, pause/drain/cutover and rollback (see migration.h).
+#include "control/migration.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "common/clock.h"
+#include "control/control_errc.h"
+#include "control/cutover_hook.h"
+#include "control/local_provider.h"
+#include "control/source_control.h"
+#include "net/client.h"
+#include "sync/sync_engine.h"
+
+namespace kf::control {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Journal state keys.
+constexpr const char* kTargetPidKey = "target.pid";
+constexpr const char* kTargetPortKey = "target.port";
+constexpr const char* kTargetDirKey = "target.dir";
+constexpr const char* kTargetWrittenKey = "target.written";
+constexpr const char* kCutoverDoneKey = "cutover.done";
+constexpr const char* kPauseStartKey = "pause.started_ms";
+
+// Fault-injection point for the integration tests (tests/integration/apply_test.cc):
+// KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms> makes apply wait that long right after entering
+// <PHASE>, so a test can kill it (or its target) inside a phase that is otherwise too short
+// to catch. Unset in production; it changes no behaviour but timing.
+void HoldForTests(Phase phase, const std::atomic<bool>* stop) {
+  const char* env = std::getenv("KEYFERRY_TEST_HOLD_PHASE");
+  if (env == nullptr) return;
+  std::string_view spec(env);
+  auto colon = spec.find(':');
+  if (colon == std::string_view::npos || spec.substr(0, colon) != PhaseName(phase)) return;
+  int ms = std::atoi(std::string(spec.substr(colon + 1)).c_str());
+  auto until = Clock::now() + milliseconds(ms);
+  while (Clock::now() < until && !(stop && stop->load())) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+}
+
+}  // namespace
+
+std::string RollbackRefusal(const std::string& target_endpoint) {
+  return "the migration has cut over to " + target_endpoint +
+         ": the data now lives in Valkey and writes made there since are not in Redis, so "
+         "going back would lose them. keyferry refuses to roll back after CUTOVER. To return "
+         "to Redis, run a new migration in the other direction (Valkey as the source).";
+}
+
+class Migration::Impl {
+ public:
+  Impl(Spec spec, Journal* journal, ApplyOptions options)
+      : spec_(std::move(spec)), journal_(journal), options_(std::move(options)) {}
+
+  ~Impl() { StopEngine(); }
+
+  Result<Phase> Apply();
+  Result<Phase> Rollback(const std::string& reason, Phase terminal);
+
+ private:
+  // Journal helpers.
+  void Event(Phase phase, EventKind kind, const std::string& message,
+             nlohmann::json data = nlohmann::json::object()) {
+    control::Event event;
+    event.phase = phase;
+    event.kind = kind;
+    event.message = message;
+    event.data_json = data.dump();
+    auto r = journal_->AppendEvent(std::move(event));
+    if (!r) spdlog::error("journal: {}", r.error().ToString());
+    if (options_.print) options_.print(std::string(PhaseName(phase)) + ": " + message);
+  }
+  Result<void> SetPhase(Phase phase, PhaseStatus status = PhaseStatus::kRunning) {
+    KF_RETURN_IF_ERROR(journal_->Transaction([&]() -> Result<void> {
+      KF_RETURN_IF_ERROR(journal_->Set(kKeyPhase, PhaseName(phase)));
+      KF_RETURN_IF_ERROR(journal_->Set(kKeyPhaseStatus, PhaseStatusName(status)));
+      return journal_->Set(kKeyPhaseStartedMs, std::to_string(UnixMillis()));
+    }));
+    phase_ = phase;
+    return {};
+  }
+  std::optional<std::string> State(std::string_view key) {
+    auto v = journal_->Get(key);
+    if (!v) return std::nullopt;
+    return *v;
+  }
+  void SaveProgress() {
+    if (!stats_) return;
+    auto r = journal_->Set(kKeyProgress, stats_->ToJson());
+    (void)r;
+  }
+  bool StopRequested() const { return options_.stop && options_.stop->load(); }
+
+  // Endpoints.
+  Result<net::Uri> SourceUri() { return spec_.SourceUri(); }
+  Result<net::Uri> TargetUri() {
+    int port = 0;
+    if (auto p = State(kTargetPortKey)) port = std::stoi(*p);
+    return spec_.TargetUri(port);
+  }
+
+  // Phases.
+  Result<void> Preflight();
+  Result<void> Provision();
+  Result<void> StartEngine();
+  Result<void> WaitFullSync();
+  Result<void> WaitCatchUp();
+  Result<void> PauseWrites();
+  Result<void> Drain();
+  Result<void> VerifyFinal();
+  Result<void> Cutover();
+  Result<void> Decommission();
+  void StopEngine();
+  Result<void> EngineFailure();
+
+  Spec spec_;
+  Journal* journal_;
+  ApplyOptions options_;
+  Phase phase_ = Phase::kPreflight;
+  std::unique_ptr<sync::SyncStats> stats_;
+  std::unique_ptr<std::atomic<bool>> engine_stop_;
+  std::thread engine_thread_;
+  std::atomic<bool> engine_finished_{false};
+  std::optional<Error> engine_error_;
+  int64_t pause_started_ms_ = -1;
+  int64_t drained_offset_ = -1;
+};
+
+Result<void> Migration::Impl::Preflight() {
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  net::Client client;
+  auto connected = client.Connect(*source);
+  if (!connected) {
+    return MakeError(ControlErrc::kPreflightFailed,
+                     "cannot reach the source: " + connected.error().ToString());
+  }
+  auto info = client.Call({"INFO", "server"});
+  if (!info || info->is_error()) {
+    return MakeError(ControlErrc::kPreflightFailed, "INFO on the source failed");
+  }
+  auto repl = client.Call({"INFO", "replication"});
+  std::string role = repl && !repl->is_error() ? InfoValue(repl->str(), "role") : "";
+  if (role != "master") {
+    return MakeError(ControlErrc::kPreflightFailed,
+                     "the source " + source->Endpoint() + " is a " + role +
+                         ", not a primary; point the spec at the primary");
+  }
+  // Permissions: the replica link needs PSYNC and REPLCONF; the pause needs CLIENT.
+  std::string user = source->user.empty() ? "default" : source->user;
+  std::vector<std::string> missing;
+  for (const auto& probe : std::vector<std::vector<std::string>>{
+           {"PSYNC", "?", "-1"}, {"REPLCONF", "ACK", "0"}, {"CLIENT", "PAUSE", "1", "WRITE"}}) {
+    std::vector<std::string> args = {"ACL", "DRYRUN", user};
+    args.insert(args.end(), probe.begin(), probe.end());
+    auto dry = client.Call(args);
+    if (dry && dry->is_string() && !dry->IsOk() && !dry->is_error()) {
+      missing.push_back("+" + probe[0] + " (" + dry->str() + ")");
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return MakeError(ControlErrc::kPreflightFailed,
+                     "the source user \"" + user + "\" lacks permissions the migration needs: " +
+                         list + ". Grant them (ACL SETUSER " + user +
+                         " +psync +replconf +client) or use a user that has them");
+  }
+  std::string version = InfoValue(info->str(), "redis_version");
+  Event(Phase::kPreflight, EventKind::kInfo,
+        "source " + source->Endpoint() + " is a primary running Redis " + version,
+        {{"redis_version", version}});
+  return {};
+}
+
+Result<void> Migration::Impl::Provision() {
+  if (spec_.target.provider == ProviderKind::kLocal) {
+    if (auto pid = State(kTargetPidKey)) {
+      LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kTargetPortKey)),
+                         spec_.target.local.bind, State(kTargetDirKey).value_or("")};
+      auto health = CheckLocalServer(server);
+      if (health.alive) {
+        Event(Phase::kProvision, EventKind::kInfo,
+              "reusing the valkey-server keyferry started (pid " + *pid + ", port " +
+                  std::to_string(server.port) + ")");
+        return {};
+      }
+      Event(Phase::kProvision, EventKind::kWarn,
+            health.problem + "; provisioning a new one and starting the copy over");
+      auto removed = RemoveLocalServer(server);
+      (void)removed;
+      std::error_code ec;
+      std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
+    }
+    LocalServerConfig config;
+    config.binary = spec_.target.local.valkey_server;
+    config.bind = spec_.target.local.bind;
+    config.port = spec_.target.local.port;
+    if (spec_.target.local.maxmemory > 0) {
+      config.maxmemory = std::to_string(spec_.target.local.maxmemory);
+    }
+    config.persistence = std::string(PersistenceName(spec_.target.local.persistence));
+    if (!spec_.target.local.password_env.empty()) {
+      auto target = TargetUri();
+      if (!target) return MakeError(target.error());
+      config.extra_config["requirepass"] = target->password;
+    }
+    config.extra_config = spec_.target.local.extra_config;
+    config.dir = spec_.state_dir + "/target";
+    auto server = StartLocalServer(config, milliseconds(15000));
+    if (!server) return MakeError(server.error());
+    KF_RETURN_IF_ERROR(journal_->Set(kTargetPidKey, std::to_string(server->pid)));
+    KF_RETURN_IF_ERROR(journal_->Set(kTargetPortKey, std::to_string(server->port)));
+    KF_RETURN_IF_ERROR(journal_->Set(kTargetDirKey, server->dir));
+    Event(Phase::kProvision, EventKind::kInfo,
+          "started valkey-server pid " + std::to_string(server->pid) + " on " + server->bind + ":" +
+              std::to_string(server->port),
+          {{"pid", server->pid}, {"port", server->port}});
+    return {};
+  }
+  // External: reachable, and empty unless keyferry already wrote there.
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  net::Client client;
+  auto connected = client.Connect(*target);
+  if (!connected) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     "cannot reach the external target: " + connected.error().ToString());
+  }
+  if (!State(kTargetWrittenKey)) {
+    auto keyspace = client.Call({"INFO", "keyspace"});
+    if (keyspace && !keyspace->is_error() && keyspace->str().find("keys=") != std::string::npos) {
+      return MakeError(ControlErrc::kProvisionFailed,
+                       "the external target " + target->Endpoint() +
+                           " is not empty; an external target must be empty before the "
+                           "migration (keyferry will not mix its copy with other data)");
+    }
+  }
+  Event(Phase::kProvision, EventKind::kInfo,
+        "external target " + target->Endpoint() + " is reachable and empty");
+  return {};
+}
+
+Result<void> Migration::Impl::StartEngine() {
+  if (engine_thread_.joinable()) return {};
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  sync::SyncOptions o;
+  o.source = *source;
+  o.target = *target;
+  o.checkpoint_path = spec_.state_dir + "/sync-checkpoint.json";
+  o.on_unsupported = spec_.migration.on_unsupported;
+  o.big_key_threshold = spec_.migration.big_key_threshold;
+  o.writers = spec_.migration.writers;
+  // The target is keyferry's: provisioned by it, or an external one it found empty.
+  o.flush_target = true;
+  KF_RETURN_IF_ERROR(journal_->Set(kTargetWrittenKey, "1"));
+  stats_ = std::make_unique<sync::SyncStats>();
+  engine_stop_ = std::make_unique<std::atomic<bool>>(false);
+  engine_finished_ = false;
+  engine_error_.reset();
+  engine_thread_ = std::thread([this, o] {
+    sync::SyncEngine engine(o, stats_.get());
+    auto r = engine.Run(*engine_stop_);
+    if (!r) engine_error_ = r.error();
+    engine_finished_ = true;
+  });
+  return {};
+}
+
+void Migration::Impl::StopEngine() {
+  if (!engine_thread_.joinable()) return;
+  *engine_stop_ = true;
+  engine_thread_.join();
+}
+
+Result<void> Migration::Impl::EngineFailure() {
+  if (engine_error_) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "the live sync stopped: " + engine_error_->ToString());
+  }
+  return MakeError(ControlErrc::kPhaseFailed, "the live sync stopped unexpectedly");
+}
+
+Result<void> Migration::Impl::WaitFullSync() {
+  auto last_progress = Clock::now();
+  while (static_cast<sync::SyncPhase>(stats_->phase.load()) != sync::SyncPhase::kStream) {
+    if (engine_finished_) return EngineFailure();
+    if (StopRequested()) return MakeError(ControlErrc::kAborted, "aborted by the operator");
+    if (Clock::now() - last_progress > milliseconds(1000)) {
+      SaveProgress();
+      last_progress = Clock::now();
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  SaveProgress();
+  Event(Phase::kFullSync, EventKind::kFinish,
+        "snapshot applied: " + std::to_string(stats_->keys_written.load()) + " keys, " +
+            std::to_string(stats_->snapshot_bytes.load()) + " bytes in " +
+            std::to_string(stats_->snapshot_ms.load()) + " ms",
+        {{"keys", stats_->keys_written.load()},
+         {"bytes", stats_->snapshot_bytes.load()},
+         {"ms", stats_->snapshot_ms.load()},
+         {"full_syncs", stats_->full_syncs.load()},
+         {"partial_syncs", stats_->partial_syncs.load()}});
+  return {};
+}
+
+Result<void> Migration::Impl::WaitCatchUp() {
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  SourceControl control(*source);
+  auto last_progress = Clock::now();
+  for (;;) {
+    if (engine_finished_) return EngineFailure();
+    if (StopRequested()) return MakeError(ControlErrc::kAborted, "aborted by the operator");
+    auto offset = control.ReplicationOffset();
+    if (offset) {
+      int64_t applied = stats_->applied_offset.load();
+      int64_t lag = *offset - applied;
+      if (applied >= 0 && lag <= static_cast<int64_t>(spec_.migration.catch_up_max_lag_bytes)) {
+        SaveProgress();
+        Event(Phase::kCatchUp, EventKind::kFinish,
+              "the target is " + std::to_string(lag < 0 ? 0 : lag) + " bytes behind the source",
+              {{"lag_bytes", lag < 0 ? 0 : lag}});
+        return {};
+      }
+    }
+    if (Clock::now() - last_progress > milliseconds(1000)) {
+      SaveProgress();
+      last_progress = Clock::now();
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+}
+
+Result<void> Migration::Impl::PauseWrites() {
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  SourceControl control(*source);
+  pause_started_ms_ = UnixMillis();
+  KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
+  KF_RETURN_IF_ERROR(control.PauseWrites(milliseconds(spec_.migration.max_pause_ms)));
+  return {};
+}
+
+Result<void> Migration::Impl::Drain() {
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  SourceControl control(*source);
+  auto offset = control.ReplicationOffset();
+  if (!offset) return MakeError(offset.error());
+  drained_offset_ = *offset;
+  auto deadline = Clock::now() + milliseconds(spec_.migration.max_pause_ms * 8 / 10);
+  while (stats_->applied_offset.load() < drained_offset_) {
+    if (engine_finished_) return EngineFailure();
+    if (Clock::now() > deadline) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "the target did not apply the source's final offset " +
+                           std::to_string(drained_offset_) + " within 80% of max_pause_ms (" +
+                           std::to_string(spec_.migration.max_pause_ms) +
+                           " ms); writes were resumed. Raise max_pause_ms or lower "
+                           "catch_up_max_lag_bytes and apply again");
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return {};
+}
+
+Result<void> Migration::Impl::VerifyFinal() {
+  // Offsets prove the target applied every write the source made; with writes paused,
+  // the replication offset cannot move, so equality means nothing is in flight.
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  SourceControl control(*source);
+  auto offset = control.ReplicationOffset();
+  if (!offset) return MakeError(offset.error());
+  if (*offset != drained_offset_ || stats_->applied_offset.load() < *offset) {
+    return MakeError(ControlErrc::kVerifyMismatch,
+                     "the source's offset moved during the write pause (" +
+                         std::to_string(drained_offset_) + " → " + std::to_string(*offset) +
+                         "): something wrote while writes were paused; not cutting over");
+  }
+  return {};
+}
+
+Result<void> Migration::Impl::Cutover() {
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  if (!spec_.cutover.hook.empty()) {
+    std::string command = spec_.HookCommand(*target);
+    auto hook = RunCutoverHook(command, std::chrono::seconds(spec_.cutover.hook_timeout_s));
+    if (!hook) return MakeError(hook.error());
+    nlohmann::json data = {{"command", hook->command},
+                           {"exit_code", hook->exit_code},
+                           {"ms", hook->duration_ms},
+                           {"output", hook->output}};
+    if (hook->timed_out || hook->exit_code != 0) {
+      Event(Phase::kCutover, EventKind::kFail, "the cutover hook failed", data);
+      return MakeError(
+          ControlErrc::kHookFailed,
+          std::string("the cutover hook ") +
+              (hook->timed_out ? "timed out"
+                               : "exited with status " + std::to_string(hook->exit_code)) +
+              "; the migration rolls back. If the hook changed anything before "
+              "failing, undo that by hand. Output: " +
+              hook->output);
+    }
+    Event(Phase::kCutover, EventKind::kInfo, "cutover hook succeeded", data);
+  }
+  // The point of no return.
+  KF_RETURN_IF_ERROR(journal_->Set(kCutoverDoneKey, "1"));
+  int64_t pause_ms = UnixMillis() - pause_started_ms_;
+  Event(Phase::kCutover, EventKind::kFinish,
+        "cut over to " + target->Endpoint() + "; writes were paused for " +
+            std::to_string(pause_ms) + " ms",
+        {{"pause_ms", pause_ms}, {"target", target->Endpoint()}});
+  return {};
+}
+
+Result<void> Migration::Impl::Decommission() {
+  StopEngine();
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  SourceControl control(*source);
+  if (spec_.after_cutover.source == SourceAfterCutover::kKeep) {
+    auto r = control.Unpause();
+    if (!r) {
+      Event(Phase::kDecommission, EventKind::kWarn,
+            "could not unpause the kept source: " + r.error().ToString());
+    }
+    Event(Phase::kDecommission, EventKind::kInfo,
+          "kept the source running (after_cutover.source: keep); writes made there from now "
+          "on are not copied");
+    return {};
+  }
+  KF_RETURN_IF_ERROR(control.Shutdown());
+  Event(Phase::kDecommission, EventKind::kInfo, "shut down the source " + source->Endpoint());
+  return {};
+}
+
+Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase terminal) {
+  if (State(kCutoverDoneKey)) {
+    auto target = TargetUri();
+    return MakeError(ControlErrc::kRefused,
+                     RollbackRefusal(target ? target->Endpoint() : "the target"));
+  }
+  Event(phase_, EventKind::kRollback, "rolling back: " + reason);
+  StopEngine();
+  bool clean = true;
+  if (auto source = SourceUri()) {
+    SourceControl control(*source);
+    if (State(kPauseStartKey)) {
+      auto r = control.Unpause();
+      if (!r) {
+        clean = false;
+        Event(phase_, EventKind::kWarn,
+              "could not unpause the source (its pause times out by itself after "
+              "max_pause_ms): " +
+                  r.error().ToString());
+      } else {
+        Event(phase_, EventKind::kInfo, "source writes resumed (CLIENT UNPAUSE)");
+      }
+    }
+  }
+  if (spec_.target.provider == ProviderKind::kLocal) {
+    if (auto pid = State(kTargetPidKey)) {
+      LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kTargetPortKey)),
+                         spec_.target.local.bind, State(kTargetDirKey).value_or("")};
+      auto r = RemoveLocalServer(server);
+      if (!r) clean = false;
+      Event(phase_, EventKind::kInfo, "removed the provisioned valkey-server (pid " + *pid + ")");
+    }
+  } else if (State(kTargetWrittenKey)) {
+    if (auto target = TargetUri()) {
+      net::Client client;
+      if (client.Connect(*target)) {
+        auto f1 = client.Call({"FLUSHALL"});
+        auto f2 = client.Call({"FUNCTION", "FLUSH"});
+        (void)f1;
+        (void)f2;
+        Event(phase_, EventKind::kInfo,
+              "emptied the external target " + target->Endpoint() + " (it was empty before)");
+      }
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
+  for (const char* key :
+       {kTargetPidKey, kTargetPortKey, kTargetDirKey, kTargetWrittenKey, kPauseStartKey}) {
+    auto r = journal_->Erase(key);
+    (void)r;
+  }
+  Phase final_phase = clean ? terminal : Phase::kFailed;
+  auto r = SetPhase(final_phase, PhaseStatus::kDone);
+  (void)r;
+  Event(final_phase, EventKind::kFinish, "migration stopped before cutover: " + reason);
+  return final_phase;
+}
+
+Result<Phase> Migration::Impl::Apply() {
+  std::string fingerprint = spec_.Fingerprint();
+  Phase start = Phase::kPreflight;
+  if (auto saved = State(kKeyPhase)) {
+    auto parsed = ParsePhase(*saved);
+    if (parsed && !IsTerminal(*parsed)) start = *parsed;
+    if (parsed && *parsed == Phase::kDone) {
+      Event(Phase::kDone, EventKind::kInfo, "the migration is already done; nothing to do");
+      return Phase::kDone;
+    }
+    auto saved_fp = State(kKeySpecFingerprint);
+    if (parsed && !IsTerminal(*parsed) && saved_fp && *saved_fp != fingerprint) {
+      return MakeError(ControlErrc::kRefused,
+                       "the spec changed since this migration started (phase " + *saved +
+                           "); finish it with the original spec, or abort it (keyferry abort) "
+                           "before applying a changed one");
+    }
+  }
+  KF_RETURN_IF_ERROR(journal_->Set(kKeySpecFingerprint, fingerprint));
+  if (start != Phase::kPreflight) {
+    Event(start, EventKind::kInfo, "resuming the migration at " + std::string(PhaseName(start)));
+  }
+  // A process that died inside the write pause left no live sync: go back to CATCH_UP (the
+  // source's pause times out by itself) and pause again.
+  if ((start == Phase::kPauseWrites || start == Phase::kDrain || start == Phase::kVerify ||
+       start == Phase::kCutover) &&
+      !State(kCutoverDoneKey)) {
+    Event(start, EventKind::kInfo, "re-establishing the live sync before pausing writes again");
+    start = Phase::kFullSync;
+  }
+  if (start == Phase::kCutover && State(kCutoverDoneKey)) start = Phase::kDecommission;
+
+  auto fail = [&](Error e) -> Result<Phase> {
+    Event(phase_, EventKind::kFail, e.ToString());
+    if (State(kCutoverDoneKey)) {
+      auto r = SetPhase(Phase::kFailed, PhaseStatus::kFailed);
+      (void)r;
+      return MakeError(std::move(e));
+    }
+    Phase terminal =
+        e.code == make_error_code(ControlErrc::kAborted) ? Phase::kAborted : Phase::kRolledBack;
+    return Rollback(e.ToString(), terminal);
+  };
+  auto run = [&](Phase phase, auto&& body) -> Result<void> {
+    KF_RETURN_IF_ERROR(SetPhase(phase));
+    Event(phase, EventKind::kStart, "started");
+    HoldForTests(phase, options_.stop);
+    auto r = body();
+    if (!r) return r;
+    return {};
+  };
+
+  for (Phase phase = start; phase != Phase::kDone;) {
+    if (StopRequested() && !State(kCutoverDoneKey)) {
+      return fail(Error{make_error_code(ControlErrc::kAborted), "aborted by the operator"});
+    }
+    Result<void> r;
+    switch (phase) {
+      case Phase::kPreflight:
+        r = run(phase, [&] { return Preflight(); });
+        phase = Phase::kProvision;
+        break;
+      case Phase::kProvision:
+        r = run(phase, [&] { return Provision(); });
+        phase = Phase::kFullSync;
+        break;
+      case Phase::kFullSync:
+        r = run(phase, [&]() -> Result<void> {
+          KF_RETURN_IF_ERROR(StartEngine());
+          return WaitFullSync();
+        });
+        phase = Phase::kCatchUp;
+        break;
+      case Phase::kCatchUp:
+        r = run(phase, [&]() -> Result<void> {
+          KF_RETURN_IF_ERROR(StartEngine());
+          KF_RETURN_IF_ERROR(WaitCatchUp());
+          if (!options_.auto_approve) {
+            auto target = TargetUri();
+            std::string question =
+                "The target " + (target ? target->Endpoint() : std::string("?")) +
+                " has caught up. Pause writes on the source, cut over and " +
+                (spec_.after_cutover.source == SourceAfterCutover::kKeep ? "keep" : "shut down") +
+                " the source? This cannot be undone. [y/N] ";
+            if (!options_.confirm || !options_.confirm(question)) {
+              return MakeError(ControlErrc::kAborted,
+                               "the operator declined the cutover (nothing was cut over)");
+            }
+          }
+          return Result<void>();
+        });
+        phase = Phase::kPauseWrites;
+        break;
+      case Phase::kPauseWrites:
+        r = run(phase, [&] { return PauseWrites(); });
+        phase = Phase::kDrain;
+        break;
+      case Phase::kDrain:
+        r = run(phase, [&] { return Drain(); });
+        phase = Phase::kVerify;
+        break;
+      case Phase::kVerify:
+        r = run(phase, [&] { return VerifyFinal(); });
+        phase = Phase::kCutover;
+        break;
+      case Phase::kCutover:
+        r = run(phase, [&] { return Cutover(); });
+        phase = Phase::kDecommission;
+        break;
+      case Phase::kDecommission:
+        r = run(phase, [&] { return Decommission(); });
+        phase = Phase::kDone;
+        break;
+      default:
+        phase = Phase::kDone;
+        break;
+    }
+    if (!r) return fail(std::move(r).error());
+    if (phase_ != Phase::kCutover && phase_ != Phase::kFullSync && phase_ != Phase::kCatchUp) {
+      Event(phase_, EventKind::kFinish, "done");
+    }
+  }
+  KF_RETURN_IF_ERROR(SetPhase(Phase::kDone, PhaseStatus::kDone));
+  nlohmann::json report = nlohmann::json::parse(stats_ ? stats_->ToJson() : "{}");
+  Event(Phase::kDone, EventKind::kFinish, "migration complete", report);
+  return Phase::kDone;
+}
+
+Migration::Migration(Spec spec, Journal* journal, ApplyOptions options)
+    : impl_(std::make_unique<Impl>(std::move(spec), journal, std::move(options))) {}
+
+Migration::~Migration() = default;
+
+Result<Phase> Migration::Apply() { return impl_->Apply(); }
+
+Result<Phase> Migration::Rollback(const std::string& reason) {
+  return impl_->Rollback(reason, Phase::kAborted);
+}
+
+}  // namespace kf::control

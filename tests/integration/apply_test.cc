@@ -1,0 +1,341 @@
+// keyferry apply end to end against real servers: the whole story with a recording
+// writer, SIGKILL in every phase and resume, rollback on a failure before CUTOVER, the
+// lock, rollback refused after CUTOVER, and doctor's findings.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "control/journal.h"
+#include "control/phase.h"
+#include "harness/dataset.h"
+#include "harness/server_process.h"
+#include "harness/subprocess.h"
+#include "net/client.h"
+#include "net/uri.h"
+
+namespace kf::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+net::Uri UriOf(const std::string& text) {
+  auto uri = net::Uri::Parse(text);
+  EXPECT_TRUE(uri) << text;
+  return uri ? *uri : net::Uri{};
+}
+
+std::string JoinDiffs(const std::vector<std::string>& diffs) {
+  std::string out;
+  for (const auto& d : diffs) out += d + "\n";
+  return out;
+}
+
+// A spec in its own temp dir; removes what the migration provisioned at the end.
+class SpecDir {
+ public:
+  SpecDir(const ServerProcess& source, const std::string& after_cutover,
+          const std::string& extra = "") {
+    dir_ = MakeTempDir("kf-apply-");
+    path_ = dir_ + "/cache.yaml";
+    hook_out_ = dir_ + "/cutover.txt";
+    std::ofstream(path_) << "name: demo-cache\n"
+                            "source:\n"
+                            "  uri: redis://127.0.0.1:"
+                         << source.port()
+                         << "\n"
+                            "target:\n"
+                            "  engine: valkey\n"
+                            "  version: \"8.0\"\n"
+                            "  provider: local\n"
+                            "migration:\n"
+                            "  max_pause_ms: 5000\n"
+                         << extra
+                         << "cutover:\n"
+                            "  hook: \"echo {uri} > "
+                         << hook_out_
+                         << "\"\n"
+                            "after_cutover:\n"
+                            "  source: "
+                         << after_cutover << "\n";
+  }
+  ~SpecDir() {
+    // Stop a valkey-server the migration left running (the test's cleanup, by pid).
+    auto journal = control::Journal::Open(state_dir(), false);
+    if (journal) {
+      auto pid = (*journal)->Get("target.pid");
+      if (pid && *pid) ::kill(static_cast<pid_t>(std::stol(**pid)), SIGKILL);
+    }
+    RemoveTree(dir_);
+  }
+  const std::string& path() const { return path_; }
+  std::string state_dir() const { return dir_ + "/keyferry-state/demo-cache"; }
+  std::string HookOutput() const {
+    std::ifstream in(hook_out_);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
+  std::string Phase() const {
+    auto journal = control::Journal::Open(state_dir(), false);
+    if (!journal) return "";
+    auto phase = (*journal)->Get("phase");
+    return phase && *phase ? **phase : "";
+  }
+  std::string Get(const std::string& key) const {
+    auto journal = control::Journal::Open(state_dir(), false);
+    if (!journal) return "";
+    auto v = (*journal)->Get(key);
+    return v && *v ? **v : "";
+  }
+  std::string Events() const {
+    Subprocess events({KeyferryBinary(), "events", "-f", path_});
+    events.Wait(seconds(20));
+    return events.Stdout();
+  }
+
+ private:
+  std::string dir_;
+  std::string path_;
+  std::string hook_out_;
+};
+
+// Writes unique values to many keys and records every write the source acknowledged.
+class RecordingWriter {
+ public:
+  explicit RecordingWriter(net::Uri uri) : uri_(std::move(uri)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~RecordingWriter() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::map<std::string, std::string> acked() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+  uint64_t count() const { return count_.load(); }
+
+ private:
+  void Run() {
+    net::Client client;
+    net::ClientOptions co;
+    co.io_timeout = milliseconds(15000);
+    if (!client.Connect(uri_, co)) return;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+    for (uint64_t seq = 0; !stop_ && std::chrono::steady_clock::now() < deadline; ++seq) {
+      std::string key = "rec:" + std::to_string(seq % 1000);
+      std::string value = std::to_string(seq);
+      auto reply = client.Call({"SET", key, value});
+      if (!reply) return;  // the source went away (decommissioned): stop
+      if (reply->IsOk()) {
+        std::lock_guard lock(mu_);
+        acked_[key] = value;
+        ++count_;
+      }
+      if (seq % 5 == 0) std::this_thread::sleep_for(milliseconds(1));  // ~4-5k writes/s
+    }
+  }
+  net::Uri uri_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> count_{0};
+  std::mutex mu_;
+  std::map<std::string, std::string> acked_;
+  std::thread thread_;
+};
+
+std::unique_ptr<ServerProcess> StartSource() {
+  return ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"}}});
+}
+
+TEST(ApplyTest, WholeStoryKeepsEveryAcknowledgedWrite) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  SpecDir spec(*source, "shutdown");
+  RecordingWriter writer(UriOf(source->uri()));
+  std::this_thread::sleep_for(milliseconds(300));
+  Subprocess apply({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+  ASSERT_EQ(apply.Wait(seconds(120)), 0) << apply.Stderr();
+  writer.Stop();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  EXPECT_GT(writer.count(), 100u);
+  // The source was shut down.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = source->HasExited();
+    if (!gone) std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "the source should be shut down";
+  // Every acknowledged write is in Valkey.
+  std::string target_uri = spec.HookOutput();
+  ASSERT_FALSE(target_uri.empty()) << "the cutover hook did not run";
+  net::Client target;
+  ASSERT_TRUE(target.Connect(UriOf(target_uri)));
+  auto acked = writer.acked();
+  size_t missing = 0;
+  for (const auto& [key, value] : acked) {
+    auto reply = target.Call({"GET", key});
+    ASSERT_TRUE(reply);
+    if (reply->str() != value) ++missing;
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acked.size() << " keys";
+  std::string events = spec.Events();
+  EXPECT_NE(events.find("writes were paused for"), std::string::npos) << events;
+}
+
+class ApplyKillTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ApplyKillTest, ResumesAfterSigkill) {
+  const std::string phase = GetParam();
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  SpecDir spec(*source, "keep");
+  {
+    // Hold the migration in `phase` long enough to kill it there.
+    Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=" + phase + ":3000", KeyferryBinary(),
+                      "apply", "-f", spec.path(), "--auto-approve"});
+    bool reached = false;
+    for (int i = 0; i < 600 && !reached; ++i) {
+      reached = spec.Phase() == phase;
+      if (!reached) std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_TRUE(reached) << "never reached " << phase << "\n" << apply.Stderr();
+    apply.Signal(SIGKILL);
+    apply.Wait(seconds(10));
+  }
+  Subprocess again({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+  ASSERT_EQ(again.Wait(seconds(120)), 0) << again.Stderr();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  std::string target_uri = spec.HookOutput();
+  ASSERT_FALSE(target_uri.empty());
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target_uri));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPhase, ApplyKillTest,
+                         ::testing::Values("PREFLIGHT", "PROVISION", "FULL_SYNC", "CATCH_UP",
+                                           "PAUSE_WRITES", "DRAIN", "VERIFY", "CUTOVER",
+                                           "DECOMMISSION"));
+
+TEST(ApplyTest, TargetKilledDuringFullSyncRollsBack) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  SpecDir spec(*source, "shutdown");
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=FULL_SYNC:2000", KeyferryBinary(), "apply",
+                    "-f", spec.path(), "--auto-approve"});
+  bool reached = false;
+  for (int i = 0; i < 600 && !reached; ++i) {
+    reached = spec.Phase() == "FULL_SYNC";
+    if (!reached) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(reached) << apply.Stderr();
+  std::string pid = spec.Get("target.pid");
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(::kill(static_cast<pid_t>(std::stol(pid)), SIGKILL), 0);
+  EXPECT_EQ(apply.Wait(seconds(60)), 1) << apply.Stderr();
+  EXPECT_EQ(spec.Phase(), "ROLLED_BACK");
+  // Nothing left running, source writable, and an event that says why.
+  EXPECT_EQ(spec.Get("target.pid"), "");
+  EXPECT_EQ(source->Call({"SET", "after-rollback", "1"}), "OK");
+  std::string events = spec.Events();
+  EXPECT_NE(events.find("rolling back"), std::string::npos) << events;
+}
+
+TEST(ApplyTest, SecondApplyIsRefusedAndRollbackAfterCutoverIsRefused) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  source->Call({"SET", "k", "v"});
+  SpecDir spec(*source, "keep");
+  {
+    Subprocess first({"env", "KEYFERRY_TEST_HOLD_PHASE=PREFLIGHT:3000", KeyferryBinary(), "apply",
+                      "-f", spec.path(), "--auto-approve"});
+    for (int i = 0; i < 300 && spec.Phase() != "PREFLIGHT"; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    Subprocess second({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+    EXPECT_EQ(second.Wait(seconds(20)), 1);
+    EXPECT_NE(second.Stderr().find("another keyferry apply"), std::string::npos) << second.Stderr();
+    ASSERT_EQ(first.Wait(seconds(120)), 0) << first.Stderr();
+  }
+  Subprocess rollback({KeyferryBinary(), "rollback", "-f", spec.path()});
+  EXPECT_EQ(rollback.Wait(seconds(20)), 1);
+  EXPECT_NE(rollback.Stderr().find("refuses to roll back after CUTOVER"), std::string::npos)
+      << rollback.Stderr();
+}
+
+TEST(DoctorTest, NamesMissingPermissionsBusySourceAndVanishedTarget) {
+  auto source = ServerProcess::Start(
+      ServerKind::kRedis,
+      {.config = {{"repl-diskless-sync-delay", "0"}, {"rdb-key-save-delay", "200000"}}});
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  source->Call({"ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all", "-psync", "-replconf"});
+  // 1. Missing permissions.
+  {
+    std::string dir = MakeTempDir("kf-doctor-");
+    std::ofstream(dir + "/spec.yaml")
+        << "name: limited\nsource:\n  uri: redis://127.0.0.1:" << source->port()
+        << "\n  user: limited\n  password_env: KF_TEST_PW\n"
+           "target:\n  provider: local\n";
+    Subprocess doctor(
+        {"env", "KF_TEST_PW=pw", KeyferryBinary(), "doctor", "-f", dir + "/spec.yaml"});
+    EXPECT_EQ(doctor.Wait(seconds(30)), 1);
+    EXPECT_NE(doctor.Stdout().find("+PSYNC"), std::string::npos) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("+REPLCONF"), std::string::npos) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("scan source"), std::string::npos) << doctor.Stdout();
+    Subprocess apply({"env", "KF_TEST_PW=pw", KeyferryBinary(), "apply", "-f", dir + "/spec.yaml",
+                      "--auto-approve"});
+    EXPECT_EQ(apply.Wait(seconds(30)), 1);
+    EXPECT_NE(apply.Stderr().find("+PSYNC"), std::string::npos) << apply.Stderr();
+    RemoveTree(dir);
+  }
+  SpecDir spec(*source, "keep");
+  // 2. A source busy with BGSAVE (slowed by rdb-key-save-delay).
+  {
+    EXPECT_EQ(source->Call({"BGSAVE"}), "Background saving started");
+    Subprocess doctor({KeyferryBinary(), "doctor", "-f", spec.path()});
+    EXPECT_EQ(doctor.Wait(seconds(30)), 1);
+    EXPECT_NE(doctor.Stdout().find("background save"), std::string::npos) << doctor.Stdout();
+    source->Call({"CONFIG", "SET", "rdb-key-save-delay", "0"});
+    for (int i = 0; i < 300 && source->InfoField("persistence", "rdb_bgsave_in_progress") != "0";
+         ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  // 3. A provisioned target killed behind keyferry's back.
+  {
+    Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:60000", KeyferryBinary(), "apply",
+                      "-f", spec.path(), "--auto-approve"});
+    for (int i = 0; i < 600 && spec.Phase() != "CATCH_UP"; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_EQ(spec.Phase(), "CATCH_UP") << apply.Stderr();
+    apply.Signal(SIGKILL);
+    apply.Wait(seconds(10));
+    std::string pid = spec.Get("target.pid");
+    ASSERT_FALSE(pid.empty());
+    ::kill(static_cast<pid_t>(std::stol(pid)), SIGKILL);
+    std::this_thread::sleep_for(milliseconds(200));
+    Subprocess doctor({KeyferryBinary(), "doctor", "-f", spec.path(), "--json"});
+    EXPECT_EQ(doctor.Wait(seconds(30)), 1);
+    EXPECT_NE(doctor.Stdout().find("is gone"), std::string::npos)
+        << doctor.Stdout() << doctor.Stderr();
+  }
+}
+
+}  // namespace
+}  // namespace kf::test
