@@ -1,37 +1,35 @@
 #!/usr/bin/env bash
-# make demo: a live Redis 7 → Valkey 8 sync on local servers, end to end.
+# make demo: the whole migration story on local servers, end to end.
 #
-# Starts a Redis source with a generated dataset of every type (and a function library and
-# millisecond TTLs) plus a writer process, an empty Valkey target, runs `keyferry sync`
-# while the writer keeps writing, stops the writer, waits until the target has applied
-# every offset, stops keyferry with SIGTERM, compares both ends canonically and prints a
-# summary. Everything it starts runs on 127.0.0.1 and is stopped at the end.
+# Starts a Redis 7 source with a dataset of every type (a function library and millisecond
+# TTLs too) and a writer that records every write Redis acknowledges, then runs
+# `keyferry plan` and `keyferry apply` to a Valkey 8 that keyferry provisions itself: full
+# sync, catch-up, a short write pause, drain, verify, cutover hook, decommission of Redis.
+# Afterwards it proves that every acknowledged write is in Valkey, prints the event log and
+# a summary, and stops what it started. Everything runs on 127.0.0.1.
 set -euo pipefail
 BUILD=${BUILD:-build}
-KF=$BUILD/src/cli/keyferry
-DIFF=$BUILD/tests/kf_dataset_diff
+KF=$(realpath "$BUILD/src/cli/keyferry")
+ACK=$(realpath "$BUILD/tests/kf_ack_writer")
 WORK=$(mktemp -d /tmp/keyferry-demo-XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -f "$WORK/state/target/valkey.pid" ]; then kill "$(cat "$WORK/state/target/valkey.pid")" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-SRC_PORT=$(free_port); DST_PORT=$(free_port)
-SRC=redis://127.0.0.1:$SRC_PORT; DST=redis://127.0.0.1:$DST_PORT
-echo "== starting Redis $(redis-server --version | grep -o 'v=[0-9.]*') on :$SRC_PORT and Valkey $(valkey-server --version | grep -o 'v=[0-9.]*') on :$DST_PORT"
+SRC_PORT=$(free_port)
+SRC=redis://127.0.0.1:$SRC_PORT
+echo "== starting Redis $(redis-server --version | grep -o 'v=[0-9.]*') on :$SRC_PORT"
 redis-server --port "$SRC_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
   --logfile "$WORK/redis.log" --repl-diskless-sync-delay 0 --repl-backlog-size 64mb &
-PIDS+=($!)
-valkey-server --port "$DST_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --logfile "$WORK/valkey.log" &
-PIDS+=($!)
-for port in "$SRC_PORT" "$DST_PORT"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+SRC_PID=$!
+PIDS+=($SRC_PID)
+for _ in $(seq 100); do redis-cli -p "$SRC_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 rc() { redis-cli -p "$SRC_PORT" "$@" >/dev/null; }
 
 echo "== generating a dataset of every type"
@@ -51,45 +49,62 @@ redis.register_function('demo_echo', function(keys, args) return args[1] end)"
 KEYS=$(redis-cli -p "$SRC_PORT" info keyspace | grep -o 'keys=[0-9]*' | cut -d= -f2 | awk '{s+=$1} END {print s}')
 echo "   $KEYS keys in dbs 0 and 3, one function library"
 
-echo "== starting a writer on the source and keyferry sync"
-redis-benchmark -p "$SRC_PORT" -q -n 100000000 -r 100000 -P 4 -t set,incr,lpush,rpop,sadd,hset,zadd,xadd \
-  >/dev/null 2>&1 &
+cat > "$WORK/cache.yaml" <<SPEC
+name: demo-cache
+state_dir: $WORK/state
+source:
+  uri: $SRC
+target:
+  engine: valkey
+  version: "8.0"
+  provider: local
+migration:
+  write_pause: at-cutover
+  max_pause_ms: 5000
+cutover:
+  hook: "echo {uri} > $WORK/new-endpoint.txt"
+after_cutover:
+  source: shutdown
+SPEC
+
+echo "== keyferry plan"
+"$KF" plan -f "$WORK/cache.yaml" | sed 's/^/   /'
+
+echo "== a writer records every write Redis acknowledges (about 5,000 writes/s)"
+"$ACK" write "$SRC" "$WORK/acked.txt" 5000 300 > "$WORK/writer.txt" &
 WRITER=$!
 PIDS+=($WRITER)
-START=$(date +%s%N)
-"$KF" sync --source "$SRC" --target "$DST" --checkpoint "$WORK/checkpoint.json" --json-progress \
-  >"$WORK/progress.jsonl" 2>"$WORK/keyferry.log" &
-SYNC=$!
-PIDS+=($SYNC)
-sleep 6
-kill "$WRITER"; wait "$WRITER" 2>/dev/null || true
-echo "== writer stopped; waiting for the target to apply every offset"
-for _ in $(seq 600); do
-  info=$(redis-cli -p "$SRC_PORT" info replication | tr -d '\r')
-  master=$(echo "$info" | sed -n 's/^master_repl_offset://p')
-  acked=$(echo "$info" | sed -n 's/^slave0:.*offset=\([0-9]*\).*/\1/p')
-  [ -n "$acked" ] && [ "$acked" = "$master" ] && break
-  sleep 0.1
-done
-kill -TERM "$SYNC"
-set +e; wait "$SYNC"; SYNC_RC=$?; set -e
-END=$(date +%s%N)
-if [ "$SYNC_RC" -ne 0 ]; then echo "keyferry sync failed (exit $SYNC_RC):"; cat "$WORK/keyferry.log"; exit 1; fi
+sleep 2
 
-echo "== comparing source and target (canonical content, TTLs to the millisecond, functions)"
-if ! "$DIFF" "$SRC" "$DST"; then echo "DIFFERENCES FOUND"; exit 1; fi
-tail -n 1 "$WORK/progress.jsonl" | python3 -c '
+echo "== keyferry apply --auto-approve"
+START=$(date +%s%N)
+set +e
+"$KF" apply -f "$WORK/cache.yaml" --auto-approve 2>&1 | sed 's/^keyferry apply: /   /'
+APPLY_RC=${PIPESTATUS[0]}
+set -e
+END=$(date +%s%N)
+if [ "$APPLY_RC" -ne 0 ]; then echo "keyferry apply failed (exit $APPLY_RC)"; exit 1; fi
+# The writer stops by itself when Redis is shut down; give it a moment to write its record.
+for _ in $(seq 100); do kill -0 "$WRITER" 2>/dev/null || break; sleep 0.1; done
+kill -TERM "$WRITER" 2>/dev/null || true
+wait "$WRITER" 2>/dev/null || true
+
+echo "== checking every acknowledged write is in Valkey"
+NEW=$(cat "$WORK/new-endpoint.txt")
+"$ACK" check "$NEW" "$WORK/acked.txt" | sed 's/^/   /'
+if redis-cli -p "$SRC_PORT" ping >/dev/null 2>&1; then echo "Redis is still running"; exit 1; fi
+
+PAUSE=$("$KF" events -f "$WORK/cache.yaml" --json | python3 -c '
 import json, sys
-s = json.loads(sys.stdin.read())
-elapsed = (int(sys.argv[2]) - int(sys.argv[1])) / 1e9
-keys, snap_bytes = s["keys_written"], s["snapshot_bytes"]
-snap = s["snapshot_ms"] / 1000.0 or 1e-9
-mib = snap_bytes / 1048576
-print("== summary")
-print("   keys copied in the snapshot : %d" % keys)
-print("   snapshot                    : %.1f MiB in %.2f s (%.0f keys/s, %.1f MiB/s)" % (mib, snap, keys / snap, mib / snap))
-print("   stream commands applied     : %d" % s["commands_applied"])
-print("   final lag                   : %d bytes (applied offset %d)" % (s["lag_bytes"], s["applied_offset"]))
-print("   total time                  : %.1f s" % elapsed)
-print("   result                      : source and target hold the same data")
-' "$START" "$END"
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("phase") == "CUTOVER" and e.get("kind") == "finish":
+        print(e["data"].get("pause_ms"))
+')
+echo "== summary"
+echo "   writer                 : $(cat "$WORK/writer.txt")"
+echo "   keys migrated          : $(redis-cli -u "$NEW" dbsize) in db 0 (plus db 3)"
+echo "   writes paused for      : ${PAUSE} ms"
+echo "   apply took             : $(( (END - START) / 1000000 )) ms"
+echo "   new endpoint           : $NEW (Redis on :$SRC_PORT was shut down)"
+echo "   result                 : every acknowledged write is in Valkey"
