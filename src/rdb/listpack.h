@@ -7,6 +7,7 @@
 // against the blob; the backlen is verified, so a corrupt blob is reported, not followed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -16,7 +17,7 @@
 
 namespace kf::rdb {
 
-class ListpackReader {
+class ListpackReader : public PackedCursor {
  public:
   // Checks the header against the blob (total bytes, terminator). The blob must outlive
   // the reader and the entries it yields.
@@ -24,24 +25,20 @@ class ListpackReader {
 
   // Yields the next entry; false at the end or on a corrupt entry (then !error().empty()).
   bool Next(PackedEntry* entry);
-  const std::string& error() const { return error_; }
   // The header's entry count (65535 means "count it").
   uint32_t header_count() const { return header_count_; }
-  // Entries yielded so far.
-  uint64_t index() const { return index_; }
 
  private:
+  // `end` is the 0xFF terminator.
   ListpackReader(const uint8_t* begin, const uint8_t* p, const uint8_t* end, uint32_t count)
-      : begin_(begin), p_(p), end_(end), header_count_(count) {}
-  bool Fail(const char* what);
+      : PackedCursor("listpack", begin, p, end), header_count_(count) {}
 
-  const uint8_t* begin_;
-  const uint8_t* p_;
-  const uint8_t* end_;  // the 0xFF terminator
   uint32_t header_count_;
-  uint64_t index_ = 0;
-  std::string error_;
 };
+
+// Bytes the backlen of an entry of `entry_bytes` bytes (encoding + data) takes: 1 to 5
+// (used by the reader to verify it and by ListpackWriter to write it).
+size_t ListpackBacklenSize(uint64_t entry_bytes);
 
 // Counts the entries of a listpack (validating each); an error when corrupt.
 Result<uint64_t> ListpackCount(ByteView blob);

@@ -8,6 +8,7 @@
 // then the backlen: the entry length written so it can be read right to left.
 #include "rdb/listpack_writer.h"
 
+#include "rdb/listpack.h"
 #include "rdb/rdb_writer.h"
 
 namespace kf::rdb {
@@ -63,18 +64,10 @@ size_t StringHeader(size_t len, uint8_t* enc) {
   return 5;
 }
 
-size_t BacklenSize(uint64_t l) {
-  if (l <= 127) return 1;
-  if (l < 16383) return 2;
-  if (l < 2097151) return 3;
-  if (l < 268435455) return 4;
-  return 5;
-}
-
 // The backlen bytes as lpEncodeBacklen lays them out: most significant group first, every
 // byte but the first carries the 0x80 continuation bit.
 void AppendBacklen(Bytes& out, uint64_t l) {
-  const size_t n = BacklenSize(l);
+  const size_t n = ListpackBacklenSize(l);
   for (size_t i = 0; i < n; ++i) {
     const size_t shift = 7 * (n - 1 - i);
     uint8_t b = static_cast<uint8_t>((l >> shift) & 127);
@@ -94,13 +87,13 @@ size_t ListpackEntrySize(std::string_view s) {
   } else {
     l = StringHeader(s.size(), enc) + s.size();
   }
-  return l + BacklenSize(l);
+  return l + ListpackBacklenSize(l);
 }
 
 size_t ListpackIntegerEntrySize(int64_t v) {
   uint8_t enc[9];
   const size_t l = EncodeInteger(v, enc);
-  return l + BacklenSize(l);
+  return l + ListpackBacklenSize(l);
 }
 
 ListpackWriter::ListpackWriter() { buf_.resize(kHeaderSize); }

@@ -251,6 +251,13 @@ uint32_t DecodeLe32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
+int64_t DecodeLeSigned(const uint8_t* p, size_t bytes) {
+  uint64_t u = 0;
+  for (size_t i = 0; i < bytes; ++i) u |= uint64_t{p[i]} << (8 * i);
+  if (bytes < 8 && (u >> (8 * bytes - 1)) & 1) u |= ~uint64_t{0} << (8 * bytes);
+  return static_cast<int64_t>(u);
+}
+
 double DecodeBinaryDouble(const uint8_t* p) {
   uint64_t bits = DecodeLe64(p);
   double d;

@@ -138,6 +138,9 @@ Parse DecodeLength(const uint8_t* p, const uint8_t* end, uint64_t* value, bool* 
 double DecodeBinaryDouble(const uint8_t* p);
 uint64_t DecodeLe64(const uint8_t* p);
 uint32_t DecodeLe32(const uint8_t* p);
+// A signed little-endian integer of `bytes` (1..8) bytes, sign-extended (int-encoded RDB
+// strings, listpack / ziplist integers, intset members).
+int64_t DecodeLeSigned(const uint8_t* p, size_t bytes);
 
 // Old-style score: 1 length byte (253 nan, 254 +inf, 255 -inf) then that many ASCII
 // bytes. *size = bytes used (or needed on kNeedMore).

@@ -204,6 +204,14 @@ class RdbReader::Impl {
   std::string Where() const;
   bool TakeFixed(size_t n, const uint8_t** out);
   bool TakeLen(uint64_t* v, const char* what);
+  // The header of the RDB string at cur_ (not consumed): plain, int-encoded or LZF.
+  struct StringHead {
+    enum class Kind : uint8_t { kPlain, kInt, kLzf } kind = Kind::kPlain;
+    size_t head = 0;       // bytes before the body (length encodings)
+    uint64_t body = 0;     // bytes of the body: the string, the integer, the LZF data
+    uint64_t lzf_len = 0;  // kLzf: the uncompressed length
+  };
+  bool TakeStringHead(StringHead* h, const char* what);
   bool TakeString(int slot, Str* out, const char* what);
   bool SkipString(const char* what);
   std::string Own(const Str& s) {
@@ -232,6 +240,10 @@ class RdbReader::Impl {
     if (--count_ == 0) phase_ = Ph::kDone;
     return true;
   }
+  // Stream groups: the phase after a group's last consumer, and after a consumer's last
+  // PEL reference (the next consumer, the next group, or the end of the value).
+  Ph AfterGroup() { return --groups_left_ ? Ph::kGrName : Ph::kDone; }
+  Ph AfterConsumer() { return --consumers_left_ ? Ph::kCoName : AfterGroup(); }
   std::string Describe() const;
 
   RdbSink* sink_;
@@ -455,7 +467,7 @@ bool RdbReader::Impl::TakeLen(uint64_t* v, const char* what) {
   return true;
 }
 
-bool RdbReader::Impl::TakeString(int slot, Str* out, const char* what) {
+bool RdbReader::Impl::TakeStringHead(StringHead* h, const char* what) {
   uint64_t len = 0;
   bool special = false;
   size_t hs = 0;
@@ -465,118 +477,98 @@ bool RdbReader::Impl::TakeString(int slot, Str* out, const char* what) {
     return Fail(RdbErrc::kCorrupt, std::string("invalid string length encoding byte 0x") +
                                        HexEncode(ByteView(cur_, 1)) + " for " + what);
   }
+  *h = StringHead{};
+  h->head = hs;
   if (!special) {
-    if (len > opts_.max_string_bytes) {
-      return Fail(RdbErrc::kLimitExceeded, std::string(what) + " claims " + std::to_string(len) +
-                                               " bytes, above the limit of " +
-                                               std::to_string(opts_.max_string_bytes));
-    }
-    if (Avail() - hs < len) return NeedMore(hs + static_cast<size_t>(len));
-    out->v = std::string_view(reinterpret_cast<const char*>(cur_ + hs), static_cast<size_t>(len));
-    out->slot = -1;
-    cur_ += hs + len;
+    h->body = len;
     return true;
   }
-  std::string& sc = scratch_[slot];
-  if (len <= 2) {
-    size_t n = len == 0 ? 1 : len == 1 ? 2 : 4;
-    if (Avail() < hs + n) return NeedMore(hs + n);
-    uint64_t u = 0;
-    for (size_t i = 0; i < n; ++i) u |= uint64_t{cur_[hs + i]} << (8 * i);
-    if ((u >> (8 * n - 1)) & 1) u |= ~uint64_t{0} << (8 * n);
-    char buf[24];
-    auto tc = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(u));
-    sc.assign(buf, static_cast<size_t>(tc.ptr - buf));
-    out->v = sc;
-    out->slot = slot;
-    cur_ += hs + n;
+  if (len <= 2) {  // an integer of 1, 2 or 4 bytes
+    h->kind = StringHead::Kind::kInt;
+    h->body = len == 0 ? 1 : len == 1 ? 2 : 4;
     return true;
   }
   if (len != 3) {
     return Fail(RdbErrc::kCorrupt,
                 "unknown string encoding " + std::to_string(len) + " for " + what);
   }
-  uint64_t clen = 0, ulen = 0;
+  // LZF: compressed length, uncompressed length, data.
   bool sp2 = false;
   size_t s1 = 0, s2 = 0;
-  r = DecodeLength(cur_ + hs, end_, &clen, &sp2, &s1);
+  r = DecodeLength(cur_ + hs, end_, &h->body, &sp2, &s1);
   if (r == Parse::kNeedMore) return NeedMore(hs + s1);
-  if (r == Parse::kCorrupt || sp2)
+  if (r == Parse::kCorrupt || sp2) {
     return Fail(RdbErrc::kCorrupt, std::string("bad LZF compressed length for ") + what);
-  r = DecodeLength(cur_ + hs + s1, end_, &ulen, &sp2, &s2);
-  if (r == Parse::kNeedMore) return NeedMore(hs + s1 + s2);
-  if (r == Parse::kCorrupt || sp2)
-    return Fail(RdbErrc::kCorrupt, std::string("bad LZF length for ") + what);
-  if (clen > opts_.max_string_bytes || ulen > opts_.max_string_bytes) {
-    return Fail(RdbErrc::kLimitExceeded, std::string(what) + " is an LZF string claiming " +
-                                             std::to_string(clen) + " compressed / " +
-                                             std::to_string(ulen) +
-                                             " uncompressed bytes, above the limit of " +
-                                             std::to_string(opts_.max_string_bytes));
   }
-  size_t head = hs + s1 + s2;
-  if (Avail() - head < clen) return NeedMore(head + static_cast<size_t>(clen));
-  auto d = LzfDecompress(ByteView(cur_ + head, static_cast<size_t>(clen)), ulen,
-                         opts_.max_string_bytes, &sc);
-  if (!d)
-    return Fail(static_cast<RdbErrc>(d.error().code.value()), d.error().message + " in " + what);
+  r = DecodeLength(cur_ + hs + s1, end_, &h->lzf_len, &sp2, &s2);
+  if (r == Parse::kNeedMore) return NeedMore(hs + s1 + s2);
+  if (r == Parse::kCorrupt || sp2) {
+    return Fail(RdbErrc::kCorrupt, std::string("bad LZF length for ") + what);
+  }
+  h->kind = StringHead::Kind::kLzf;
+  h->head = hs + s1 + s2;
+  return true;
+}
+
+bool RdbReader::Impl::TakeString(int slot, Str* out, const char* what) {
+  StringHead h;
+  if (!TakeStringHead(&h, what)) return false;
+  const uint64_t limit = opts_.max_string_bytes;
+  if (h.kind == StringHead::Kind::kLzf && (h.body > limit || h.lzf_len > limit)) {
+    return Fail(RdbErrc::kLimitExceeded,
+                std::string(what) + " is an LZF string claiming " + std::to_string(h.body) +
+                    " compressed / " + std::to_string(h.lzf_len) +
+                    " uncompressed bytes, above the limit of " + std::to_string(limit));
+  }
+  if (h.kind == StringHead::Kind::kPlain && h.body > limit) {
+    return Fail(RdbErrc::kLimitExceeded, std::string(what) + " claims " + std::to_string(h.body) +
+                                             " bytes, above the limit of " + std::to_string(limit));
+  }
+  if (Avail() - h.head < h.body) return NeedMore(h.head + static_cast<size_t>(h.body));
+  const uint8_t* body = cur_ + h.head;
+  if (h.kind == StringHead::Kind::kPlain) {
+    out->v = std::string_view(reinterpret_cast<const char*>(body), static_cast<size_t>(h.body));
+    out->slot = -1;
+    cur_ += h.head + h.body;
+    return true;
+  }
+  std::string& sc = scratch_[slot];
+  if (h.kind == StringHead::Kind::kInt) {
+    char buf[24];
+    auto tc = std::to_chars(buf, buf + sizeof(buf), DecodeLeSigned(body, h.body));
+    sc.assign(buf, static_cast<size_t>(tc.ptr - buf));
+  } else {
+    auto d = LzfDecompress(ByteView(body, static_cast<size_t>(h.body)), h.lzf_len, limit, &sc);
+    if (!d) {
+      return Fail(static_cast<RdbErrc>(d.error().code.value()), d.error().message + " in " + what);
+    }
+  }
+  cur_ += h.head + h.body;
   out->v = sc;
   out->slot = slot;
-  cur_ += head + clen;
   return true;
 }
 
 bool RdbReader::Impl::SkipString(const char* what) {
-  uint64_t len = 0;
-  bool special = false;
-  size_t hs = 0;
-  Parse r = DecodeLength(cur_, end_, &len, &special, &hs);
-  if (r == Parse::kNeedMore) return NeedMore(hs);
-  if (r == Parse::kCorrupt) {
-    return Fail(RdbErrc::kCorrupt, std::string("invalid string length encoding byte 0x") +
-                                       HexEncode(ByteView(cur_, 1)) + " for " + what);
+  StringHead h;
+  if (!TakeStringHead(&h, what)) return false;
+  if (h.kind == StringHead::Kind::kLzf && h.lzf_len > LzfMaxExpansion(h.body)) {
+    return Fail(RdbErrc::kCorrupt, std::string(what) + " is an LZF string claiming " +
+                                       std::to_string(h.lzf_len) + " bytes from " +
+                                       std::to_string(h.body) + " compressed bytes");
   }
-  size_t head = hs;
-  uint64_t body = len;
-  if (special) {
-    if (len <= 2) {
-      body = len == 0 ? 1 : len == 1 ? 2 : 4;
-    } else if (len == 3) {
-      uint64_t clen = 0, ulen = 0;
-      bool sp2 = false;
-      size_t s1 = 0, s2 = 0;
-      r = DecodeLength(cur_ + hs, end_, &clen, &sp2, &s1);
-      if (r == Parse::kNeedMore) return NeedMore(hs + s1);
-      if (r == Parse::kCorrupt || sp2)
-        return Fail(RdbErrc::kCorrupt, std::string("bad LZF compressed length for ") + what);
-      r = DecodeLength(cur_ + hs + s1, end_, &ulen, &sp2, &s2);
-      if (r == Parse::kNeedMore) return NeedMore(hs + s1 + s2);
-      if (r == Parse::kCorrupt || sp2)
-        return Fail(RdbErrc::kCorrupt, std::string("bad LZF length for ") + what);
-      if (ulen > LzfMaxExpansion(clen)) {
-        return Fail(RdbErrc::kCorrupt, std::string(what) + " is an LZF string claiming " +
-                                           std::to_string(ulen) + " bytes from " +
-                                           std::to_string(clen) + " compressed bytes");
-      }
-      head = hs + s1 + s2;
-      body = clen;
-    } else {
-      return Fail(RdbErrc::kCorrupt,
-                  "unknown string encoding " + std::to_string(len) + " for " + what);
-    }
-  }
-  if (body > opts_.max_string_bytes) {
-    return Fail(RdbErrc::kLimitExceeded, std::string(what) + " claims " + std::to_string(body) +
+  if (h.body > opts_.max_string_bytes) {
+    return Fail(RdbErrc::kLimitExceeded, std::string(what) + " claims " + std::to_string(h.body) +
                                              " bytes, above the limit of " +
                                              std::to_string(opts_.max_string_bytes));
   }
-  if (Avail() - head >= body) {
-    cur_ += head + body;
+  if (Avail() - h.head >= h.body) {
+    cur_ += h.head + h.body;
     return true;
   }
   // Pass the rest over as it arrives.
-  cur_ += head;
-  skip_remaining_ = body;
+  cur_ += h.head;
+  skip_remaining_ = h.body;
   return true;
 }
 
@@ -1297,11 +1289,7 @@ bool RdbReader::Impl::StepValue() {
         std::stable_sort(pel.begin(), pel.end(),
                          [](const auto& a, const auto& b) { return a.id < b.id; });
       }
-      if (consumers_left_) {
-        phase_ = Ph::kCoName;
-      } else {
-        phase_ = --groups_left_ ? Ph::kGrName : Ph::kDone;
-      }
+      phase_ = consumers_left_ ? Ph::kCoName : AfterGroup();
       return true;
     case Ph::kCoName:
       if (dec) {
@@ -1329,13 +1317,7 @@ bool RdbReader::Impl::StepValue() {
       return true;
     case Ph::kCoPelCount:
       if (!TakeLen(&cpel_left_, "consumer PEL size")) return false;
-      if (cpel_left_) {
-        phase_ = Ph::kCoPel;
-      } else if (--consumers_left_) {
-        phase_ = Ph::kCoName;
-      } else {
-        phase_ = --groups_left_ ? Ph::kGrName : Ph::kDone;
-      }
+      phase_ = cpel_left_ ? Ph::kCoPel : AfterConsumer();
       return true;
     case Ph::kCoPel:
       if (!TakeFixed(16, &p)) return false;
@@ -1352,13 +1334,7 @@ bool RdbReader::Impl::StepValue() {
         }
         it->consumer = g.consumers.back().name;
       }
-      if (--cpel_left_) {
-        phase_ = Ph::kCoPel;
-      } else if (--consumers_left_) {
-        phase_ = Ph::kCoName;
-      } else {
-        phase_ = --groups_left_ ? Ph::kGrName : Ph::kDone;
-      }
+      phase_ = --cpel_left_ ? Ph::kCoPel : AfterConsumer();
       return true;
     case Ph::kModId:
     case Ph::kMaId:

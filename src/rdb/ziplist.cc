@@ -2,51 +2,22 @@
 #include "rdb/ziplist.h"
 
 #include "rdb/rdb_errc.h"
+#include "rdb/rdb_format.h"
 
 namespace kf::rdb {
-namespace {
-
-uint32_t Le32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-
-}  // namespace
 
 Result<ZiplistReader> ZiplistReader::Open(ByteView blob) {
-  if (blob.size() < 11) {
-    return MakeError(RdbErrc::kCorrupt, "ziplist of " + std::to_string(blob.size()) +
-                                            " bytes is below the 11-byte minimum");
-  }
-  uint32_t total = Le32(blob.data());
-  if (total != blob.size()) {
-    return MakeError(RdbErrc::kCorrupt, "ziplist header says " + std::to_string(total) +
-                                            " bytes but the blob has " +
-                                            std::to_string(blob.size()));
-  }
-  if (Le32(blob.data() + 4) > blob.size() - 1) {
+  auto frame = CheckPackedBlobFrame(blob, "ziplist", 11);
+  if (!frame) return MakeError(std::move(frame).error());
+  if (DecodeLe32(blob.data() + 4) > blob.size() - 1) {
     return MakeError(RdbErrc::kCorrupt, "ziplist tail offset points past the end");
-  }
-  if (blob[blob.size() - 1] != 0xFF) {
-    return MakeError(RdbErrc::kCorrupt, "ziplist does not end with the 0xFF terminator");
   }
   uint32_t count = uint32_t{blob[8]} | uint32_t{blob[9]} << 8;
   return ZiplistReader(blob.data(), blob.data() + 10, blob.data() + blob.size() - 1, count);
 }
 
-bool ZiplistReader::Fail(const char* what) {
-  error_ = std::string("ziplist entry ") + std::to_string(index_) + " at byte " +
-           std::to_string(p_ - begin_) + ": " + what;
-  p_ = end_;
-  return false;
-}
-
 bool ZiplistReader::Next(PackedEntry* e) {
-  if (p_ >= end_) {
-    if (header_count_ != 65535 && index_ != header_count_ && error_.empty()) {
-      return Fail("entry count differs from the header");
-    }
-    return false;
-  }
+  if (p_ >= end_) return EndOfEntries(header_count_);
   const uint8_t* p = p_;
   size_t avail = static_cast<size_t>(end_ - p);
   size_t hdr;
@@ -56,7 +27,7 @@ bool ZiplistReader::Next(PackedEntry* e) {
     hdr = 1;
   } else if (p[0] == 254) {
     if (avail < 5) return Fail("prevlen runs past the end");
-    prevlen = Le32(p + 1);
+    prevlen = DecodeLe32(p + 1);
     hdr = 5;
   } else {
     return Fail("unexpected terminator byte");
@@ -112,12 +83,7 @@ bool ZiplistReader::Next(PackedEntry* e) {
       }
       total = hdr + 1 + static_cast<size_t>(n);
       if (total > avail) return Fail("integer runs past the end");
-      if (n > 0) {
-        uint64_t u = 0;
-        for (int i = 0; i < n; ++i) u |= uint64_t{p[hdr + 1 + i]} << (8 * i);
-        if (n < 8 && (u >> (8 * n - 1)) & 1) u |= ~uint64_t{0} << (8 * n);
-        e->int_value = static_cast<int64_t>(u);
-      }
+      if (n > 0) e->int_value = DecodeLeSigned(p + hdr + 1, static_cast<size_t>(n));
       break;
     }
   }

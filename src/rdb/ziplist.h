@@ -16,28 +16,21 @@
 
 namespace kf::rdb {
 
-class ZiplistReader {
+class ZiplistReader : public PackedCursor {
  public:
   // Checks the header against the blob. The blob must outlive the reader and its entries.
   static Result<ZiplistReader> Open(ByteView blob);
 
   // Yields the next entry; false at the end or on a corrupt entry (then !error().empty()).
   bool Next(PackedEntry* entry);
-  const std::string& error() const { return error_; }
-  uint64_t index() const { return index_; }
 
  private:
+  // `end` is the 0xFF terminator.
   ZiplistReader(const uint8_t* begin, const uint8_t* p, const uint8_t* end, uint32_t count)
-      : begin_(begin), p_(p), end_(end), header_count_(count) {}
-  bool Fail(const char* what);
+      : PackedCursor("ziplist", begin, p, end), header_count_(count) {}
 
-  const uint8_t* begin_;
-  const uint8_t* p_;
-  const uint8_t* end_;  // the 0xFF terminator
   uint32_t header_count_;
-  uint64_t index_ = 0;
   uint64_t prev_len_ = 0;
-  std::string error_;
 };
 
 }  // namespace kf::rdb

@@ -2,6 +2,7 @@
 #include "rdb/zipmap.h"
 
 #include "rdb/rdb_errc.h"
+#include "rdb/rdb_format.h"
 
 namespace kf::rdb {
 
@@ -11,13 +12,6 @@ Result<ZipmapReader> ZipmapReader::Open(ByteView blob) {
     return MakeError(RdbErrc::kCorrupt, "zipmap does not end with the 0xFF terminator");
   }
   return ZipmapReader(blob.data(), blob.data() + blob.size());
-}
-
-bool ZipmapReader::Fail(const char* what) {
-  error_ = std::string("zipmap entry ") + std::to_string(index_) + " at byte " +
-           std::to_string(p_ - begin_) + ": " + what;
-  done_ = true;
-  return false;
 }
 
 bool ZipmapReader::ReadLen(uint64_t* len, bool* at_end) {
@@ -34,13 +28,13 @@ bool ZipmapReader::ReadLen(uint64_t* len, bool* at_end) {
     return true;
   }
   if (end_ - p_ < 5) return Fail("32-bit length runs past the end");
-  *len = uint64_t{p_[1]} | uint64_t{p_[2]} << 8 | uint64_t{p_[3]} << 16 | uint64_t{p_[4]} << 24;
+  *len = DecodeLe32(p_ + 1);
   p_ += 5;
   return true;
 }
 
 bool ZipmapReader::Next(PackedEntry* e) {
-  if (done_) return false;
+  if (done_ || !error_.empty()) return false;
   bool is_value = (index_ % 2) == 1;
   uint64_t len;
   bool at_end;

@@ -14,27 +14,20 @@
 
 namespace kf::rdb {
 
-class ZipmapReader {
+class ZipmapReader : public PackedCursor {
  public:
   static Result<ZipmapReader> Open(ByteView blob);
 
   // Yields the next field or value (alternating); false at the end or when corrupt.
   bool Next(PackedEntry* entry);
-  const std::string& error() const { return error_; }
-  uint64_t index() const { return index_; }
 
  private:
+  // `end` is one past the 0xFF terminator.
   ZipmapReader(const uint8_t* begin, const uint8_t* end)
-      : begin_(begin), p_(begin + 1), end_(end) {}
-  bool Fail(const char* what);
+      : PackedCursor("zipmap", begin, begin + 1, end) {}
   bool ReadLen(uint64_t* len, bool* at_end);
 
-  const uint8_t* begin_;
-  const uint8_t* p_;
-  const uint8_t* end_;
-  uint64_t index_ = 0;
   bool done_ = false;
-  std::string error_;
 };
 
 }  // namespace kf::rdb
