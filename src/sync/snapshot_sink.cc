@@ -9,6 +9,8 @@
 #include "rdb/canonical.h"
 #include "rdb/crc64.h"
 #include "rdb/encoder.h"
+#include "rdb/lzf_codec.h"
+#include "rdb/rdb_format.h"
 #include "resp/encoder.h"
 #include "sync/sync_errc.h"
 
@@ -64,6 +66,52 @@ void AppendBulkInt(Bytes* out, int64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   AppendBulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
+}
+
+// Strings whose serialized form is bigger than this go as RESTORE (batching them saves
+// little, and decoding would copy them).
+constexpr size_t kMsetValueBytes = 16 * 1024;
+// Bytes of pairs after which a pending MSET is written.
+constexpr size_t kMsetBytes = 64 * 1024;
+
+// Decodes a serialized plain string (type byte 0, then an RDB string: raw, int-encoded or
+// LZF) into *out. False for anything else or anything malformed.
+bool DecodeRawString(ByteView raw, std::string* out) {
+  if (raw.size() < 2 || raw[0] != 0) return false;
+  const uint8_t* p = raw.data() + 1;
+  const uint8_t* end = raw.data() + raw.size();
+  uint64_t len = 0;
+  bool special = false;
+  size_t used = 0;
+  if (rdb::DecodeLength(p, end, &len, &special, &used) != rdb::Parse::kOk) return false;
+  p += used;
+  size_t left = static_cast<size_t>(end - p);
+  if (!special) {
+    if (len != left) return false;
+    out->assign(reinterpret_cast<const char*>(p), left);
+    return true;
+  }
+  if (len <= 2) {  // int8 / int16 / int32
+    size_t bytes = size_t{1} << len;
+    if (left != bytes) return false;
+    char buf[24];
+    auto [e, ec] = std::to_chars(buf, buf + sizeof buf, rdb::DecodeLeSigned(p, bytes));
+    out->assign(buf, e);
+    return true;
+  }
+  if (len != 3) return false;  // LZF: compressed length, plain length, data
+  uint64_t clen = 0, plen = 0;
+  if (rdb::DecodeLength(p, end, &clen, &special, &used) != rdb::Parse::kOk || special) {
+    return false;
+  }
+  p += used;
+  if (rdb::DecodeLength(p, end, &plen, &special, &used) != rdb::Parse::kOk || special) {
+    return false;
+  }
+  p += used;
+  if (clen != static_cast<uint64_t>(end - p)) return false;
+  return rdb::LzfDecompress(ByteView(p, static_cast<size_t>(clen)), plen, kMsetValueBytes * 64, out)
+      .has_value();
 }
 
 // Bytes RESTORE takes besides the key and the value.
@@ -258,12 +306,59 @@ void SnapshotSink::SubmitRestore(int db, const rdb::KeyInfo& key, ByteView seria
   if (!r) SetError(std::move(r).error());
 }
 
+bool SnapshotSink::AddToMset(int db, size_t lane, ByteView key, ByteView raw) {
+  if (!DecodeRawString(raw, &value_)) return false;
+  if (msets_.size() <= lane) msets_.resize(lane + 1);
+  PendingMset& m = msets_[lane];
+  if (m.count > 0 && m.db != db) FlushMset(lane);
+  if (m.count == 0) {
+    m.db = db;
+    m.first_key.assign(key.begin(), key.end());
+  }
+  AppendBulk(&m.pairs, key);
+  AppendBulk(&m.pairs, std::string_view(value_));
+  ++m.count;
+  if (m.count >= options_.mset_pairs || m.pairs.size() >= kMsetBytes) FlushMset(lane);
+  return true;
+}
+
+void SnapshotSink::FlushMset(size_t lane) {
+  PendingMset& m = msets_[lane];
+  if (m.count == 0) return;
+  if (!error_) {
+    Bytes* out = lanes_->Begin(lane, m.pairs.size() + 32);
+    out->push_back('*');
+    AppendInt(out, 1 + 2 * static_cast<int64_t>(m.count));
+    static constexpr std::string_view kMset = "\r\n$4\r\nMSET\r\n";
+    out->insert(out->end(), kMset.begin(), kMset.end());
+    out->insert(out->end(), m.pairs.begin(), m.pairs.end());
+    std::string what =
+        m.count == 1 ? "MSET" : "MSET of " + std::to_string(m.count) + " strings, the first";
+    auto r = lanes_->End(lane, m.db, 1, what + " " + KeyLabel(ByteView(m.first_key), m.db));
+    if (!r) SetError(std::move(r).error());
+  }
+  m.count = 0;
+  m.pairs.clear();
+}
+
+void SnapshotSink::Flush() {
+  for (size_t lane = 0; lane < msets_.size(); ++lane) FlushMset(lane);
+}
+
+void SnapshotSink::OnEof(const rdb::EofInfo&) { Flush(); }
+
 void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last) {
   if (error_) return;
   int db = db_map_->Map(static_cast<int>(key.db));
   bool first = !value_started_;
   value_started_ = true;
   if (first && last) {  // the common case: a whole small value in one part
+    if (key.kind == rdb::TypeKind::kString && options_.mset_pairs > 0 && key.expire_ms <= 0 &&
+        key.idle_s < 0 && key.freq < 0 && part.size() <= kMsetValueBytes &&
+        AddToMset(db, lanes_->LaneFor(db, key.key), key.key, part)) {
+      ++keys_written_;
+      return;
+    }
     SubmitRestore(db, key, part, footer_version_);
     ++keys_written_;
     return;

@@ -348,6 +348,8 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
     stats->keys_skipped = skipped_before + sink.keys_skipped();
   }
   // Barrier: every write answered before the first ACK.
+  sink.Flush();
+  if (sink.error()) return MakeError(*sink.error());
   auto drained = lanes.Drain();
   if (!drained) return MakeError(drained.error());
   if (sink.error()) return MakeError(*sink.error());
