@@ -64,7 +64,10 @@ class Migration::Impl {
   Impl(Spec spec, Journal* journal, ApplyOptions options)
       : spec_(std::move(spec)), journal_(journal), options_(std::move(options)) {}
 
-  ~Impl() { StopEngine(); }
+  ~Impl() {
+    StopPauseKeeper();
+    StopEngine();
+  }
 
   Result<Phase> Apply();
   Result<Phase> Rollback(const std::string& reason, Phase terminal);
@@ -137,6 +140,11 @@ class Migration::Impl {
   std::optional<Error> engine_error_;
   int64_t pause_started_ms_ = -1;
   int64_t drained_offset_ = -1;
+  // write_pause: read-only — a thread that renews CLIENT PAUSE until cutover or rollback.
+  std::thread pause_keeper_;
+  std::atomic<bool> pause_keeper_stop_{false};
+  void StartPauseKeeper();
+  void StopPauseKeeper();
 };
 
 Result<void> Migration::Impl::Preflight() {
@@ -283,6 +291,31 @@ Result<void> Migration::Impl::StartEngine() {
   return {};
 }
 
+void Migration::Impl::StartPauseKeeper() {
+  if (pause_keeper_.joinable()) return;
+  pause_keeper_stop_ = false;
+  pause_keeper_ = std::thread([this] {
+    auto source = SourceUri();
+    if (!source) return;
+    SourceControl control(*source);
+    const milliseconds pause(spec_.migration.max_pause_ms);
+    while (!pause_keeper_stop_) {
+      auto r = control.PauseWrites(pause);
+      if (!r) spdlog::warn("renewing the read-only pause failed: {}", r.error().ToString());
+      // Renew at a third of the timeout, so one missed renewal does not unpause.
+      auto until = Clock::now() + pause / 3;
+      while (!pause_keeper_stop_ && Clock::now() < until) {
+        std::this_thread::sleep_for(milliseconds(10));
+      }
+    }
+  });
+}
+
+void Migration::Impl::StopPauseKeeper() {
+  pause_keeper_stop_ = true;
+  if (pause_keeper_.joinable()) pause_keeper_.join();
+}
+
 void Migration::Impl::StopEngine() {
   if (!engine_thread_.joinable()) return;
   *engine_stop_ = true;
@@ -397,6 +430,11 @@ Result<void> Migration::Impl::PauseWrites() {
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
   SourceControl control(*source);
+  if (spec_.migration.write_pause == WritePause::kReadOnly) {
+    // Paused since FULL_SYNC; the pause length counts from then.
+    if (auto started = State(kPauseStartKey)) pause_started_ms_ = std::stoll(*started);
+    return control.PauseWrites(milliseconds(spec_.migration.max_pause_ms));
+  }
   pause_started_ms_ = UnixMillis();
   KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
   KF_RETURN_IF_ERROR(control.PauseWrites(milliseconds(spec_.migration.max_pause_ms)));
@@ -478,6 +516,7 @@ Result<void> Migration::Impl::Cutover() {
 }
 
 Result<void> Migration::Impl::Decommission() {
+  StopPauseKeeper();
   StopEngine();
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
@@ -505,6 +544,7 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
                      RollbackRefusal(target ? target->Endpoint() : "the target"));
   }
   Event(phase_, EventKind::kRollback, "rolling back: " + reason);
+  StopPauseKeeper();
   StopEngine();
   bool clean = true;
   if (auto source = SourceUri()) {
@@ -569,13 +609,26 @@ Result<Phase> Migration::Impl::Apply() {
     }
     auto saved_fp = State(kKeySpecFingerprint);
     if (parsed && !IsTerminal(*parsed) && saved_fp && *saved_fp != fingerprint) {
-      return MakeError(ControlErrc::kRefused,
-                       "the spec changed since this migration started (phase " + *saved +
+      std::string fields;
+      if (auto before = State(kKeySpecJson)) {
+        auto json = nlohmann::json::parse(*before, nullptr, false);
+        if (!json.is_discarded()) {
+          for (const auto& f : ChangedFields(json, spec_.ToJson())) {
+            fields += (fields.empty() ? " (changed: " : ", ") + f;
+          }
+          if (!fields.empty()) fields += ")";
+        }
+      }
+      return MakeError(ControlErrc::kSpecChanged,
+                       "the spec changed since this migration started" + fields + " (phase " +
+                           *saved +
                            "); finish it with the original spec, or abort it (keyferry abort) "
                            "before applying a changed one");
     }
   }
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecFingerprint, fingerprint));
+  KF_RETURN_IF_ERROR(journal_->Set(kKeySpecJson, spec_.ToJson().dump()));
+  KF_RETURN_IF_ERROR(journal_->Set(kKeySpecName, spec_.name));
   if (start != Phase::kPreflight) {
     Event(start, EventKind::kInfo, "resuming the migration at " + std::string(PhaseName(start)));
   }
@@ -625,6 +678,15 @@ Result<Phase> Migration::Impl::Apply() {
         break;
       case Phase::kFullSync:
         r = run(phase, [&]() -> Result<void> {
+          if (spec_.migration.write_pause == WritePause::kReadOnly) {
+            if (!State(kPauseStartKey)) {
+              pause_started_ms_ = UnixMillis();
+              KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
+            }
+            StartPauseKeeper();
+            Event(phase, EventKind::kInfo,
+                  "write_pause read-only: source writes are paused for the whole migration");
+          }
           KF_RETURN_IF_ERROR(StartEngine());
           return WaitFullSync();
         });
