@@ -9,7 +9,9 @@
 namespace kf {
 
 void SetUpLogging(std::string_view level) {
-  auto logger = spdlog::stderr_color_mt("keyferry");
+  // Idempotent: a second call (tests run the CLI several times in one process) reuses it.
+  auto logger = spdlog::get("keyferry");
+  if (!logger) logger = spdlog::stderr_color_mt("keyferry");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   logger->set_level(spdlog::level::from_str(std::string(level)));
   spdlog::set_default_logger(logger);
