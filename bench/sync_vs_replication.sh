@@ -15,8 +15,8 @@
 #             without it, by polling VmHWM in /proc/<pid>/status. The key count on the
 #             target is checked afterwards.
 # Each measurement is repeated KF_BENCH_REPEATS times (default 3) and the medians are
-# printed: seconds, keys/s, the ratio keyferry/native (below 1.00 = keyferry faster) and
-# keyferry's peak RSS.
+# printed: seconds, keys/s, the ratio keyferry/native (below 1.00 = keyferry faster),
+# keyferry's CPU seconds (user + sys) and its peak RSS (the highest of the runs).
 #
 # Datasets (KF_BENCH_DATASETS, default "strings hashes lists"):
 #   strings  2,000,000 small strings (DEBUG POPULATE, 32-byte values)
@@ -268,7 +268,7 @@ run_keyferry() {
     --target "redis://127.0.0.1:$DST_PORT" "${extra[@]}")
   t0="$(now)"
   if [[ -n "$gnu_time" ]]; then
-    timeout "$timeout_s" "$gnu_time" -f %M -o "$rss_file" "${cmd[@]}" >"$out" 2>&1 || rc=$?
+    timeout "$timeout_s" "$gnu_time" -f "%M %U %S" -o "$rss_file" "${cmd[@]}" >"$out" 2>&1 || rc=$?
   else
     timeout "$timeout_s" "${cmd[@]}" >"$out" 2>&1 &
     pid=$!
@@ -284,7 +284,7 @@ run_keyferry() {
       sleep 0.02
     done
     wait "$pid" || rc=$?
-    echo "$hwm" >"$rss_file"
+    echo "$hwm - -" >"$rss_file"
   fi
   t1="$(now)"
   if ((rc != 0)); then
@@ -298,8 +298,9 @@ run_keyferry() {
     echo "keyferry sync exited 0 but the target holds $got keys, the source $SRC_KEYS" >&2
     return 1
   fi
-  awk -v a="$t0" -v b="$t1" -v rss="$(tail -1 "$rss_file")" \
-    'BEGIN { printf "%.3f %d\n", b - a, rss }'
+  # seconds, peak RSS KB, CPU seconds (user + sys; "-" without GNU time)
+  tail -1 "$rss_file" | awk -v a="$t0" -v b="$t1" '{
+    printf "%.3f %d %s\n", b - a, $1, ($2 == "-" ? "-" : sprintf("%.2f", $2 + $3)) }'
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -307,6 +308,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 results="$work/results"
 : >"$results"
 run_id=0
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "keyferry: $keyferry; $(redis-server --version | awk '{ print $1, $2, $3 }') ->" \
   "$(valkey-server --version | awk '{ print $1, $2, $3 }'); $(nproc) cores; $repeats runs each" >&2
 for name in $datasets; do
@@ -314,6 +316,7 @@ for name in $datasets; do
   native_times=()
   kf_times=()
   kf_rss=()
+  kf_cpu=()
   keys=0
   for rep in $(seq 1 "$repeats"); do
     run_id=$((run_id + 1))
@@ -326,26 +329,31 @@ for name in $datasets; do
     run_id=$((run_id + 1))
     start_pair "$name" "$run_id"
     kf_out="$(run_keyferry "$run_id")"
-    read -r t rss <<<"$kf_out"
+    read -r t rss cpu <<<"$kf_out"
     kf_times+=("$t")
     kf_rss+=("$rss")
+    kf_cpu+=("$cpu")
     stop_pair "$run_id"
-    echo "  $name run $rep: native ${native_times[-1]} s, keyferry $t s (peak RSS $((rss / 1024)) MB)" >&2
+    echo "  $name run $rep: native ${native_times[-1]} s, keyferry $t s (CPU $cpu s, peak RSS" \
+      "$((rss / 1024)) MB)" >&2
   done
   nat="$(printf '%s\n' "${native_times[@]}" | median)"
   kf="$(printf '%s\n' "${kf_times[@]}" | median)"
   rss="$(printf '%s\n' "${kf_rss[@]}" | sort -g | tail -1)"
-  echo "$name|$(dataset_label "$name")|$keys|$nat|$kf|$rss" >>"$results"
+  cpu="$(printf '%s\n' "${kf_cpu[@]}" | median)"
+  echo "$name|$(dataset_label "$name")|$keys|$nat|$kf|$rss|$cpu" >>"$results"
 done
 
 echo
 echo "Native replication (REPLICAOF, diskless sync, repl-diskless-load $diskless_load) vs" \
   "keyferry sync --once${kf_extra:+ $kf_extra}; median of $repeats runs; ratio = keyferry/native time"
 awk -F'|' 'BEGIN {
-    printf "%-34s %10s %10s %12s %10s %12s %7s %14s\n", "dataset", "keys", "native s",
-      "native k/s", "keyferry s", "keyferry k/s", "ratio", "kf peak RSS MB";
+    printf "%-34s %9s %9s %11s %10s %12s %6s %8s %9s\n", "dataset", "keys", "native s",
+      "native k/s", "keyferry s", "keyferry k/s", "ratio", "kf CPU s", "kf RSS MB";
   }
   {
-    printf "%-34s %10d %10.2f %12.0f %10.2f %12.0f %7.2f %14.1f\n", $2, $3, $4, $3 / $4, $5,
-      $3 / $5, $5 / $4, $6 / 1024;
+    printf "%-34s %9d %9.2f %11.0f %10.2f %12.0f %6.2f %8s %9.1f\n", $2, $3, $4, $3 / $4, $5,
+      $3 / $5, $5 / $4, ($7 == "-" ? "-" : sprintf("%.2f", $7)), $6 / 1024;
   }' "$results"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine" \
+  "slows both kinds of run, keyferry's pipeline more: it runs source, target and keyferry at once)"
