@@ -397,6 +397,11 @@ class Comparison {
     int64_t v = expiry.integer();
     if (v >= 0) p.expire_ms = e.has_pexpiretime() ? v : now_ms + v;
     if (memory != nullptr && memory->type() == ReplyType::kInteger) p.memory = memory->integer();
+    if (memory != nullptr && memory->is_null() && p.present()) {
+      // Deleted (or expired) between TYPE and MEMORY USAGE in the same pipeline.
+      p.type = "none";
+      p.expire_ms = -1;
+    }
     if (memory != nullptr && memory->is_error()) {
       Note(e.Describe() + " refused MEMORY USAGE (" + Printable(memory->str(), 80) +
            "): values of unknown size were compared in windows, which is slower");

@@ -161,19 +161,60 @@ class WindowedComparer {
     return Equal();
   }
 
-  // SCAN-family page of the source: fills `items` and advances `cursor`.
-  Step ScanPage(const std::string& command, std::string* cursor, std::vector<Reply>* items) {
-    auto r =
-        One(s_, {command, key_, *cursor, "COUNT", std::to_string(o_.window_elements)}, command);
-    if (!r) return MakeError(std::move(r).error());
-    KF_STEP(Inspect(s_, *r, command));
-    if (r->type() != ReplyType::kArray || r->size() != 2 || !(*r)[0].is_string() ||
-        !(*r)[1].is_aggregate()) {
-      return MakeError(s_.ShapeError(*r, command, key_));
+  // Parses a SCAN-family reply of the source: fills `items` and advances `cursor`.
+  Step ParseScanPage(Reply& r, const std::string& command, std::string* cursor,
+                     std::vector<Reply>* items) {
+    KF_STEP(Inspect(s_, r, command));
+    if (r.type() != ReplyType::kArray || r.size() != 2 || !r[0].is_string() ||
+        !r[1].is_aggregate()) {
+      return MakeError(s_.ShapeError(r, command, key_));
     }
-    *cursor = (*r)[0].str();
-    *items = std::move(r->mutable_children()[1].mutable_children());
+    *cursor = r[0].str();
+    *items = std::move(r.mutable_children()[1].mutable_children());
     return Equal();
+  }
+
+  // Walks the source with `scan` (SSCAN / HSCAN / ZSCAN; `stride` reply items per element)
+  // and looks each page's members up on the target with `lookup` (one reply element per
+  // member); `check(items, reply)` compares a page. The source reads the next page while
+  // the target answers the lookup of the current one. Both replies are always read before
+  // returning, so no reply is left on either connection.
+  template <typename Check>
+  Step ScanAndLookup(const std::string& scan, size_t stride, const std::string& lookup,
+                     Check check) {
+    const std::string count = std::to_string(o_.window_elements);
+    std::string cursor = "0";
+    std::vector<Reply> items;
+    auto first = One(s_, {scan, key_, cursor, "COUNT", count}, scan);
+    if (!first) return MakeError(std::move(first).error());
+    KF_STEP(ParseScanPage(*first, scan, &cursor, &items));
+    while (true) {
+      if (items.size() % stride != 0) return MakeError(s_.ShapeError(Reply(), scan, key_));
+      const bool more = cursor != "0";
+      const bool has_lookup = !items.empty();
+      if (has_lookup) {
+        Command command = {lookup, key_};
+        command.reserve(2 + items.size() / stride);
+        for (size_t i = 0; i < items.size(); i += stride) command.push_back(items[i].str());
+        KF_RETURN_IF_ERROR(t_.Send({command}, lookup));
+      }
+      if (more) KF_RETURN_IF_ERROR(s_.Send({{scan, key_, cursor, "COUNT", count}}, scan));
+      Result<std::vector<Reply>> next, looked_up;
+      if (more) next = s_.Receive(1, scan);
+      if (has_lookup) looked_up = t_.Receive(1, lookup);
+      if (more && !next) return MakeError(std::move(next).error());
+      if (has_lookup) {
+        if (!looked_up) return MakeError(std::move(looked_up).error());
+        const Reply& r = (*looked_up)[0];
+        KF_STEP(Inspect(t_, r, lookup));
+        if (!r.is_aggregate() || r.size() != items.size() / stride) {
+          return MakeError(t_.ShapeError(r, lookup, key_));
+        }
+        KF_STEP(check(items, r));
+      }
+      if (!more) return Equal();
+      KF_STEP(ParseScanPage((*next)[0], scan, &cursor, &items));
+    }
   }
 
   Step Sets() {
@@ -183,25 +224,15 @@ class WindowedComparer {
     if (!*lens) return std::optional<std::string>(diff);
     auto [ls, lt] = **lens;
     if (ls != lt) return Differ("members " + std::to_string(ls) + " vs " + std::to_string(lt));
-    std::string cursor = "0";
-    std::vector<Reply> items;
-    do {
-      KF_STEP(ScanPage("SSCAN", &cursor, &items));
-      if (items.empty()) continue;
-      Command lookup = {"SMISMEMBER", key_};
-      for (const auto& m : items) lookup.push_back(m.str());
-      auto r = One(t_, lookup, "SMISMEMBER");
-      if (!r) return MakeError(std::move(r).error());
-      KF_STEP(Inspect(t_, *r, "SMISMEMBER"));
-      if (!r->is_aggregate() || r->size() != items.size()) {
-        return MakeError(t_.ShapeError(*r, "SMISMEMBER", key_));
-      }
-      for (size_t i = 0; i < items.size(); ++i) {
-        if ((*r)[i].integer() != 1)
-          return Differ("member " + Shown(items[i].str()) + " missing on target");
-      }
-    } while (cursor != "0");
-    return Equal();
+    return ScanAndLookup(
+        "SSCAN", 1, "SMISMEMBER", [](const std::vector<Reply>& items, const Reply& r) -> Step {
+          for (size_t i = 0; i < items.size(); ++i) {
+            if (r[i].integer() != 1) {
+              return Differ("member " + Shown(items[i].str()) + " missing on target");
+            }
+          }
+          return Equal();
+        });
   }
 
   Step Hashes() {
@@ -211,31 +242,20 @@ class WindowedComparer {
     if (!*lens) return std::optional<std::string>(diff);
     auto [ls, lt] = **lens;
     if (ls != lt) return Differ("fields " + std::to_string(ls) + " vs " + std::to_string(lt));
-    std::string cursor = "0";
-    std::vector<Reply> items;
-    do {
-      KF_STEP(ScanPage("HSCAN", &cursor, &items));
-      if (items.size() % 2 != 0) return MakeError(s_.ShapeError(Reply(), "HSCAN", key_));
-      if (items.empty()) continue;
-      Command lookup = {"HMGET", key_};
-      for (size_t i = 0; i < items.size(); i += 2) lookup.push_back(items[i].str());
-      auto r = One(t_, lookup, "HMGET");
-      if (!r) return MakeError(std::move(r).error());
-      KF_STEP(Inspect(t_, *r, "HMGET"));
-      if (!r->is_aggregate() || r->size() != items.size() / 2) {
-        return MakeError(t_.ShapeError(*r, "HMGET", key_));
-      }
-      for (size_t i = 0; i < r->size(); ++i) {
-        const std::string& field = items[2 * i].str();
-        const std::string& value = items[2 * i + 1].str();
-        if ((*r)[i].is_null()) return Differ("field " + Shown(field) + " missing on target");
-        if ((*r)[i].str() != value) {
-          return Differ("field " + Shown(field) + ": " + Shown(value) + " vs " +
-                        Shown((*r)[i].str()));
-        }
-      }
-    } while (cursor != "0");
-    return Equal();
+    return ScanAndLookup("HSCAN", 2, "HMGET",
+                         [](const std::vector<Reply>& items, const Reply& r) -> Step {
+                           for (size_t i = 0; i < r.size(); ++i) {
+                             const std::string& field = items[2 * i].str();
+                             const std::string& value = items[2 * i + 1].str();
+                             if (r[i].is_null())
+                               return Differ("field " + Shown(field) + " missing on target");
+                             if (r[i].str() != value) {
+                               return Differ("field " + Shown(field) + ": " + Shown(value) +
+                                             " vs " + Shown(r[i].str()));
+                             }
+                           }
+                           return Equal();
+                         });
   }
 
   static std::optional<double> ScoreOf(const Reply& r) {
@@ -251,34 +271,25 @@ class WindowedComparer {
     if (!*lens) return std::optional<std::string>(diff);
     auto [ls, lt] = **lens;
     if (ls != lt) return Differ("members " + std::to_string(ls) + " vs " + std::to_string(lt));
-    std::string cursor = "0";
-    std::vector<Reply> items;
-    do {
-      KF_STEP(ScanPage("ZSCAN", &cursor, &items));
-      if (items.size() % 2 != 0) return MakeError(s_.ShapeError(Reply(), "ZSCAN", key_));
-      if (items.empty()) continue;
-      Command lookup = {"ZMSCORE", key_};
-      for (size_t i = 0; i < items.size(); i += 2) lookup.push_back(items[i].str());
-      auto r = One(t_, lookup, "ZMSCORE");
-      if (!r) return MakeError(std::move(r).error());
-      KF_STEP(Inspect(t_, *r, "ZMSCORE"));
-      if (!r->is_aggregate() || r->size() != items.size() / 2) {
-        return MakeError(t_.ShapeError(*r, "ZMSCORE", key_));
-      }
-      for (size_t i = 0; i < r->size(); ++i) {
-        const std::string& member = items[2 * i].str();
-        if ((*r)[i].is_null()) return Differ("member " + Shown(member) + " missing on target");
-        auto a = ScoreOf(items[2 * i + 1]);
-        if (!a) return MakeError(s_.ShapeError(items[2 * i + 1], "ZSCAN", key_));
-        auto b = ScoreOf((*r)[i]);
-        if (!b) return MakeError(t_.ShapeError((*r)[i], "ZMSCORE", key_));
-        if (!(*a == *b)) {
-          return Differ("member " + Shown(member) + ": score " + ScoreText(*a) + " vs " +
-                        ScoreText(*b));
-        }
-      }
-    } while (cursor != "0");
-    return Equal();
+    return ScanAndLookup("ZSCAN", 2, "ZMSCORE",
+                         [this](const std::vector<Reply>& items, const Reply& r) -> Step {
+                           for (size_t i = 0; i < r.size(); ++i) {
+                             const std::string& member = items[2 * i].str();
+                             if (r[i].is_null())
+                               return Differ("member " + Shown(member) + " missing on target");
+                             auto a = ScoreOf(items[2 * i + 1]);
+                             if (!a)
+                               return MakeError(s_.ShapeError(items[2 * i + 1], "ZSCAN", key_));
+                             auto b = ScoreOf(r[i]);
+                             if (!b) return MakeError(t_.ShapeError(r[i], "ZMSCORE", key_));
+                             // IEEE ==: the two servers print the same double differently.
+                             if (!(*a == *b)) {
+                               return Differ("member " + Shown(member) + ": score " +
+                                             ScoreText(*a) + " vs " + ScoreText(*b));
+                             }
+                           }
+                           return Equal();
+                         });
   }
 
   // --- streams ---

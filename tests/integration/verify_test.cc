@@ -274,7 +274,11 @@ TEST_P(VerifyInjectionTest, FindsTheDifferenceOnTheRightKey) {
   ASSERT_FALSE(HasFatalFailure());
 
   VerifyOptions options;
-  if (windowed) options.big_value_bytes = 0;
+  if (windowed) {
+    options.big_value_bytes = 0;  // every value in windows, small windows so paging matters
+    options.window_elements = 3;
+    options.window_bytes = 4096;
+  }
   auto report = Verify(options);
   ASSERT_TRUE(report) << report.error().ToString();
   EXPECT_FALSE(report->equal);
