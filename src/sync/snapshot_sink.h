@@ -8,10 +8,12 @@
 //  - it does not (e.g. Redis 7.4 field-TTL hashes for Valkey 8) → --on-unsupported decides:
 //    fail (stop with the key named), skip (logged), drop-field-ttl (decoded, field TTLs
 //    dropped, re-encoded for the target's RDB version);
-//  - a plain string without TTL, LRU or LFU data (and at most kMsetValueBytes) → gathered
+//  - a plain string without TTL, LRU or LFU data (at most 16 KiB serialized) → gathered
 //    with others of its lane and db into one `MSET k1 v1 k2 v2 ...` (options.mset_pairs per
 //    command): the same result as RESTORE ... REPLACE, at a fraction of the target's
-//    per-command cost. Pending MSETs are written by Flush() (and at the end of the RDB);
+//    per-command cost. Pending MSETs are written by Flush() (and at the end of the RDB).
+//    An MSET holds keys of one lane and db only; a cluster writer would have to group them
+//    by slot instead;
 //  - a value bigger than the big-key threshold (the reader hands it over in parts) is
 //    decoded while it streams, by a nested reader, and written as chunked commands: DEL,
 //    then RPUSH / SADD / ZADD / HSET / XADD batches, then PEXPIREAT — never whole in memory.
