@@ -263,6 +263,22 @@ class Comparison {
       }
       pairs.insert({source_db, t});
     }
+    if (pairs.empty()) {
+      // Nothing listed: make sure that is because both ends are empty, not because INFO
+      // keyspace reads differently here (a false "equal" would be the worst outcome).
+      auto sizes = RunBoth(source_, {{"DBSIZE"}}, target_, {{"DBSIZE"}}, "DBSIZE");
+      if (!sizes) return MakeError(std::move(sizes).error());
+      for (auto [e, r] :
+           {std::pair{&source_, &sizes->first[0]}, std::pair{&target_, &sizes->second[0]}}) {
+        if (r->type() != ReplyType::kInteger || r->integer() != 0) {
+          return MakeError(VerifyErrc::kUnexpectedReply,
+                           "INFO keyspace of " + e->Describe() +
+                               " lists no database with keys, yet DBSIZE answers " +
+                               r->ToString(60) + "; name the databases to compare with --db");
+        }
+      }
+      Note("both ends are empty: nothing to compare");
+    }
     return std::vector<DbPair>(pairs.begin(), pairs.end());
   }
 

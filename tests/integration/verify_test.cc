@@ -130,6 +130,15 @@ TEST_F(VerifyTest, IdenticalDataIsEqualThroughDumpsAndWindows) {
   EXPECT_TRUE(keys_only->equal) << Describe(*keys_only);
 }
 
+TEST_F(VerifyTest, EmptyEndsAreEqualWithANote) {
+  auto report = Verify();
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_TRUE(report->equal);
+  EXPECT_TRUE(report->source_dbs.empty());
+  ASSERT_EQ(report->notes.size(), 1u);
+  EXPECT_EQ(report->notes[0], "both ends are empty: nothing to compare");
+}
+
 TEST_F(VerifyTest, SampleModeChecksAFraction) {
   SeedBoth();
   ASSERT_FALSE(HasFatalFailure());
