@@ -9,6 +9,7 @@
 #include "control/local_provider.h"
 #include "control/source_control.h"
 #include "net/client.h"
+#include "net/server_info.h"
 
 namespace kf::control {
 namespace {
@@ -123,8 +124,10 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
   auto persistence = client.Call({"INFO", "persistence"});
   auto memory = client.Call({"INFO", "memory"});
   auto keyspace = client.Call({"INFO", "keyspace"});
-  if (server && !server->is_error()) *source_version = InfoValue(server->str(), "redis_version");
-  if (memory && !memory->is_error()) *used_memory = ToInt(InfoValue(memory->str(), "used_memory"));
+  if (server && !server->is_error())
+    *source_version = net::InfoField(server->str(), "redis_version");
+  if (memory && !memory->is_error())
+    *used_memory = ToInt(net::InfoField(memory->str(), "used_memory"));
   if (keyspace && !keyspace->is_error()) {
     const std::string& text = keyspace->str();
     for (size_t pos = text.find("subexpiry="); pos != std::string::npos;
@@ -137,19 +140,19 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
   state.name = "source.state";
   std::vector<std::string> problems;
   if (repl && !repl->is_error()) {
-    std::string role = InfoValue(repl->str(), "role");
+    std::string role = net::InfoField(repl->str(), "role");
     if (role != "master") {
       problems.push_back("it is a " + role + " (master_link_status: " +
-                         InfoValue(repl->str(), "master_link_status") + "), not a primary");
+                         net::InfoField(repl->str(), "master_link_status") + "), not a primary");
     }
   }
   if (persistence && !persistence->is_error()) {
     const std::string& p = persistence->str();
-    if (InfoValue(p, "loading") == "1") problems.push_back("it is loading its dataset");
-    if (InfoValue(p, "rdb_bgsave_in_progress") == "1") {
+    if (net::InfoField(p, "loading") == "1") problems.push_back("it is loading its dataset");
+    if (net::InfoField(p, "rdb_bgsave_in_progress") == "1") {
       problems.push_back("a background save (BGSAVE) is in progress");
     }
-    if (InfoValue(p, "aof_rewrite_in_progress") == "1") {
+    if (net::InfoField(p, "aof_rewrite_in_progress") == "1") {
       problems.push_back("an AOF rewrite is in progress");
     }
   }

@@ -16,6 +16,7 @@
 #include "control/local_provider.h"
 #include "control/source_control.h"
 #include "net/client.h"
+#include "net/server_info.h"
 #include "sync/sync_engine.h"
 #include "verify/verifier.h"
 
@@ -161,7 +162,7 @@ Result<void> Migration::Impl::Preflight() {
     return MakeError(ControlErrc::kPreflightFailed, "INFO on the source failed");
   }
   auto repl = client.Call({"INFO", "replication"});
-  std::string role = repl && !repl->is_error() ? InfoValue(repl->str(), "role") : "";
+  std::string role = repl && !repl->is_error() ? net::InfoField(repl->str(), "role") : "";
   if (role != "master") {
     return MakeError(ControlErrc::kPreflightFailed,
                      "the source " + source->Endpoint() + " is a " + role +
@@ -187,7 +188,7 @@ Result<void> Migration::Impl::Preflight() {
                          list + ". Grant them (ACL SETUSER " + user +
                          " +psync +replconf +client) or use a user that has them");
   }
-  std::string version = InfoValue(info->str(), "redis_version");
+  std::string version = net::InfoField(info->str(), "redis_version");
   Event(Phase::kPreflight, EventKind::kInfo,
         "source " + source->Endpoint() + " is a primary running Redis " + version,
         {{"redis_version", version}});

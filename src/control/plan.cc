@@ -1,30 +1,10 @@
 // Plan: the change set, from the spec and the source's INFO.
 #include "control/plan.h"
 
-#include <charconv>
-
 #include "control/source_control.h"
+#include "net/server_info.h"
 
 namespace kf::control {
-namespace {
-
-// The RDB version a Redis version writes (DESIGN.md §4).
-int RedisRdbVersion(const std::string& version) {
-  int major = 0, minor = 0;
-  auto dot = version.find('.');
-  std::from_chars(version.data(), version.data() + version.size(), major);
-  if (dot != std::string::npos) {
-    std::from_chars(version.data() + dot + 1, version.data() + version.size(), minor);
-  }
-  if (major < 7) return 9;
-  if (major == 7 && minor == 0) return 10;
-  if (major == 7 && minor == 2) return 11;
-  if (major == 7 || (major == 8 && minor <= 4)) return 12;
-  if (major == 8 && minor <= 6) return 13;
-  return 14;
-}
-
-}  // namespace
 
 Plan MakePlan(const Spec& spec) {
   Plan plan;
@@ -37,6 +17,7 @@ Plan MakePlan(const Spec& spec) {
   // Source, read-only.
   std::string version;
   std::string keyspace;
+  int source_rdb = -1;
   auto source = spec.SourceUri();
   if (!source) {
     d["source"] = {{"uri", spec.source.uri}, {"error", source.error().ToString()}};
@@ -46,7 +27,10 @@ Plan MakePlan(const Spec& spec) {
     SourceControl control(*source);
     auto server = control.Info("server");
     auto ks = control.Info("keyspace");
-    if (server) version = InfoValue(*server, "redis_version");
+    if (server) {
+      version = net::InfoField(*server, "redis_version");
+      source_rdb = net::ServerRdbVersion(*server);
+    }
     if (ks) keyspace = *ks;
     d["source"] = {{"uri", source->ToString(true)}, {"version", version}};
     t += "  source       " + source->ToString(true) +
@@ -74,7 +58,6 @@ Plan MakePlan(const Spec& spec) {
     t += "  = target     external " + spec.target.external.uri + " (must be empty)\n";
   }
   // Path and transcoding.
-  int source_rdb = version.empty() ? -1 : RedisRdbVersion(version);
   std::string transcoding;
   if (source_rdb < 0) {
     transcoding = "unknown until the source can be read";

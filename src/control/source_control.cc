@@ -2,11 +2,11 @@
 #include "control/source_control.h"
 
 #include <charconv>
-#include <sstream>
 
 #include "control/control_errc.h"
 #include "net/client.h"
 #include "net/errc.h"
+#include "net/server_info.h"
 
 namespace kf::control {
 namespace {
@@ -22,19 +22,6 @@ Result<resp::Reply> CallOnce(const net::Uri& uri, std::initializer_list<std::str
 }
 
 }  // namespace
-
-std::string InfoValue(const std::string& info, const std::string& field) {
-  std::istringstream lines(info);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
-        line[field.size()] == ':') {
-      return line.substr(field.size() + 1);
-    }
-  }
-  return "";
-}
 
 Result<void> SourceControl::PauseWrites(std::chrono::milliseconds max_pause) {
   auto reply = CallOnce(source_, {"CLIENT", "PAUSE", std::to_string(max_pause.count()), "WRITE"});
@@ -71,7 +58,7 @@ Result<std::string> SourceControl::Info(const std::string& section) {
 Result<int64_t> SourceControl::ReplicationOffset() {
   auto info = Info("replication");
   if (!info) return MakeError(info.error());
-  std::string v = InfoValue(*info, "master_repl_offset");
+  std::string v = net::InfoField(*info, "master_repl_offset");
   int64_t offset = -1;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), offset);
   if (ec != std::errc()) {

@@ -34,7 +34,4 @@ class SourceControl {
   net::Uri source_;
 };
 
-// The value of `field` in INFO text ("" when absent).
-std::string InfoValue(const std::string& info, const std::string& field);
-
 }  // namespace kf::control

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "net/client.h"
 #include "net/errc.h"
+#include "net/server_info.h"
 #include "rdb/reader.h"
 #include "resp/command_parser.h"
 #include "resp/encoder.h"
@@ -27,19 +28,6 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-std::string InfoField(const std::string& info, std::string_view name) {
-  std::istringstream lines(info);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
-        line[name.size()] == ':') {
-      return line.substr(name.size() + 1);
-    }
-  }
-  return "";
-}
-
 Result<std::string> Info(net::Client& client, const char* section) {
   auto reply = client.Call({"INFO", section});
   if (!reply) return MakeError(reply.error());
@@ -49,27 +37,6 @@ Result<std::string> Info(net::Client& client, const char* section) {
                                                " was refused: " + reply->str());
   }
   return reply->str();
-}
-
-// The RDB version a server loads: Valkey 7.2–8.x read 11, Valkey 9+ read 80+; Redis 6.x 9,
-// 7.0 10, 7.2 11, 7.4–8.4 12.
-int RdbVersionFor(const std::string& server_info) {
-  std::string valkey = InfoField(server_info, "valkey_version");
-  int major = 0, minor = 0;
-  auto parse = [&](const std::string& v) {
-    auto dot = v.find('.');
-    std::from_chars(v.data(), v.data() + v.size(), major);
-    if (dot != std::string::npos) std::from_chars(v.data() + dot + 1, v.data() + v.size(), minor);
-  };
-  if (!valkey.empty()) {
-    parse(valkey);
-    return major >= 9 ? 80 : 11;
-  }
-  parse(InfoField(server_info, "redis_version"));
-  if (major < 7) return 9;
-  if (major == 7 && minor == 0) return 10;
-  if (major == 7 && minor == 2) return 11;
-  return 12;
 }
 
 uint64_t KeyCount(const std::string& keyspace_info) {
@@ -183,7 +150,7 @@ struct SyncEngine::Session {
     auto info = Info(client, "replication");
     if (!info) return MakeError(info.error());
     int64_t offset = -1;
-    std::string v = InfoField(*info, "master_repl_offset");
+    std::string v = net::InfoField(*info, "master_repl_offset");
     std::from_chars(v.data(), v.data() + v.size(), offset);
     return offset;
   }
@@ -226,7 +193,7 @@ Result<void> SyncEngine::Session::Prepare() {
   }
   auto server = Info(target_admin, "server");
   if (!server) return MakeError(server.error());
-  target_rdb_version = RdbVersionFor(*server);
+  target_rdb_version = net::ServerRdbVersion(*server);
   if (target_rdb_version > 11) target_rdb_version = 11;  // the encoder writes up to 11
   if (!options.checkpoint_path.empty()) {
     auto cp = LoadCheckpoint(options.checkpoint_path);

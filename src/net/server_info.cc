@@ -1,0 +1,52 @@
+// INFO text fields and the engine-version → RDB-version table.
+#include "net/server_info.h"
+
+#include <charconv>
+
+namespace kf::net {
+namespace {
+
+void ParseMajorMinor(std::string_view version, int* major, int* minor) {
+  *major = *minor = 0;
+  auto dot = version.find('.');
+  std::from_chars(version.data(), version.data() + version.size(), *major);
+  if (dot != std::string_view::npos) {
+    std::from_chars(version.data() + dot + 1, version.data() + version.size(), *minor);
+  }
+}
+
+}  // namespace
+
+std::string InfoField(std::string_view info, std::string_view field) {
+  size_t pos = 0;
+  while (pos < info.size()) {
+    size_t end = info.find('\n', pos);
+    if (end == std::string_view::npos) end = info.size();
+    std::string_view line = info.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > field.size() && line.substr(0, field.size()) == field &&
+        line[field.size()] == ':') {
+      return std::string(line.substr(field.size() + 1));
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+int ServerRdbVersion(std::string_view info_server) {
+  int major = 0, minor = 0;
+  std::string valkey = InfoField(info_server, "valkey_version");
+  if (!valkey.empty()) {
+    ParseMajorMinor(valkey, &major, &minor);
+    return major >= 9 ? 80 : 11;
+  }
+  ParseMajorMinor(InfoField(info_server, "redis_version"), &major, &minor);
+  if (major < 7) return 9;
+  if (major == 7 && minor == 0) return 10;
+  if (major == 7 && minor == 2) return 11;
+  if (major == 7 || (major == 8 && minor <= 4)) return 12;
+  if (major == 8 && minor <= 6) return 13;
+  return 14;
+}
+
+}  // namespace kf::net
