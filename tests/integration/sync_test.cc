@@ -1,8 +1,12 @@
 // keyferry sync against real servers: Redis 7.0 → Valkey 8.0 with every type, several dbs,
 // millisecond TTLs and a function library while a writer runs; resume after cuts through
 // a loopback proxy; clear errors for bad endpoints.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -28,6 +32,27 @@ net::Uri UriOf(const std::string& text) {
 std::unique_ptr<ServerProcess> StartSource() {
   return ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"},
                                                               {"repl-backlog-size", "64mb"}}});
+}
+
+// GET http://127.0.0.1:<port><path> with a raw socket; the whole response, or "".
+std::string HttpGet(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)!::write(fd, request.data(), request.size());
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return response;
 }
 
 std::string JoinDiffs(const std::vector<std::string>& diffs) {
@@ -74,10 +99,17 @@ TEST(SyncTest, ContinuousModeStopsCleanlyOnSigterm) {
   ASSERT_TRUE(source && target);
   SeedEveryType(UriOf(source->uri()));
   ASSERT_FALSE(HasFatalFailure());
-  Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri()});
+  int status_port = FreeLoopbackPort();
+  Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(),
+                   "--status-addr", "127.0.0.1:" + std::to_string(status_port)});
   {
     Writer writer(UriOf(source->uri()));
     std::this_thread::sleep_for(seconds(3));
+    // /status serves the live numbers as JSON while the sync runs.
+    std::string status = HttpGet(status_port, "/status");
+    EXPECT_NE(status.find("200 OK"), std::string::npos) << status;
+    EXPECT_NE(status.find("\"phase\":\"stream\""), std::string::npos) << status;
+    EXPECT_NE(status.find("\"applied_offset\""), std::string::npos) << status;
     writer.Stop();
     std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
     EXPECT_EQ(writer.error(), "");
