@@ -548,6 +548,32 @@ TEST_F(VerifyTest, KeysExpiringDuringTheCompareAreNotDifferences) {
   EXPECT_GT(report->keys_vanished, 0u) << Describe(*report);
 }
 
+TEST_F(VerifyTest, DumpOrMemoryRefusedByAclFallsBackToWindows) {
+  SeedBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  RunOn(source_->uri(), 0,
+        {{"ACL", "SETUSER", "nodump", "on", ">pw", "~*", "&*", "+@all", "-dump"},
+         {"ACL", "SETUSER", "nomemory", "on", ">pw", "~*", "&*", "+@all", "-memory"}});
+  RunOn(target_->uri(), 15, {{"LSET", "db15:list:big", "7", "changed"}});
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string endpoint = "127.0.0.1:" + std::to_string(source_->port());
+  for (const char* user : {"nodump", "nomemory"}) {
+    auto report = verify::Verify(UriOf("redis://" + std::string(user) + ":pw@" + endpoint),
+                                 UriOf(target_->uri()), {});
+    ASSERT_TRUE(report) << user << ": " << report.error().ToString();
+    EXPECT_EQ(report->differing_keys, 1u) << user << "\n" << Describe(*report);
+    ASSERT_EQ(report->examples.size(), 1u) << user;
+    EXPECT_EQ(report->examples[0].key, "db15:list:big");
+    EXPECT_EQ(report->examples[0].issues[0].detail, "element 7: \"element-7\" vs \"changed\"");
+    EXPECT_GT(report->big_keys_windowed, 50u) << user;
+    ASSERT_FALSE(report->notes.empty()) << user;
+    EXPECT_NE(report->notes[0].find(std::string(user) == "nodump" ? "refused DUMP"
+                                                                  : "refused MEMORY USAGE"),
+              std::string::npos)
+        << report->notes[0];
+  }
+}
+
 TEST_F(VerifyTest, UnreachableEndIsAnErrorNamingIt) {
   VerifyOptions options;
   options.connect_timeout = milliseconds(2000);
