@@ -201,8 +201,10 @@ void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Jo
       if (pid && *pid && port && *port) {
         DoctorCheck drift;
         drift.name = "target.drift";
+        auto target = spec.TargetUri(0);
         LocalServer server{static_cast<pid_t>(ToInt(**pid)), static_cast<int>(ToInt(**port)),
-                           spec.target.local.bind, ""};
+                           spec.target.local.bind, "",
+                           target && target->has_password ? target->password : ""};
         auto health = CheckLocalServer(server);
         if (health.alive) {
           drift.detail = "the provisioned valkey-server (pid " + **pid + ") runs on port " + **port;

@@ -59,6 +59,22 @@ pid_t ReadPidFile(const std::string& path) {
   return static_cast<pid_t>(pid);
 }
 
+// A client connected to a local server (authenticating when it has a password).
+bool ConnectLocal(const LocalServer& server, net::Client& client, milliseconds connect_timeout,
+                  milliseconds io_timeout) {
+  net::Uri uri;
+  uri.host = server.bind;
+  uri.port = server.port;
+  if (!server.password.empty()) {
+    uri.password = server.password;
+    uri.has_password = true;
+  }
+  net::ClientOptions options;
+  options.connect_timeout = connect_timeout;
+  options.io_timeout = io_timeout;
+  return client.Connect(uri, options).has_value();
+}
+
 }  // namespace
 
 int PickFreePort(const std::string& bind) {
@@ -92,6 +108,7 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   LocalServer server;
   server.bind = config.bind;
   server.dir = config.dir;
+  server.password = config.password;
   server.port = config.port > 0 ? config.port : PickFreePort(config.bind);
   std::string pidfile = config.dir + "/valkey.pid";
   std::string logfile = config.dir + "/valkey.log";
@@ -119,6 +136,7 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
     args.insert(args.end(), {"--appendonly", "no", "--save", ""});
   }
   if (!config.maxmemory.empty()) args.insert(args.end(), {"--maxmemory", config.maxmemory});
+  if (!config.password.empty()) args.insert(args.end(), {"--requirepass", config.password});
   for (const auto& [name, value] : config.extra_config) {
     args.push_back("--" + name);
     args.push_back(value);
@@ -144,16 +162,10 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
                          "); is valkey-server installed? Its log:\n" + Tail(logfile));
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  net::Uri uri;
-  uri.host = config.bind;
-  uri.port = server.port;
-  net::ClientOptions co;
-  co.connect_timeout = milliseconds(500);
-  co.io_timeout = milliseconds(1000);
   while (std::chrono::steady_clock::now() < deadline) {
     if (server.pid <= 0) server.pid = ReadPidFile(pidfile);
     net::Client client;
-    if (server.pid > 0 && client.Connect(uri, co)) {
+    if (server.pid > 0 && ConnectLocal(server, client, milliseconds(500), milliseconds(1000))) {
       auto pong = client.Call({"PING"});
       if (pong && pong->str() == "PONG") return server;
     }
@@ -173,14 +185,8 @@ ServerHealth CheckLocalServer(const LocalServer& server) {
                      ", port " + std::to_string(server.port) + ") is gone";
     return health;
   }
-  net::Uri uri;
-  uri.host = server.bind;
-  uri.port = server.port;
-  net::ClientOptions co;
-  co.connect_timeout = milliseconds(1000);
-  co.io_timeout = milliseconds(2000);
   net::Client client;
-  if (!client.Connect(uri, co)) {
+  if (!ConnectLocal(server, client, milliseconds(1000), milliseconds(2000))) {
     health.problem = "the provisioned valkey-server (pid " + std::to_string(server.pid) +
                      ") does not answer on port " + std::to_string(server.port);
     return health;
@@ -204,14 +210,8 @@ ServerHealth CheckLocalServer(const LocalServer& server) {
 
 Result<void> RemoveLocalServer(const LocalServer& server) {
   if (ProcessAlive(server.pid)) {
-    net::Uri uri;
-    uri.host = server.bind;
-    uri.port = server.port;
-    net::ClientOptions co;
-    co.connect_timeout = milliseconds(500);
-    co.io_timeout = milliseconds(2000);
     net::Client client;
-    if (client.Connect(uri, co)) {
+    if (ConnectLocal(server, client, milliseconds(500), milliseconds(2000))) {
       auto r = client.Call({"SHUTDOWN", "NOSAVE"});
       (void)r;
     }

@@ -26,7 +26,8 @@ struct LocalServerConfig {
   std::string maxmemory;             // "" = unlimited
   std::string persistence = "none";  // none | rdb | aof
   std::map<std::string, std::string> extra_config;
-  std::string dir;  // working dir (created)
+  std::string dir;       // working dir (created)
+  std::string password;  // requirepass; "" = none
 };
 
 struct LocalServer {
@@ -34,6 +35,7 @@ struct LocalServer {
   int port = 0;
   std::string bind;
   std::string dir;
+  std::string password;  // what keyferry authenticates with ("" = none)
 };
 
 // Starts a server and waits until it answers (or `timeout`). Errors name the binary, the

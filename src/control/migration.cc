@@ -107,6 +107,12 @@ class Migration::Impl {
   }
   bool StopRequested() const { return options_.stop && options_.stop->load(); }
 
+  // The local target's password (from local.password_env), or "".
+  std::string LocalPassword() {
+    auto target = spec_.TargetUri(0);
+    return target && target->has_password ? target->password : "";
+  }
+
   // Endpoints.
   Result<net::Uri> SourceUri() { return spec_.SourceUri(); }
   Result<net::Uri> TargetUri() {
@@ -199,7 +205,8 @@ Result<void> Migration::Impl::Provision() {
   if (spec_.target.provider == ProviderKind::kLocal) {
     if (auto pid = State(kTargetPidKey)) {
       LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kTargetPortKey)),
-                         spec_.target.local.bind, State(kTargetDirKey).value_or("")};
+                         spec_.target.local.bind, State(kTargetDirKey).value_or(""),
+                         LocalPassword()};
       auto health = CheckLocalServer(server);
       if (health.alive) {
         Event(Phase::kProvision, EventKind::kInfo,
@@ -222,11 +229,7 @@ Result<void> Migration::Impl::Provision() {
       config.maxmemory = std::to_string(spec_.target.local.maxmemory);
     }
     config.persistence = std::string(PersistenceName(spec_.target.local.persistence));
-    if (!spec_.target.local.password_env.empty()) {
-      auto target = TargetUri();
-      if (!target) return MakeError(target.error());
-      config.extra_config["requirepass"] = target->password;
-    }
+    config.password = LocalPassword();
     config.extra_config = spec_.target.local.extra_config;
     config.dir = spec_.state_dir + "/target";
     auto server = StartLocalServer(config, milliseconds(15000));
@@ -566,7 +569,8 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
   if (spec_.target.provider == ProviderKind::kLocal) {
     if (auto pid = State(kTargetPidKey)) {
       LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kTargetPortKey)),
-                         spec_.target.local.bind, State(kTargetDirKey).value_or("")};
+                         spec_.target.local.bind, State(kTargetDirKey).value_or(""),
+                         LocalPassword()};
       auto r = RemoveLocalServer(server);
       if (!r) clean = false;
       Event(phase_, EventKind::kInfo, "removed the provisioned valkey-server (pid " + *pid + ")");
