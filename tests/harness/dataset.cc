@@ -230,6 +230,18 @@ std::string Functions(const net::Uri& uri) {
 
 }  // namespace
 
+net::Uri UriOf(const std::string& text) {
+  auto uri = net::Uri::Parse(text);
+  EXPECT_TRUE(uri) << text;
+  return uri ? *uri : net::Uri{};
+}
+
+std::string JoinDiffs(const std::vector<std::string>& diffs) {
+  std::string out;
+  for (const auto& d : diffs) out += d + "\n";
+  return out;
+}
+
 void SeedEveryType(const net::Uri& uri, const SeedOptions& options) {
   net::Client client;
   auto connected = client.Connect(uri);

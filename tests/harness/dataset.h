@@ -30,6 +30,12 @@ struct SeedOptions {
   std::string prefix = "";  // key prefix
 };
 
+// Parses a test URI; a bad one fails the current test and gives an empty Uri.
+net::Uri UriOf(const std::string& text);
+
+// Differences one per line, for assertion messages.
+std::string JoinDiffs(const std::vector<std::string>& diffs);
+
 // Seeds `uri` (must be reachable); fails the current test on errors.
 void SeedEveryType(const net::Uri& uri, const SeedOptions& options = {});
 

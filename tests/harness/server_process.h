@@ -81,6 +81,10 @@ class ServerProcess {
   std::string password_;
 };
 
+// A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY and, when timeout > 0,
+// send/receive timeouts; -1 when nothing listens.
+int ConnectLoopback(int port, std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+
 // A free TCP port on 127.0.0.1 (bound and released; a small race is possible, so Start
 // retries with a new port when the server fails to bind).
 int FreeLoopbackPort();

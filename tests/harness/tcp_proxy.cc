@@ -13,24 +13,10 @@
 #include <chrono>
 #include <cstring>
 
+#include "harness/server_process.h"
+
 namespace kf::test {
 namespace {
-
-int ConnectTo(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
 
 // Forwards up to `limit` bytes from `from` to `to` (blocking write). Returns bytes moved,
 // 0 on EOF, -1 on error.
@@ -128,7 +114,7 @@ void TcpProxy::Run() {
       if (client >= 0) {
         int one = 1;
         ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        int server = refuse_new_ ? -1 : ConnectTo(target_port_);
+        int server = refuse_new_ ? -1 : ConnectLoopback(target_port_);
         if (server < 0) {
           ::close(client);
         } else {

@@ -25,18 +25,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-net::Uri UriOf(const std::string& text) {
-  auto uri = net::Uri::Parse(text);
-  EXPECT_TRUE(uri) << text;
-  return uri ? *uri : net::Uri{};
-}
-
-std::string JoinDiffs(const std::vector<std::string>& diffs) {
-  std::string out;
-  for (const auto& d : diffs) out += d + "\n";
-  return out;
-}
-
 // A spec in its own temp dir; removes what the migration provisioned at the end.
 class SpecDir {
  public:

@@ -1,11 +1,8 @@
 // keyferry sync against real servers: Redis 7.0 → Valkey 8.0 with every type, several dbs,
 // millisecond TTLs and a function library while a writer runs; resume after cuts through
 // a loopback proxy; clear errors for bad endpoints.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,12 +20,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-net::Uri UriOf(const std::string& text) {
-  auto uri = net::Uri::Parse(text);
-  EXPECT_TRUE(uri) << text;
-  return uri ? *uri : net::Uri{};
-}
-
 std::unique_ptr<ServerProcess> StartSource() {
   return ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"},
                                                               {"repl-backlog-size", "64mb"}}});
@@ -36,15 +27,8 @@ std::unique_ptr<ServerProcess> StartSource() {
 
 // GET http://127.0.0.1:<port><path> with a raw socket; the whole response, or "".
 std::string HttpGet(int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
+  int fd = ConnectLoopback(port, seconds(10));
+  if (fd < 0) return "";
   std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
   (void)!::write(fd, request.data(), request.size());
   std::string response;
@@ -53,12 +37,6 @@ std::string HttpGet(int port, const std::string& path) {
   while ((n = ::read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return response;
-}
-
-std::string JoinDiffs(const std::vector<std::string>& diffs) {
-  std::string out;
-  for (const auto& d : diffs) out += d + "\n";
-  return out;
 }
 
 TEST(SyncTest, OnceCopiesEveryTypeWhileAWriterRuns) {

@@ -35,12 +35,6 @@ using Cmd = std::vector<std::string>;
 
 constexpr int64_t kFarFuture = 4102444800000LL;  // as in dataset.cc
 
-net::Uri UriOf(const std::string& text) {
-  auto uri = net::Uri::Parse(text);
-  EXPECT_TRUE(uri) << text;
-  return uri ? *uri : net::Uri{};
-}
-
 // Runs commands in database `db` of `uri`; fails the test on errors.
 void RunOn(const std::string& uri, int db, const std::vector<Cmd>& commands) {
   net::Client client;
