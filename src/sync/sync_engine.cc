@@ -26,6 +26,7 @@ namespace kf::sync {
 namespace {
 
 using std::chrono::milliseconds;
+using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
 Result<std::string> Info(net::Client& client, const char* section) {
@@ -132,6 +133,8 @@ struct SyncEngine::Session {
   net::Client target_admin;
   Bytes leftover;  // stream bytes that arrived with the end of the snapshot
   Clock::time_point last_tick = Clock::now();
+  net::Client source_admin;  // reads the source's offset for /status
+  Clock::time_point next_offset_poll = Clock::now();
 
   Session(const SyncOptions& o, SyncStats* s, const std::atomic<bool>& st)
       : options(o), stats(s), stop(st) {}
@@ -141,14 +144,25 @@ struct SyncEngine::Session {
     return SaveCheckpoint(options.checkpoint_path, {replid, applied, 0, source_db});
   }
 
+  // The source's master_repl_offset, read over one kept-open admin connection (a new
+  // connection each second would cost a handshake and, on a slow path, stall the stream).
   Result<int64_t> SourceOffset() {
-    net::Client client;
-    net::ClientOptions co;
-    co.connect_timeout = milliseconds(2000);
-    co.io_timeout = milliseconds(2000);
-    KF_RETURN_IF_ERROR(client.Connect(options.source, co));
-    auto info = Info(client, "replication");
-    if (!info) return MakeError(info.error());
+    if (!source_admin.connected()) {
+      net::ClientOptions co;
+      co.client_name = "keyferry-admin";
+      co.connect_timeout = milliseconds(1000);
+      co.io_timeout = milliseconds(1000);
+      auto connected = source_admin.Connect(options.source, co);
+      if (!connected) {
+        source_admin.Close();
+        return MakeError(connected.error());
+      }
+    }
+    auto info = Info(source_admin, "replication");
+    if (!info) {
+      source_admin.Close();
+      return MakeError(info.error());
+    }
     int64_t offset = -1;
     std::string v = net::InfoField(*info, "master_repl_offset");
     std::from_chars(v.data(), v.data() + v.size(), offset);
@@ -156,6 +170,8 @@ struct SyncEngine::Session {
   }
 
   // Once a second: ACK the applied offset, write the checkpoint, poll the source's offset.
+  // The poll only feeds /status, so after a failed poll it waits 10 s before the next one
+  // rather than holding up the stream every second.
   Result<void> Tick(bool force) {
     auto now = Clock::now();
     if (!force && now - last_tick < milliseconds(1000)) return {};
@@ -167,8 +183,16 @@ struct SyncEngine::Session {
         return MakeError(LinkLost("sending REPLCONF ACK failed: " + acked.error().ToString()));
     }
     KF_RETURN_IF_ERROR(SaveCp());
-    auto offset = SourceOffset();
-    if (offset) stats->source_offset = *offset;
+    if (now >= next_offset_poll) {
+      auto offset = SourceOffset();
+      if (offset) {
+        stats->source_offset = *offset;
+      } else {
+        spdlog::debug("reading the source offset failed ({}); next try in 10 s",
+                      offset.error().ToString());
+        next_offset_poll = now + seconds(10);
+      }
+    }
     return {};
   }
 

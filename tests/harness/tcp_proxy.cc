@@ -10,28 +10,39 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "harness/server_process.h"
 
 namespace kf::test {
 namespace {
 
-// Forwards up to `limit` bytes from `from` to `to` (blocking write). Returns bytes moved,
-// 0 on EOF, -1 on error.
-ssize_t Forward(int from, int to, size_t limit) {
+constexpr size_t kBufferCap = 4 << 20;  // per direction per connection
+
+void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
+
+// Appends up to `limit` bytes read from `fd` to `out`. Returns bytes read, 0 on EOF, -1 on
+// an error, and -2 when nothing is available right now.
+ssize_t ReadInto(int fd, std::string& out, size_t limit) {
   char buf[65536];
   size_t want = limit < sizeof buf ? limit : sizeof buf;
-  ssize_t n = ::recv(from, buf, want, 0);
-  if (n <= 0) return n == 0 ? 0 : -1;
-  size_t sent = 0;
-  while (sent < static_cast<size_t>(n)) {
-    ssize_t w = ::send(to, buf + sent, static_cast<size_t>(n) - sent, MSG_NOSIGNAL);
-    if (w <= 0) return -1;
-    sent += static_cast<size_t>(w);
-  }
+  ssize_t n = ::recv(fd, buf, want, 0);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -2 : -1;
+  out.append(buf, static_cast<size_t>(n));
   return n;
+}
+
+// Writes as much of `pending` to `fd` as the socket takes now and drops it from `pending`.
+// Returns bytes written, or -1 on an error.
+ssize_t WriteFrom(int fd, std::string& pending) {
+  ssize_t w = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+  if (w < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+  pending.erase(0, static_cast<size_t>(w));
+  return w;
 }
 
 }  // namespace
@@ -88,8 +99,6 @@ void TcpProxy::Run() {
       for (auto& p : pairs) ClosePair(p);
       pairs.clear();
     }
-    std::vector<pollfd> fds;
-    fds.push_back({listen_fd_, POLLIN, 0});
     bool forwarding = !stalled_;
     uint64_t rate = rate_limit_;
     auto now = Clock::now();
@@ -102,13 +111,31 @@ void TcpProxy::Run() {
       uint64_t per_window = rate / 10 > 0 ? rate / 10 : 1;
       server_budget = window_bytes >= per_window ? 0 : per_window - window_bytes;
     }
+    int64_t cut_at = cut_after_;
+    if (cut_at >= 0) {
+      uint64_t left =
+          static_cast<uint64_t>(cut_at) > server_bytes_read_ ? cut_at - server_bytes_read_ : 0;
+      if (left < server_budget) server_budget = left;
+    }
+    std::vector<pollfd> fds;
+    fds.push_back({listen_fd_, POLLIN, 0});
     for (auto& p : pairs) {
-      short client_events = forwarding ? POLLIN : 0;
-      short server_events = (forwarding && server_budget > 0) ? POLLIN : 0;
+      short client_events = 0;
+      short server_events = 0;
+      if (forwarding) {
+        if (!p.client_eof && p.to_server.size() < kBufferCap) client_events |= POLLIN;
+        if (!p.to_client.empty()) client_events |= POLLOUT;
+        if (!p.server_eof && server_budget > 0 && p.to_client.size() < kBufferCap) {
+          server_events |= POLLIN;
+        }
+        if (!p.to_server.empty()) server_events |= POLLOUT;
+      }
       fds.push_back({p.client_fd, client_events, 0});
       fds.push_back({p.server_fd, server_events, 0});
     }
     ::poll(fds.data(), fds.size(), 5);
+    // While stalled a hung-up peer keeps poll() returning at once; do not spin on it.
+    if (!forwarding) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (fds[0].revents & POLLIN) {
       int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client >= 0) {
@@ -118,44 +145,55 @@ void TcpProxy::Run() {
         if (server < 0) {
           ::close(client);
         } else {
-          pairs.push_back({client, server});
+          SetNonBlocking(client);
+          SetNonBlocking(server);
+          Pair pair;
+          pair.client_fd = client;
+          pair.server_fd = server;
+          pairs.push_back(std::move(pair));
           ++accepted_;
         }
       }
     }
-    for (size_t i = 0; i < pairs.size() && 1 + 2 * i + 1 < fds.size(); ++i) {
+    for (size_t i = 0; i < pairs.size() && 2 + 2 * i < fds.size(); ++i) {
       Pair& p = pairs[i];
       const pollfd& cfd = fds[1 + 2 * i];
       const pollfd& sfd = fds[2 + 2 * i];
-      bool dead = false;
-      if (cfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (Forward(p.client_fd, p.server_fd, 1 << 20) <= 0) dead = true;
+      bool dead = ((cfd.revents | sfd.revents) & POLLERR) != 0;
+      if (!dead && (cfd.events & POLLIN) && (cfd.revents & (POLLIN | POLLHUP))) {
+        ssize_t n = ReadInto(p.client_fd, p.to_server, kBufferCap - p.to_server.size());
+        if (n == 0) p.client_eof = true;
+        if (n == -1) dead = true;
       }
-      if (!dead && (sfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-        size_t limit = server_budget;
-        int64_t cut_at = cut_after_;
-        if (cut_at >= 0) {
-          uint64_t done = server_bytes_;
-          uint64_t left = static_cast<uint64_t>(cut_at) > done ? cut_at - done : 0;
-          if (left < limit) limit = left;
+      if (!dead && (sfd.events & POLLIN) && (sfd.revents & (POLLIN | POLLHUP))) {
+        ssize_t n = ReadInto(p.server_fd, p.to_client, server_budget);
+        if (n == 0) p.server_eof = true;
+        if (n == -1) dead = true;
+        if (n > 0) {
+          server_bytes_read_ += static_cast<uint64_t>(n);
+          window_bytes += static_cast<uint64_t>(n);
+          server_budget -= std::min(server_budget, static_cast<size_t>(n));
         }
-        if (limit > 0) {
-          ssize_t n = Forward(p.server_fd, p.client_fd, limit);
-          if (n <= 0) {
-            dead = true;
-          } else {
-            server_bytes_ += static_cast<uint64_t>(n);
-            window_bytes += static_cast<uint64_t>(n);
-          }
-        }
-        if (cut_at >= 0 && server_bytes_ >= static_cast<uint64_t>(cut_at)) {
-          cut_after_ = -1;
-          cut_requested_ = true;
-        }
+      }
+      if (!dead && (cfd.revents & POLLOUT)) {
+        ssize_t w = WriteFrom(p.client_fd, p.to_client);
+        if (w < 0) dead = true;
+        if (w > 0) server_bytes_ += static_cast<uint64_t>(w);
+      }
+      if (!dead && (sfd.revents & POLLOUT)) {
+        if (WriteFrom(p.server_fd, p.to_server) < 0) dead = true;
+      }
+      // A side that closed is closed on the other once what it sent has been delivered.
+      if ((p.client_eof && p.to_server.empty()) || (p.server_eof && p.to_client.empty())) {
+        dead = true;
       }
       if (dead) ClosePair(p);
     }
     std::erase_if(pairs, [](const Pair& p) { return p.client_fd < 0; });
+    if (cut_at >= 0 && server_bytes_ >= static_cast<uint64_t>(cut_at)) {
+      cut_after_ = -1;
+      cut_requested_ = true;
+    }
   }
   for (auto& p : pairs) ClosePair(p);
 }

@@ -2,13 +2,17 @@
 // stall or slow the link on command, or cut it automatically after N bytes have flowed
 // from the server (to cut mid-RDB or mid-stream at a chosen point).
 //
-// One background thread accepts and forwards with poll(); every control call is
-// thread-safe and takes effect within a few milliseconds.
+// One background thread accepts and forwards with poll() over non-blocking sockets, each
+// direction of each connection through its own bounded buffer, so a reader that falls
+// behind slows only its own connection (a slow replica link never holds up another
+// client of the same proxy). Every control call is thread-safe and takes effect within a
+// few milliseconds.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,8 +47,12 @@ class TcpProxy {
 
  private:
   struct Pair {
-    int client_fd;
-    int server_fd;
+    int client_fd = -1;
+    int server_fd = -1;
+    std::string to_server;    // read from the client, not yet written to the server
+    std::string to_client;    // read from the server, not yet written to the client
+    bool client_eof = false;  // the client closed: flush to_server, then close
+    bool server_eof = false;  // the server closed: flush to_client, then close
   };
   void Run();
   void ClosePair(Pair& p);
@@ -59,7 +67,8 @@ class TcpProxy {
   std::atomic<bool> cut_requested_{false};
   std::atomic<uint64_t> rate_limit_{0};
   std::atomic<int64_t> cut_after_{-1};
-  std::atomic<uint64_t> server_bytes_{0};
+  std::atomic<uint64_t> server_bytes_{0};  // written to clients
+  uint64_t server_bytes_read_ = 0;         // read from the server (proxy thread only)
   std::atomic<int> accepted_{0};
 };
 

@@ -131,6 +131,41 @@ TEST(SyncTest, LinkCutMidStreamContinuesWithoutSecondFullSync) {
   EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
 }
 
+// The target stalls (CLIENT PAUSE) while the writer runs, so megabytes of stream wait
+// unapplied when the link is cut; the resume replays them from the source's backlog
+// through the same proxy that carries keyferry's other source connections.
+TEST(SyncTest, LinkCutWithMegabytesUnappliedReplaysTheBacklog) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  source->Call({"SET", "before", "1"});
+  TcpProxy proxy(source->port());
+  std::string via_proxy = "redis://127.0.0.1:" + std::to_string(proxy.port());
+  Subprocess sync({KeyferryBinary(), "sync", "--source", via_proxy, "--target", target->uri()});
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
+  int64_t offset_at_cut = 0;
+  {
+    ASSERT_EQ(target->Call({"CLIENT", "PAUSE", "2000", "WRITE"}), "OK");
+    Writer writer(UriOf(source->uri()));
+    std::this_thread::sleep_for(milliseconds(1000));
+    offset_at_cut = std::stoll(source->InfoField("replication", "master_repl_offset"));
+    proxy.CutAll();
+    std::this_thread::sleep_for(milliseconds(1500));
+    writer.Stop();
+    std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
+    EXPECT_EQ(writer.error(), "");
+  }
+  EXPECT_GT(offset_at_cut, 1 << 20) << "the writer should have queued over 1 MB of stream";
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 60000)) << sync.Stderr();
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+  EXPECT_GE(std::stoi(source->InfoField("stats", "sync_partial_ok")), 1);
+  EXPECT_GE(proxy.connections_accepted(), 2);
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
 TEST(SyncTest, LinkCutMidSnapshotStartsOverAndEndsCorrect) {
   auto source = StartSource();
   auto target = ServerProcess::Start(ServerKind::kValkey);
