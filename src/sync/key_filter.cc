@@ -122,12 +122,40 @@ Result<DbMap> DbMap::Parse(const std::vector<std::string>& entries) {
     }
     out.map_[src] = dst;
   }
+  // Two entries into one target db would merge two source dbs (a key in both keeps only
+  // one value). Unmapped dbs keep their number; DbLanding catches those at run time.
+  std::map<int, int> landed;  // target db → source db
+  for (auto [src, dst] : out.map_) {
+    if (auto it = landed.find(dst); it != landed.end()) {
+      return MakeError(SyncErrc::kBadOption, "--db-map sends source dbs " +
+                                                 std::to_string(it->second) + " and " +
+                                                 std::to_string(src) + " both into db " +
+                                                 std::to_string(dst) + "; give each its own db");
+    }
+    landed[dst] = src;
+  }
   return out;
 }
 
 int DbMap::Map(int source_db) const {
   auto it = map_.find(source_db);
   return it == map_.end() ? source_db : it->second;
+}
+
+Result<int> DbLanding::Land(int source_db) {
+  int target_db = map_->Map(source_db);
+  auto [it, inserted] = source_of_.emplace(target_db, source_db);
+  if (!inserted && it->second != source_db) {
+    return MakeError(SyncErrc::kBadOption,
+                     "source dbs " + std::to_string(it->second) + " and " +
+                         std::to_string(source_db) + " would both land in target db " +
+                         std::to_string(target_db) +
+                         " (dbs that --db-map does not name keep their number), and a key "
+                         "present in both would lose one value; map db " +
+                         std::to_string(source_db == target_db ? it->second : source_db) +
+                         " to a db of its own with --db-map SRC:DST");
+  }
+  return target_db;
 }
 
 }  // namespace kf::sync

@@ -47,4 +47,18 @@ class DbMap {
   std::map<int, int> map_;
 };
 
+// Remembers which source db fed each target db, so that a --db-map which would merge two
+// source dbs into one target db (e.g. "0:1" while source db 1 also has keys) stops the
+// sync the moment the second one shows up, before any of its keys are written.
+class DbLanding {
+ public:
+  explicit DbLanding(const DbMap* map) : map_(map) {}
+  // The target db of `source_db`; kBadOption when another source db already landed there.
+  Result<int> Land(int source_db);
+
+ private:
+  const DbMap* map_;
+  std::map<int, int> source_of_;  // target db → the source db that landed there
+};
+
 }  // namespace kf::sync

@@ -212,8 +212,8 @@ class SnapshotSink::NestedDecoder : public rdb::RdbSink {
 };
 
 SnapshotSink::SnapshotSink(target::SnapshotLanes* lanes, const KeyFilter* filter,
-                           const DbMap* db_map, SnapshotSinkOptions options)
-    : lanes_(lanes), filter_(filter), db_map_(db_map), options_(options) {}
+                           DbLanding* landing, SnapshotSinkOptions options)
+    : lanes_(lanes), filter_(filter), landing_(landing), options_(options) {}
 
 SnapshotSink::~SnapshotSink() = default;
 
@@ -246,10 +246,16 @@ rdb::AccessLevel SnapshotSink::OnKey(const rdb::KeyInfo& key) {
     ++keys_skipped_;
     return rdb::AccessLevel::kSkip;
   }
+  auto landed = landing_->Land(static_cast<int>(key.db));
+  if (!landed) {
+    SetError(std::move(landed).error());
+    return rdb::AccessLevel::kSkip;
+  }
+  key_db_ = *landed;
   if (rdb::IsTypeLoadableAsIs(key.rdb_type, format_.version, options_.target_rdb_version)) {
     return rdb::AccessLevel::kRaw;
   }
-  int db = db_map_->Map(static_cast<int>(key.db));
+  int db = key_db_;
   bool field_ttl_hash =
       key.kind == rdb::TypeKind::kHashMetadata || key.kind == rdb::TypeKind::kHashListpackEx;
   std::string what =
@@ -349,7 +355,7 @@ void SnapshotSink::OnEof(const rdb::EofInfo&) { Flush(); }
 
 void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last) {
   if (error_) return;
-  int db = db_map_->Map(static_cast<int>(key.db));
+  int db = key_db_;
   bool first = !value_started_;
   value_started_ = true;
   if (first && last) {  // the common case: a whole small value in one part
@@ -381,7 +387,7 @@ void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last)
 
 void SnapshotSink::OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last) {
   if (error_) return;
-  int db = db_map_->Map(static_cast<int>(key.db));
+  int db = key_db_;
   bool first = !value_started_;
   value_started_ = true;
   if (first && last) {  // small value: re-encode for the target's RDB version

@@ -46,7 +46,7 @@ struct SnapshotSinkOptions {
 
 class SnapshotSink : public rdb::RdbSink {
  public:
-  SnapshotSink(target::SnapshotLanes* lanes, const KeyFilter* filter, const DbMap* db_map,
+  SnapshotSink(target::SnapshotLanes* lanes, const KeyFilter* filter, DbLanding* landing,
                SnapshotSinkOptions options);
   ~SnapshotSink() override;
 
@@ -92,7 +92,8 @@ class SnapshotSink : public rdb::RdbSink {
 
   target::SnapshotLanes* lanes_;
   const KeyFilter* filter_;
-  const DbMap* db_map_;
+  DbLanding* landing_;  // maps source dbs, refusing two that would share a target db
+  int key_db_ = 0;      // target db of the current key
   SnapshotSinkOptions options_;
   rdb::RdbFormat format_;
   int footer_version_ = 11;

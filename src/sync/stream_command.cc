@@ -31,6 +31,18 @@ StreamAction ClassifyStreamCommand(const resp::Command& cmd) {
   return StreamAction::kForward;
 }
 
+std::vector<size_t> DbArgumentPositions(const resp::Command& cmd) {
+  std::vector<size_t> positions;
+  if (cmd.ArgEquals(0, "move") && cmd.argc() == 3) positions.push_back(2);
+  if (cmd.ArgEquals(0, "swapdb") && cmd.argc() == 3) positions = {1, 2};
+  if (cmd.ArgEquals(0, "copy")) {
+    for (size_t i = 3; i + 1 < cmd.argc(); ++i) {
+      if (cmd.ArgEquals(i, "db")) positions.push_back(i + 1);
+    }
+  }
+  return positions;
+}
+
 CommandTable CommandTable::FromCommandReply(const resp::Reply& reply) {
   CommandTable table;
   for (const auto& entry : reply.children()) {

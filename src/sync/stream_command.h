@@ -60,4 +60,9 @@ std::string LowerName(std::string_view name);
 // Classifies one command (without filters).
 StreamAction ClassifyStreamCommand(const resp::Command& cmd);
 
+// Positions of the arguments of `cmd` that name a database (MOVE key db, COPY src dst
+// DB db, SWAPDB db1 db2), which --db-map must rewrite like SELECT. Empty for every other
+// command.
+std::vector<size_t> DbArgumentPositions(const resp::Command& cmd);
+
 }  // namespace kf::sync

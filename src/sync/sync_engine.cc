@@ -119,6 +119,7 @@ struct SyncEngine::Session {
   const std::atomic<bool>& stop;
   KeyFilter filter;
   DbMap db_map;
+  DbLanding landing{&db_map};  // refuses two source dbs merging into one target db
   CommandTable table;
   int target_rdb_version = 11;
   std::string replid;
@@ -278,7 +279,7 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   SnapshotSinkOptions so;
   so.target_rdb_version = target_rdb_version;
   so.on_unsupported = options.on_unsupported;
-  SnapshotSink sink(&lanes, &filter, &db_map, so);
+  SnapshotSink sink(&lanes, &filter, &landing, so);
   rdb::ReaderOptions ro;
   ro.big_value_bytes = options.big_key_threshold;
   rdb::RdbReader reader(&sink, ro);
@@ -378,6 +379,8 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
       if (ec != std::errc() || db < 0) {
         return MakeError(SyncErrc::kBadOption, "the source sent " + cmd.ToString());
       }
+      auto landed = landing.Land(db);
+      if (!landed) return MakeError(std::move(landed).error());
       source_db = db;
       batch->push_back(std::move(op));
       return {};
@@ -416,6 +419,26 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   std::vector<ByteView> args;
   args.reserve(cmd.argc());
   for (size_t i = 0; i < cmd.argc(); ++i) args.push_back(cmd.arg(i));
+  // MOVE / COPY ... DB / SWAPDB name source databases: map them as SELECT is mapped.
+  std::vector<std::string> mapped_dbs;
+  if (!db_map.empty()) {
+    auto positions = DbArgumentPositions(cmd);
+    mapped_dbs.reserve(positions.size());
+    for (size_t pos : positions) {
+      int db = -1;
+      auto v = cmd.arg_view(pos);
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), db);
+      if (ec != std::errc() || p != v.data() + v.size() || db < 0) {
+        return MakeError(SyncErrc::kBadOption, "the source sent " + cmd.ToString() +
+                                                   ", whose database argument is not a number");
+      }
+      auto landed = landing.Land(db);
+      if (!landed) return MakeError(std::move(landed).error());
+      mapped_dbs.push_back(std::to_string(*landed));
+      args[pos] = ByteView(reinterpret_cast<const uint8_t*>(mapped_dbs.back().data()),
+                           mapped_dbs.back().size());
+    }
+  }
   op.command = resp::EncodeCommand(args);
   op.reply_count = 1;
   op.description = cmd.ToString(40);

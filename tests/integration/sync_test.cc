@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "harness/tcp_proxy.h"
+#include "net/client.h"
 #include "net/uri.h"
 
 namespace kf::test {
@@ -209,6 +211,91 @@ TEST(SyncTest, StalledLinkIsDetectedAndResumed) {
   ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
   EXPECT_GE(proxy.connections_accepted(), 2);
   EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+}
+
+// "key=value" lines, sorted, for the string keys of one db (GET on each of KEYS *).
+std::string StringsInDb(const std::string& uri, int db) {
+  net::Client client;
+  if (!client.Connect(UriOf(uri + "/" + std::to_string(db)))) return "<cannot connect>";
+  auto keys = client.Call({"KEYS", "*"});
+  if (!keys || keys->is_error()) return "<KEYS failed>";
+  std::vector<std::string> lines;
+  for (const auto& key : keys->children()) {
+    auto type = client.Call({"TYPE", key.str()});
+    std::string value = type && type->str() == "string" ? client.Call({"GET", key.str()})->str()
+                                                        : (type ? type->str() : "?");
+    lines.push_back(key.str() + "=" + value);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  return out;
+}
+
+// --db-map and --match on the snapshot and on the stream, including the commands that
+// name a database themselves (MOVE, COPY ... DB, SWAPDB).
+TEST(SyncTest, DbMapAndMatchApplyToSnapshotAndStream) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  const std::string src = source->uri();
+  auto in_db = [&](int db, std::vector<std::string> args) {
+    net::Client client;
+    ASSERT_TRUE(client.Connect(UriOf(src + "/" + std::to_string(db))));
+    auto r = client.Call(args);
+    ASSERT_TRUE(r && !r->is_error()) << args[0];
+  };
+  in_db(0, {"MSET", "keep:a", "a0", "skip:a", "x", "keep:h", "h0"});
+  in_db(2, {"MSET", "keep:b", "b2", "skip:b", "x"});
+  Subprocess sync({KeyferryBinary(), "sync", "--source", src, "--target", target->uri(), "--db-map",
+                   "0:4", "--db-map", "2:6", "--match", "keep:*"});
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(src), 30000)) << sync.Stderr();
+  EXPECT_EQ(StringsInDb(target->uri(), 4), "keep:a=a0\nkeep:h=h0\n");
+  EXPECT_EQ(StringsInDb(target->uri(), 6), "keep:b=b2\n");
+  in_db(0, {"SET", "keep:c", "c0"});
+  in_db(0, {"SET", "skip:c", "x"});
+  in_db(0, {"MOVE", "keep:a", "2"});                   // db 0 → 2, so target 4 → 6
+  in_db(0, {"COPY", "keep:h", "keep:h2", "DB", "2"});  // a copy into db 2, so target 6
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(src), 30000)) << sync.Stderr();
+  EXPECT_EQ(StringsInDb(target->uri(), 4), "keep:c=c0\nkeep:h=h0\n");
+  EXPECT_EQ(StringsInDb(target->uri(), 6), "keep:a=a0\nkeep:b=b2\nkeep:h2=h0\n");
+  in_db(0, {"SWAPDB", "0", "2"});  // swaps target dbs 4 and 6
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(src), 30000)) << sync.Stderr();
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_EQ(StringsInDb(target->uri(), 6), "keep:c=c0\nkeep:h=h0\n");
+  EXPECT_EQ(StringsInDb(target->uri(), 4), "keep:a=a0\nkeep:b=b2\nkeep:h2=h0\n");
+  EXPECT_EQ(StringsInDb(target->uri(), 0), "");
+  EXPECT_EQ(StringsInDb(target->uri(), 2), "");
+
+  // A command touching kept and filtered keys at once cannot be split: the sync stops
+  // and says which filter to widen.
+  Subprocess mixed({KeyferryBinary(), "sync", "--source", src, "--target", target->uri(),
+                    "--db-map", "0:4", "--db-map", "2:6", "--match", "keep:*"});
+  (void)target->Call({"FLUSHALL"});
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(src), 30000)) << mixed.Stderr();
+  in_db(0, {"MSET", "keep:m", "1", "skip:m", "1"});
+  EXPECT_EQ(mixed.Wait(seconds(30)), 2);
+  EXPECT_NE(mixed.Stderr().find("--match/--exclude"), std::string::npos) << mixed.Stderr();
+}
+
+// "--db-map 0:1" while source db 1 has keys too would merge two dbs: refused, and nothing
+// of db 1 reaches the target.
+TEST(SyncTest, DbMapThatWouldMergeTwoDbsIsRefused) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  net::Client client;
+  ASSERT_TRUE(client.Connect(UriOf(source->uri() + "/1")));
+  ASSERT_TRUE(client.Call({"SET", "in:db1", "1"}));
+  source->Call({"SET", "in:db0", "0"});
+  Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(),
+                   "--db-map", "0:1", "--once"});
+  EXPECT_EQ(sync.Wait(seconds(60)), 2);
+  EXPECT_NE(sync.Stderr().find("source dbs 0 and 1 would both land in target db 1"),
+            std::string::npos)
+      << sync.Stderr();
+  EXPECT_EQ(sync.Stdout().find("done"), std::string::npos) << sync.Stdout();
 }
 
 TEST(SyncTest, BadEndpointsGiveClearErrors) {

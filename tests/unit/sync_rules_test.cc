@@ -59,6 +59,35 @@ TEST(DbMapTest, ParsesAndRejects) {
     EXPECT_NE(r.error().message.find(bad), std::string::npos);
   }
   EXPECT_FALSE(DbMap::Parse({"0:1", "0:2"}));
+  auto merged = DbMap::Parse({"0:5", "1:5"});  // two entries into one target db
+  ASSERT_FALSE(merged);
+  EXPECT_NE(merged.error().message.find("both into db 5"), std::string::npos)
+      << merged.error().message;
+}
+
+TEST(DbLandingTest, RefusesTwoSourceDbsInOneTargetDb) {
+  auto shift = DbMap::Parse({"0:1"});  // source db 1 is unmapped, so it lands in 1 too
+  ASSERT_TRUE(shift);
+  DbLanding landing(&*shift);
+  auto land = [](DbLanding& l, int db) {
+    auto r = l.Land(db);
+    return r ? *r : -1;
+  };
+  EXPECT_EQ(land(landing, 0), 1);
+  EXPECT_EQ(land(landing, 0), 1);  // the same source db again is fine
+  EXPECT_EQ(land(landing, 2), 2);
+  auto clash = landing.Land(1);
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.error().code, make_error_code(SyncErrc::kBadOption));
+  EXPECT_NE(clash.error().message.find("source dbs 0 and 1 would both land in target db 1"),
+            std::string::npos)
+      << clash.error().message;
+
+  auto swap = DbMap::Parse({"0:1", "1:0"});
+  ASSERT_TRUE(swap);
+  DbLanding swapped(&*swap);
+  EXPECT_EQ(land(swapped, 1), 0);
+  EXPECT_EQ(land(swapped, 0), 1);
 }
 
 TEST(CheckpointTest, SaveLoadAndRejectGarbage) {
@@ -93,6 +122,19 @@ TEST(StreamCommandTest, Classification) {
   for (auto name : {"SET", "MULTI", "EXEC", "FUNCTION", "FLUSHALL", "DEL", "UNLINK", "XADD"}) {
     EXPECT_EQ(ClassifyStreamCommand(Command::FromArgs({name, "k"})), StreamAction::kForward);
   }
+}
+
+TEST(StreamCommandTest, DatabaseArguments) {
+  using resp::Command;
+  using Positions = std::vector<size_t>;
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"MOVE", "k", "3"})), Positions({2}));
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"move", "k"})), Positions());
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"SWAPDB", "0", "1"})), Positions({1, 2}));
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"COPY", "a", "b", "DB", "4", "REPLACE"})),
+            Positions({4}));
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"COPY", "a", "b", "REPLACE"})), Positions());
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"COPY", "db", "b"})), Positions());
+  EXPECT_EQ(DbArgumentPositions(Command::FromArgs({"SET", "db", "3"})), Positions());
 }
 
 TEST(StreamCommandTest, BuiltInKeys) {
