@@ -41,6 +41,21 @@ std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
+// For a continuous sync after a link cut: waits until the target has applied all of the
+// source's offset, stops the sync with SIGTERM (exit 0), and checks that the source served
+// one full sync and at least one CONTINUE and that both ends hold the same data.
+void ExpectCaughtUpStoppedAndResumedByContinue(const ServerProcess& source,
+                                               const ServerProcess& target, Subprocess& sync,
+                                               int catch_up_ms) {
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source.uri()), catch_up_ms)) << sync.Stderr();
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_EQ(source.InfoField("stats", "sync_full"), "1");
+  EXPECT_GE(std::stoi(source.InfoField("stats", "sync_partial_ok")), 1);
+  auto diffs = CanonicalDiff(UriOf(source.uri()), UriOf(target.uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
 TEST(SyncTest, OnceCopiesEveryTypeWhileAWriterRuns) {
   auto source = StartSource();
   auto target = ServerProcess::Start(ServerKind::kValkey);
@@ -124,13 +139,7 @@ TEST(SyncTest, LinkCutMidStreamContinuesWithoutSecondFullSync) {
     writer.Stop();
     std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
   }
-  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
-  sync.Signal(SIGTERM);
-  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
-  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
-  EXPECT_GE(std::stoi(source->InfoField("stats", "sync_partial_ok")), 1);
-  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
-  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  ExpectCaughtUpStoppedAndResumedByContinue(*source, *target, sync, 30000);
 }
 
 // The target stalls (CLIENT PAUSE) while the writer runs, so megabytes of stream wait
@@ -158,14 +167,8 @@ TEST(SyncTest, LinkCutWithMegabytesUnappliedReplaysTheBacklog) {
     EXPECT_EQ(writer.error(), "");
   }
   EXPECT_GT(offset_at_cut, 1 << 20) << "the writer should have queued over 1 MB of stream";
-  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 60000)) << sync.Stderr();
-  sync.Signal(SIGTERM);
-  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
-  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
-  EXPECT_GE(std::stoi(source->InfoField("stats", "sync_partial_ok")), 1);
   EXPECT_GE(proxy.connections_accepted(), 2);
-  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
-  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  ExpectCaughtUpStoppedAndResumedByContinue(*source, *target, sync, 60000);
 }
 
 TEST(SyncTest, LinkCutMidSnapshotStartsOverAndEndsCorrect) {
