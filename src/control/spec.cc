@@ -298,7 +298,7 @@ std::optional<Fields> SpecParser::Section(const YAML::Node& node, const YAML::Ma
   }
   Fields fields;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: it-> returns a temporary proxy
     if (!key.IsScalar()) {
       Invalid(key.Mark(),
               "a key under " + (path.empty() ? std::string("the top level") : name) +
@@ -675,8 +675,8 @@ void SpecParser::ParseLocal(const Field& field, Spec* spec, const std::optional<
               "allkeys-lru)");
     } else {
       for (auto it = map.begin(); it != map.end(); ++it) {
-        const YAML::Node& key = it->first;
-        const YAML::Node& value = it->second;
+        const YAML::Node key = it->first;  // copies: it-> returns a temporary proxy
+        const YAML::Node value = it->second;
         if (!key.IsScalar() || key.Scalar().empty()) {
           Invalid(key.Mark(), "a key of target.local.extra_config is not an option name",
                   "write valkey-server options as name: value lines");

@@ -36,8 +36,8 @@ bool ZipmapReader::ReadLen(uint64_t* len, bool* at_end) {
 bool ZipmapReader::Next(PackedEntry* e) {
   if (done_ || !error_.empty()) return false;
   bool is_value = (index_ % 2) == 1;
-  uint64_t len;
-  bool at_end;
+  uint64_t len = 0;
+  bool at_end = false;
   if (!ReadLen(&len, &at_end)) return false;
   if (at_end) {
     if (is_value) return Fail("field without a value");
