@@ -2,6 +2,7 @@
 #include "control/doctor.h"
 
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +10,7 @@
 #include "control/local_provider.h"
 #include "control/source_control.h"
 #include "net/client.h"
+#include "net/errc.h"
 #include "net/server_info.h"
 
 namespace kf::control {
@@ -36,6 +38,33 @@ struct Probe {
   std::vector<std::string> command;
   std::string needed_for;
 };
+
+// CLIENT PAUSE shows in no INFO field. PUBLISH to a channel nobody listens on is held by a
+// write pause (and by PAUSE ALL) and changes no data, so a PUBLISH that gets no answer
+// within a second means the server's writes are paused. False when the probe cannot tell
+// (no connection, PUBLISH not allowed): the other checks report those.
+bool WritesPaused(const net::Uri& uri) {
+  net::Client probe;
+  net::ClientOptions options;
+  options.client_name = "keyferry-doctor";
+  options.connect_timeout = std::chrono::milliseconds(1000);
+  options.io_timeout = std::chrono::milliseconds(1000);
+  if (!probe.Connect(uri, options)) return false;
+  auto reply = probe.Call({"PUBLISH", "__keyferry:doctor:pause-probe", "?"});
+  return !reply && reply.error().code == make_error_code(net::NetErrc::kTimeout);
+}
+
+// What to say when a connection attempt failed; a timeout after connecting usually means
+// a server that is paused or busy rather than a wrong address.
+std::string ConnectAction(const Error& e, const std::string& usual) {
+  if (e.code == make_error_code(net::NetErrc::kTimeout)) {
+    return "the server did not answer in time: it may be paused (CLIENT PAUSE ALL; "
+           "CLIENT UNPAUSE ends it), running a long script (SCRIPT KILL / FUNCTION KILL) or "
+           "overloaded; otherwise " +
+           usual;
+  }
+  return usual;
+}
 
 // ACL DRYRUN answers +OK when allowed, else a bulk string explaining the denial.
 void CheckPermissions(net::Client& client, const std::string& user, const std::string& end,
@@ -100,7 +129,7 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
   if (!connected) {
     conn.status = CheckStatus::kFail;
     conn.detail = connected.error().ToString();
-    conn.action = "check source.uri, the user and the password";
+    conn.action = ConnectAction(connected.error(), "check source.uri, the user and the password");
     report.checks.push_back(conn);
     return;
   }
@@ -166,6 +195,19 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
         "primary; the full sync needs its own snapshot";
   }
   report.checks.push_back(state);
+
+  DoctorCheck pause;
+  pause.name = "source.writes";
+  if (WritesPaused(*uri)) {
+    pause.status = CheckStatus::kWarn;
+    pause.detail = "writes on the source are paused (CLIENT PAUSE): a PUBLISH probe got no answer";
+    pause.action =
+        "if no keyferry apply is in PAUSE_WRITES right now, someone else paused the source "
+        "(a failover, another tool): find out before migrating, CLIENT UNPAUSE ends it";
+  } else {
+    pause.detail = "writes are not paused";
+  }
+  report.checks.push_back(pause);
 }
 
 void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Journal* journal) {
@@ -195,10 +237,26 @@ void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Jo
       binary.detail = "found " + found;
     }
     report.checks.push_back(binary);
+    auto pid = journal ? journal->Get("target.pid") : Result<std::optional<std::string>>{};
+    auto port = journal ? journal->Get("target.port") : Result<std::optional<std::string>>{};
+    bool provisioned = journal && pid && *pid && port && *port;
+    int wanted_port = spec.target.local.port;
+    if (!provisioned && wanted_port > 0) {
+      DoctorCheck free_port;
+      free_port.name = "target.port";
+      if (PortFree(spec.target.local.bind, wanted_port)) {
+        free_port.detail = "port " + std::to_string(wanted_port) + " on " + spec.target.local.bind +
+                           " is free for the new target";
+      } else {
+        free_port.status = CheckStatus::kFail;
+        free_port.detail = "port " + std::to_string(wanted_port) + " on " + spec.target.local.bind +
+                           " is already in use by another process";
+        free_port.action = "set target.local.port to a free port, or to 0 to let keyferry pick one";
+      }
+      report.checks.push_back(free_port);
+    }
     if (journal) {
-      auto pid = journal->Get("target.pid");
-      auto port = journal->Get("target.port");
-      if (pid && *pid && port && *port) {
+      if (provisioned) {
         DoctorCheck drift;
         drift.name = "target.drift";
         auto target = spec.TargetUri(0);
@@ -249,7 +307,7 @@ void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Jo
   if (!connected) {
     conn.status = CheckStatus::kFail;
     conn.detail = connected.error().ToString();
-    conn.action = "check target.external.uri and its password";
+    conn.action = ConnectAction(connected.error(), "check target.external.uri and its password");
   } else {
     conn.detail = "connected to " + uri->Endpoint();
     std::string user = uri->user.empty() ? "default" : uri->user;
@@ -259,6 +317,14 @@ void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Jo
                       {{"FLUSHALL"}, "rollback"},
                       {{"FUNCTION", "LOAD", "x"}, "functions"}},
                      "", report);
+    if (WritesPaused(*uri)) {
+      DoctorCheck pause;
+      pause.name = "target.writes";
+      pause.status = CheckStatus::kFail;
+      pause.detail = "writes on the target are paused (CLIENT PAUSE): the copy could not write";
+      pause.action = "find who paused it; CLIENT UNPAUSE on the target ends the pause";
+      report.checks.push_back(pause);
+    }
     return;
   }
   report.checks.push_back(conn);

@@ -77,24 +77,38 @@ bool ConnectLocal(const LocalServer& server, net::Client& client, milliseconds c
 
 }  // namespace
 
-int PickFreePort(const std::string& bind) {
+namespace {
+
+// Binds `port` (0: any) on `bind`, or 127.0.0.1 when `bind` is not an IPv4 address; the
+// bound port, or -1 when it cannot be bound.
+int BindProbe(const std::string& bind, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as servers bind
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   if (::inet_pton(AF_INET, bind.c_str(), &addr.sin_addr) != 1) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   }
-  int port = -1;
+  int bound = -1;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     socklen_t len = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
+      bound = ntohs(addr.sin_port);
     }
   }
   ::close(fd);
-  return port;
+  return bound;
+}
+
+}  // namespace
+
+int PickFreePort(const std::string& bind) { return BindProbe(bind, 0); }
+
+bool PortFree(const std::string& bind, int port) {
+  return port > 0 && port < 65536 && BindProbe(bind, port) == port;
 }
 
 Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
@@ -109,6 +123,12 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   server.bind = config.bind;
   server.dir = config.dir;
   server.password = config.password;
+  if (config.port > 0 && !PortFree(config.bind, config.port)) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     "port " + std::to_string(config.port) + " on " + config.bind +
+                         " is already in use by another process; set target.local.port to "
+                         "a free port, or to 0 to let keyferry pick one");
+  }
   server.port = config.port > 0 ? config.port : PickFreePort(config.bind);
   std::string pidfile = config.dir + "/valkey.pid";
   std::string logfile = config.dir + "/valkey.log";

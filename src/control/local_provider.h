@@ -57,4 +57,7 @@ Result<void> RemoveLocalServer(const LocalServer& server);
 // A free TCP port on `bind` (bound then released).
 int PickFreePort(const std::string& bind);
 
+// Whether `port` on `bind` can be bound right now (nothing else listens there).
+bool PortFree(const std::string& bind, int port);
+
 }  // namespace kf::control

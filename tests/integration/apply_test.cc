@@ -325,5 +325,58 @@ TEST(DoctorTest, NamesMissingPermissionsBusySourceAndVanishedTarget) {
   }
 }
 
+// Doctor sees a write pause on either end (a PUBLISH probe, as no INFO field shows it),
+// and a fixed target port that something else holds; PROVISION refuses that port too.
+TEST(DoctorTest, FindsPausedWritesAndATakenPort) {
+  auto source = ServerProcess::Start(ServerKind::kRedis);
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(source && target);
+  std::string dir = MakeTempDir("kf-doctor-");
+  std::ofstream(dir + "/external.yaml")
+      << "name: paused\nsource:\n  uri: redis://127.0.0.1:" << source->port()
+      << "\ntarget:\n  provider: external\n  external:\n    uri: redis://127.0.0.1:"
+      << target->port() << "\nafter_cutover:\n  source: keep\n";
+  {
+    Subprocess doctor({KeyferryBinary(), "doctor", "-f", dir + "/external.yaml"});
+    EXPECT_EQ(doctor.Wait(seconds(30)), 0) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("[ok] source.writes: writes are not paused"), std::string::npos)
+        << doctor.Stdout();
+    EXPECT_EQ(doctor.Stdout().find("target.writes"), std::string::npos) << doctor.Stdout();
+  }
+  {
+    ASSERT_EQ(source->Call({"CLIENT", "PAUSE", "10000", "WRITE"}), "OK");
+    ASSERT_EQ(target->Call({"CLIENT", "PAUSE", "10000", "WRITE"}), "OK");
+    Subprocess doctor({KeyferryBinary(), "doctor", "-f", dir + "/external.yaml"});
+    EXPECT_EQ(doctor.Wait(seconds(30)), 1) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("[warn] source.writes: writes on the source are paused"),
+              std::string::npos)
+        << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("[FAIL] target.writes: writes on the target are paused"),
+              std::string::npos)
+        << doctor.Stdout();
+    source->Call({"CLIENT", "UNPAUSE"});
+    target->Call({"CLIENT", "UNPAUSE"});
+  }
+  // A local target on a port the Valkey above already listens on.
+  std::ofstream(dir + "/taken.yaml")
+      << "name: taken\nsource:\n  uri: redis://127.0.0.1:" << source->port()
+      << "\ntarget:\n  provider: local\n  local:\n    port: " << target->port()
+      << "\nstate_dir: " << dir << "/state\nafter_cutover:\n  source: keep\n";
+  {
+    Subprocess doctor({KeyferryBinary(), "doctor", "-f", dir + "/taken.yaml"});
+    EXPECT_EQ(doctor.Wait(seconds(30)), 1) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("[FAIL] target.port: port " + std::to_string(target->port()) +
+                                   " on 127.0.0.1 is already in use"),
+              std::string::npos)
+        << doctor.Stdout();
+    Subprocess apply({KeyferryBinary(), "apply", "-f", dir + "/taken.yaml", "--auto-approve"});
+    EXPECT_NE(apply.Wait(seconds(60)), 0);
+    EXPECT_NE(apply.Stderr().find("is already in use by another process"), std::string::npos)
+        << apply.Stderr();
+    EXPECT_EQ(target->Call({"PING"}), "PONG");  // the server on that port is untouched
+  }
+  RemoveTree(dir);
+}
+
 }  // namespace
 }  // namespace kf::test
