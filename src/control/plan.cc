@@ -94,7 +94,12 @@ Plan MakePlan(const Spec& spec) {
                        : "from the moment the target has caught up until cutover") +
        " (safety timeout " + std::to_string(spec.migration.max_pause_ms) + " ms)\n";
   t += "  ~ verify     " + VerifyName(spec.migration.verify, spec.migration.verify_sample_rate) +
-       ", " + std::to_string(spec.migration.verify_rounds) + " re-check rounds\n";
+       ", " + std::to_string(spec.migration.verify_rounds) +
+       " re-check rounds while writes flow; in the pause: offsets" +
+       (spec.migration.pause_verify_keys > 0
+            ? " and the last " + std::to_string(spec.migration.pause_verify_keys) + " keys written"
+            : std::string()) +
+       "\n";
   t += "  ~ cutover    " +
        (spec.cutover.hook.empty() ? std::string("no hook configured")
                                   : "run: " + spec.cutover.hook) +

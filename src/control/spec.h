@@ -82,6 +82,9 @@ struct MigrationSpec {
   VerifyMode verify = VerifyMode::kFull;
   double verify_sample_rate = 1.0;  // meaningful for kSample: 0 < rate <= 1
   int verify_rounds = 3;            // re-check rounds for keys that differ
+  // Inside the write pause, after DRAIN: the last this many distinct keys the stream wrote
+  // are compared on both ends (0: offsets only).
+  int pause_verify_keys = 1000;
   sync::OnUnsupported on_unsupported = sync::OnUnsupported::kFail;
   uint64_t big_key_threshold = uint64_t{64} << 20;  // bytes
   int writers = 2;                                  // target connections for the snapshot

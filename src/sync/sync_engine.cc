@@ -132,7 +132,9 @@ struct SyncEngine::Session {
   source::ReplicaLink link;
   target::StreamWriter writer;
   net::Client target_admin;
-  Bytes leftover;  // stream bytes that arrived with the end of the snapshot
+  Bytes leftover;             // stream bytes that arrived with the end of the snapshot
+  bool track_recent = false;  // stats->recent_keys has a capacity
+  std::vector<std::pair<int, std::string>> written;  // keys of the batch being applied
   Clock::time_point last_tick = Clock::now();
   net::Client source_admin;  // reads the source's offset for /status
   Clock::time_point next_offset_poll = Clock::now();
@@ -250,7 +252,8 @@ Result<void> SyncEngine::Session::Prepare() {
       }
     }
   }
-  if (!filter.AcceptsAll()) {
+  track_recent = stats->recent_keys.capacity() > 0;
+  if (!filter.AcceptsAll() || track_recent) {
     table = CommandTable::BuiltIn();
     net::Client src;
     if (src.Connect(options.source)) {
@@ -404,6 +407,12 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
                            "it cannot be split safely. Widen the filters to cover all its keys");
     }
   }
+  if (track_recent) {
+    auto keys = table.Keys(cmd);  // commands whose keys cannot be told are not tracked
+    if (keys) {
+      for (auto k : *keys) written.emplace_back(source_db, std::string(k));
+    }
+  }
   int target_db = db_map.Map(source_db);
   if (target_db != writer_db) {
     target::StreamOp select;
@@ -507,6 +516,10 @@ Result<void> SyncEngine::Session::RunStream() {
         auto saved = SaveCp();
         (void)saved;
         return MakeError(applied_ok.error());
+      }
+      if (!written.empty()) {
+        stats->recent_keys.Add(written);
+        written.clear();
       }
     }
   }

@@ -18,6 +18,7 @@
 
 #include "common/result.h"
 #include "net/uri.h"
+#include "sync/recent_keys.h"
 #include "sync/snapshot_sink.h"
 
 namespace kf::sync {
@@ -60,6 +61,9 @@ struct SyncStats {
   std::atomic<uint64_t> full_syncs{0};
   std::atomic<uint64_t> partial_syncs{0};
   std::atomic<uint64_t> link_drops{0};
+  // The last distinct keys the stream wrote; keeps nothing unless the caller sets a
+  // capacity before Run() (apply does, for its in-pause check).
+  RecentKeys recent_keys;
 
   // One JSON object with every number above plus derived rates.
   std::string ToJson() const;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -107,6 +108,7 @@ class Comparison {
              "from PTTL and may jitter by a few ms; use --ttl-tolerance-ms");
       }
     }
+    if (!options_.only_keys.empty()) return CompareRounds([this] { return NamedKeysPass(); });
     auto pairs = DbPairs();
     if (!pairs) return MakeError(std::move(pairs).error());
     pairs_ = std::move(*pairs);
@@ -119,20 +121,27 @@ class Comparison {
       }
     }
 
-    // Round 1: the full pass.
+    return CompareRounds([this]() -> Result<void> {
+      for (const auto& pair : pairs_) {
+        if (pair.source_db >= 0) KF_RETURN_IF_ERROR(SourcePass(pair));
+        KF_RETURN_IF_ERROR(TargetPass(pair));
+      }
+      return {};
+    });
+  }
+
+ private:
+  // Round 1 (`first_pass`, then the function libraries), then the re-check rounds for the
+  // keys that differed, then the report.
+  Result<VerifyReport> CompareRounds(const std::function<Result<void>()>& first_pass) {
     round_ = 1;
     auto round_start = SteadyClock::now();
-    for (const auto& pair : pairs_) {
-      if (pair.source_db >= 0) KF_RETURN_IF_ERROR(SourcePass(pair));
-      KF_RETURN_IF_ERROR(TargetPass(pair));
-    }
+    KF_RETURN_IF_ERROR(first_pass());
     if (options_.compare_functions) KF_RETURN_IF_ERROR(CompareFunctions());
     EndRound(round_start);
     report_.keys_per_second =
         static_cast<double>(report_.rounds[0].keys_checked) * 1000.0 /
         static_cast<double>(std::max<int64_t>(report_.rounds[0].elapsed_ms, 1));
-
-    // Re-check rounds.
     for (int r = 2; r <= 1 + options_.rounds; ++r) {
       if (tracked_.empty() && functions_.empty()) break;
       round_ = r;
@@ -145,7 +154,26 @@ class Comparison {
     return std::move(report_);
   }
 
- private:
+  // Round 1's pass over the keys the caller named (VerifyOptions::only_keys): no scans.
+  Result<void> NamedKeysPass() {
+    for (const auto& [db, keys] : options_.only_keys) {
+      DbPair pair{db, db_map_.Map(db)};
+      pairs_.push_back(pair);
+      report_.source_dbs.push_back(db);
+      KF_RETURN_IF_ERROR(SelectPair(pair));
+      std::vector<std::string> batch;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (filter_.Accepts(keys[i])) batch.push_back(keys[i]);
+        if (batch.size() >= options_.scan_batch || (i + 1 == keys.size() && !batch.empty())) {
+          KF_RETURN_IF_ERROR(CompareAndRecord(pair, batch));
+          KF_RETURN_IF_ERROR(Tick("named keys", db));
+          batch.clear();
+        }
+      }
+    }
+    return {};
+  }
+
   // --- bookkeeping ---
 
   int64_t MillisSince(SteadyClock::time_point t) const {

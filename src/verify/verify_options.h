@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,10 @@ struct VerifyOptions {
   std::vector<std::string> exclude;
   // Source databases to compare; empty = every database holding keys on either end.
   std::vector<int> dbs;
+  // When not empty, round 1 compares only these keys (source db → keys; filters still
+  // apply) instead of scanning both ends. A key absent on both ends counts as equal.
+  // `apply` uses it inside the write pause for the keys the stream wrote last.
+  std::map<int, std::vector<std::string>> only_keys;
   // "SRC:DST" database mapping, as given to sync (--db-map).
   std::vector<std::string> db_map;
   bool compare_functions = true;

@@ -178,6 +178,7 @@ TEST(ApplyTest, WholeStoryKeepsEveryAcknowledgedWrite) {
   EXPECT_EQ(missing, 0u) << "of " << acked.size() << " keys";
   std::string events = spec.Events();
   EXPECT_NE(events.find("writes were paused for"), std::string::npos) << events;
+  EXPECT_NE(events.find("keys written last are equal on both ends"), std::string::npos) << events;
 }
 
 class ApplyKillTest : public ::testing::TestWithParam<const char*> {};

@@ -369,6 +369,33 @@ TEST_F(VerifyTest, DbMapComparesMappedDatabases) {
   EXPECT_TRUE(report->equal) << Describe(*report);
 }
 
+// only_keys compares just the named keys (no scans): a difference elsewhere is not seen,
+// one in a named key is, and a named key absent on both ends counts as equal.
+TEST_F(VerifyTest, OnlyNamedKeysAreCompared) {
+  RunOn(source_->uri(), 0, {{"SET", "named", "1"}, {"SET", "other", "1"}});
+  RunOn(source_->uri(), 2, {{"HSET", "h", "f", "1"}});
+  RunOn(target_->uri(), 0, {{"SET", "named", "1"}, {"SET", "other", "CHANGED"}});
+  RunOn(target_->uri(), 2, {{"HSET", "h", "f", "1"}});
+  ASSERT_FALSE(HasFatalFailure());
+  VerifyOptions options;
+  options.only_keys = {{0, {"named", "gone-on-both"}}, {2, {"h"}}};
+  auto report = Verify(options);
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_TRUE(report->equal) << Describe(*report);
+  ASSERT_FALSE(report->rounds.empty());
+  EXPECT_EQ(report->rounds[0].keys_checked, 3u);
+
+  RunOn(target_->uri(), 2, {{"HSET", "h", "f", "2"}});
+  ASSERT_FALSE(HasFatalFailure());
+  auto changed = Verify(options);
+  ASSERT_TRUE(changed) << changed.error().ToString();
+  EXPECT_FALSE(changed->equal);
+  EXPECT_EQ(changed->counts[static_cast<size_t>(DiffKind::kValue)], 1u) << Describe(*changed);
+  ASSERT_EQ(changed->examples.size(), 1u) << Describe(*changed);
+  EXPECT_EQ(changed->examples[0].key, "h");
+  EXPECT_EQ(changed->examples[0].source_db, 2);
+}
+
 TEST_F(VerifyTest, DifferencesBeyondTheTrackingLimitAreCounted) {
   std::vector<Cmd> set;
   for (int i = 0; i < 20; ++i) set.push_back({"SET", "k" + std::to_string(i), "v"});

@@ -7,6 +7,7 @@
 #include "resp/command.h"
 #include "sync/checkpoint.h"
 #include "sync/key_filter.h"
+#include "sync/recent_keys.h"
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
 
@@ -88,6 +89,27 @@ TEST(DbLandingTest, RefusesTwoSourceDbsInOneTargetDb) {
   DbLanding swapped(&*swap);
   EXPECT_EQ(land(swapped, 1), 0);
   EXPECT_EQ(land(swapped, 0), 1);
+}
+
+TEST(RecentKeysTest, KeepsTheLastDistinctKeysPerDb) {
+  RecentKeys recent;
+  recent.Add({{0, "a"}});
+  EXPECT_EQ(recent.size(), 0u) << "capacity 0 keeps nothing";
+  recent.set_capacity(3);
+  recent.Add({{0, "a"}, {0, "b"}, {3, "a"}});  // db 3's "a" is another key
+  EXPECT_EQ(recent.size(), 3u);
+  recent.Add({{0, "a"}});  // written again: now the newest, nothing dropped
+  EXPECT_EQ(recent.size(), 3u);
+  recent.Add({{0, "c"}});  // over capacity: the oldest ("b") goes
+  using Keys = std::vector<std::string>;
+  auto by_db = recent.ByDb();
+  ASSERT_EQ(by_db.size(), 2u);
+  EXPECT_EQ(by_db[0], Keys({"a", "c"}));
+  EXPECT_EQ(by_db[3], Keys({"a"}));
+  recent.set_capacity(1);  // shrinking drops the oldest
+  by_db = recent.ByDb();
+  ASSERT_EQ(by_db.size(), 1u);
+  EXPECT_EQ(by_db[0], Keys({"c"}));
 }
 
 TEST(CheckpointTest, SaveLoadAndRejectGarbage) {
