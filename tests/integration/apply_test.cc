@@ -243,6 +243,38 @@ TEST(ApplyTest, TargetKilledDuringFullSyncRollsBack) {
   EXPECT_NE(events.find("rolling back"), std::string::npos) << events;
 }
 
+// A key written last that differs on the target inside the pause (changed behind
+// keyferry's back while VERIFY is held) stops the migration before CUTOVER: rolled back,
+// the source writable, the difference named.
+TEST(ApplyTest, DifferenceFoundInsideThePauseRollsBack) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SpecDir spec(*source, "shutdown");
+  RecordingWriter writer(UriOf(source->uri()));
+  std::this_thread::sleep_for(milliseconds(300));
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=VERIFY:2000", KeyferryBinary(), "apply", "-f",
+                    spec.path(), "--auto-approve"});
+  bool reached = false;
+  for (int i = 0; i < 1500 && !reached; ++i) {
+    reached = spec.Phase() == "VERIFY";
+    if (!reached) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(reached) << apply.Stderr();
+  // Every rec:N key was written within the last 1000 writes: all are in the checked set.
+  net::Client target;
+  ASSERT_TRUE(target.Connect(UriOf("redis://127.0.0.1:" + spec.Get("target.port"))));
+  auto tampered = target.Call({"SET", "rec:7", "changed-behind-keyferry"});
+  ASSERT_TRUE(tampered && tampered->IsOk());
+  EXPECT_EQ(apply.Wait(seconds(60)), 1) << apply.Stderr();
+  writer.Stop();
+  EXPECT_EQ(spec.Phase(), "ROLLED_BACK");
+  EXPECT_NE(apply.Stderr().find("keys written last still differ"), std::string::npos)
+      << apply.Stderr();
+  EXPECT_NE(apply.Stderr().find("rec:7"), std::string::npos) << apply.Stderr();
+  EXPECT_EQ(source->Call({"SET", "after-rollback", "1"}), "OK");
+  EXPECT_EQ(spec.HookOutput(), "") << "the cutover hook must not have run";
+}
+
 TEST(ApplyTest, SecondApplyIsRefusedAndRollbackAfterCutoverIsRefused) {
   auto source = StartSource();
   ASSERT_TRUE(source);
