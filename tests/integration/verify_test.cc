@@ -59,7 +59,9 @@ std::string Describe(const VerifyReport& r) { return verify::ReportToText(r); }
 class VerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    source_ = ServerProcess::Start(ServerKind::kRedis);
+    // No diskless-sync delay: the tests that run keyferry sync need not wait 5 s for it.
+    source_ =
+        ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"}}});
     target_ = ServerProcess::Start(ServerKind::kValkey);
     ASSERT_TRUE(source_ && target_);
   }
