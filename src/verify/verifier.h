@@ -15,6 +15,8 @@
 //   3. SCAN the target; keys the source lacks (EXISTS, pipelined) are read again on both
 //      ends as in step 1: extra keys.
 //   4. Function libraries (FUNCTION LIST WITHCODE): by name, engine and code.
+//  With VerifyOptions::only_keys, steps 1–3 are replaced by steps 1–2 over the named keys
+//  only (no scans): apply checks the keys written last that way inside the write pause.
 //  Rounds 2..1+rounds, `interval` apart: only the keys (and libraries) that differed are
 //  read again, the same way; keys that now match are dropped. A live sync's keys in flight
 //  converge; what remains after the last round is reported with the rounds it survived.
