@@ -66,6 +66,28 @@ std::string ConnectAction(const Error& e, const std::string& usual) {
   return usual;
 }
 
+// The "<end>.connect" check: takes the spec's URI (its password from the environment)
+// and connects `client`. Adds the check to `report` either way; true when connected.
+bool ConnectCheck(const std::string& name, const Result<net::Uri>& uri,
+                  const std::string& uri_action, const std::string& connect_action,
+                  net::Client& client, DoctorReport& report) {
+  DoctorCheck conn;
+  conn.name = name;
+  if (!uri) {
+    conn.status = CheckStatus::kFail;
+    conn.detail = uri.error().ToString();
+    conn.action = uri_action;
+  } else if (auto connected = client.Connect(*uri); !connected) {
+    conn.status = CheckStatus::kFail;
+    conn.detail = connected.error().ToString();
+    conn.action = ConnectAction(connected.error(), connect_action);
+  } else {
+    conn.detail = "connected to " + uri->Endpoint();
+  }
+  report.checks.push_back(conn);
+  return conn.status != CheckStatus::kFail;
+}
+
 // ACL DRYRUN answers +OK when allowed, else a bulk string explaining the denial.
 void CheckPermissions(net::Client& client, const std::string& user, const std::string& end,
                       const std::vector<Probe>& probes, const std::string& extra_hint,
@@ -114,27 +136,13 @@ void CheckPermissions(net::Client& client, const std::string& user, const std::s
 
 void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_version,
                  int64_t* used_memory, int64_t* subexpiry) {
-  DoctorCheck conn;
-  conn.name = "source.connect";
   auto uri = spec.SourceUri();
-  if (!uri) {
-    conn.status = CheckStatus::kFail;
-    conn.detail = uri.error().ToString();
-    conn.action = "set the environment variable the spec names in source.password_env";
-    report.checks.push_back(conn);
-    return;
-  }
   net::Client client;
-  auto connected = client.Connect(*uri);
-  if (!connected) {
-    conn.status = CheckStatus::kFail;
-    conn.detail = connected.error().ToString();
-    conn.action = ConnectAction(connected.error(), "check source.uri, the user and the password");
-    report.checks.push_back(conn);
+  if (!ConnectCheck("source.connect", uri,
+                    "set the environment variable the spec names in source.password_env",
+                    "check source.uri, the user and the password", client, report)) {
     return;
   }
-  conn.detail = "connected to " + uri->Endpoint();
-  report.checks.push_back(conn);
 
   std::string user = uri->user.empty() ? "default" : uri->user;
   std::vector<Probe> probes = {{{"PSYNC", "?", "-1"}, "FULL_SYNC: the replica link"},
@@ -293,25 +301,12 @@ void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Jo
     report.checks.push_back(headroom);
     return;
   }
-  DoctorCheck conn;
-  conn.name = "target.connect";
   auto uri = spec.TargetUri(0);
-  if (!uri) {
-    conn.status = CheckStatus::kFail;
-    conn.detail = uri.error().ToString();
-    report.checks.push_back(conn);
-    return;
-  }
   net::Client client;
-  auto connected = client.Connect(*uri);
-  if (!connected) {
-    conn.status = CheckStatus::kFail;
-    conn.detail = connected.error().ToString();
-    conn.action = ConnectAction(connected.error(), "check target.external.uri and its password");
-  } else {
-    conn.detail = "connected to " + uri->Endpoint();
+  if (ConnectCheck("target.connect", uri,
+                   "set the environment variable the spec names in target.external.password_env",
+                   "check target.external.uri and its password", client, report)) {
     std::string user = uri->user.empty() ? "default" : uri->user;
-    report.checks.push_back(conn);
     CheckPermissions(client, user, "target",
                      {{{"RESTORE", "k", "0", "x"}, "FULL_SYNC"},
                       {{"FLUSHALL"}, "rollback"},
@@ -325,9 +320,7 @@ void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Jo
       pause.action = "find who paused it; CLIENT UNPAUSE on the target ends the pause";
       report.checks.push_back(pause);
     }
-    return;
   }
-  report.checks.push_back(conn);
 }
 
 }  // namespace
