@@ -156,12 +156,17 @@ TEST(SyncTest, LinkCutWithMegabytesUnappliedReplaysTheBacklog) {
   ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
   int64_t offset_at_cut = 0;
   {
-    ASSERT_EQ(target->Call({"CLIENT", "PAUSE", "2000", "WRITE"}), "OK");
+    ASSERT_EQ(target->Call({"CLIENT", "PAUSE", "30000", "WRITE"}), "OK");
     Writer writer(UriOf(source->uri()));
-    std::this_thread::sleep_for(milliseconds(1000));
-    offset_at_cut = std::stoll(source->InfoField("replication", "master_repl_offset"));
+    // Until 2 MB of stream wait unapplied (bounded: a slow build writes less per second).
+    for (int i = 0; i < 300 && offset_at_cut < (2 << 20); ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+      offset_at_cut = std::stoll(source->InfoField("replication", "master_repl_offset"));
+    }
     proxy.CutAll();
-    std::this_thread::sleep_for(milliseconds(1500));
+    std::this_thread::sleep_for(milliseconds(500));
+    ASSERT_EQ(target->Call({"CLIENT", "UNPAUSE"}), "OK");
+    std::this_thread::sleep_for(milliseconds(1000));
     writer.Stop();
     std::this_thread::sleep_for(milliseconds(400));  // the writer's 250 ms keys expire
     EXPECT_EQ(writer.error(), "");
