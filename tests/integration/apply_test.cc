@@ -245,14 +245,15 @@ TEST(ApplyTest, TargetKilledDuringFullSyncRollsBack) {
 
 // A key written last that differs on the target inside the pause (changed behind
 // keyferry's back while VERIFY is held) stops the migration before CUTOVER: rolled back,
-// the source writable, the difference named.
+// the source writable, the difference named. The hold (1.5 s) stays well inside the
+// spec's 5 s pause, so the source offset cannot move and only the key check can fail.
 TEST(ApplyTest, DifferenceFoundInsideThePauseRollsBack) {
   auto source = StartSource();
   ASSERT_TRUE(source);
   SpecDir spec(*source, "shutdown");
   RecordingWriter writer(UriOf(source->uri()));
   std::this_thread::sleep_for(milliseconds(300));
-  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=VERIFY:2000", KeyferryBinary(), "apply", "-f",
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=VERIFY:1500", KeyferryBinary(), "apply", "-f",
                     spec.path(), "--auto-approve"});
   bool reached = false;
   for (int i = 0; i < 1500 && !reached; ++i) {
