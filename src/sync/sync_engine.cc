@@ -391,25 +391,24 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
     case StreamAction::kForward:
       break;
   }
-  if (!filter.AcceptsAll()) {
-    auto keys = table.Keys(cmd);
-    if (!keys) return MakeError(keys.error());
-    size_t accepted = 0;
-    for (auto k : *keys) accepted += filter.Accepts(k) ? 1 : 0;
-    if (!keys->empty() && accepted == 0) {
-      batch->push_back(std::move(op));  // every key filtered out
-      return {};
+  if (!filter.AcceptsAll() || track_recent) {
+    auto keys = table.Keys(cmd);  // once for both uses
+    if (!filter.AcceptsAll()) {
+      if (!keys) return MakeError(keys.error());
+      size_t accepted = 0;
+      for (auto k : *keys) accepted += filter.Accepts(k) ? 1 : 0;
+      if (!keys->empty() && accepted == 0) {
+        batch->push_back(std::move(op));  // every key filtered out
+        return {};
+      }
+      if (accepted != keys->size()) {
+        return MakeError(SyncErrc::kFilterSplit,
+                         "the source ran " + cmd.ToString() +
+                             ", which touches keys both inside and outside --match/--exclude; "
+                             "it cannot be split safely. Widen the filters to cover all its keys");
+      }
     }
-    if (accepted != keys->size()) {
-      return MakeError(SyncErrc::kFilterSplit,
-                       "the source ran " + cmd.ToString() +
-                           ", which touches keys both inside and outside --match/--exclude; "
-                           "it cannot be split safely. Widen the filters to cover all its keys");
-    }
-  }
-  if (track_recent) {
-    auto keys = table.Keys(cmd);  // commands whose keys cannot be told are not tracked
-    if (keys) {
+    if (track_recent && keys) {  // commands whose keys cannot be told are not tracked
       for (auto k : *keys) written.emplace_back(source_db, std::string(k));
     }
   }
