@@ -1,10 +1,8 @@
 // `keyferry rdb dump` through the CLI's own code path (kf::cli::RunCli, as main() calls
 // it, with stdout captured): on every fixture, with default options, the output is byte
 // for byte the fixture's .jsonl; `--format full` is the canonical form plus what it leaves
-// out; bad arguments and unreadable files exit 2.
-//
-// The one allowance is the Redis 6.2 fixture's (rdb_test_util.h, docs/rdb.md): its lines
-// carry "expire_approx":true and 14 of its expiries are 1 ms above the file's values.
+// out; bad arguments and unreadable files exit 2. Every fixture, Redis 6.2 included, is
+// compared byte for byte.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
@@ -56,18 +54,9 @@ TEST_P(RdbDumpCliTest, DefaultOutputIsTheFixtureJsonl) {
   ASSERT_EQ(run.exit_code, 0);
   ASSERT_FALSE(run.out.empty());
   ASSERT_EQ(run.out.back(), '\n');
-  size_t approx_lines = 0;
-  EXPECT_EQ(CompareFixtureLines(stem, SplitLines(run.out), &approx_lines), "");
-  if (stem == testing::kApproxExpiryStem) {
-    // The 6.2 fixture's expiries are PTTL readings: 14 of them are 1 ms above the file's
-    // EXPIRETIME_MS values, which equal the exact expiries of the same keys in the 7.0+
-    // fixtures (docs/rdb.md). Nothing else may differ.
-    EXPECT_EQ(approx_lines, 14u);
-  } else {
-    EXPECT_EQ(approx_lines, 0u);
-    EXPECT_TRUE(run.out == ReadFileBytes(FixturePath(stem, ".jsonl")))
-        << "the whole output must equal " << stem << ".jsonl byte for byte";
-  }
+  EXPECT_EQ(CompareFixtureLines(stem, SplitLines(run.out)), "");
+  EXPECT_TRUE(run.out == ReadFileBytes(FixturePath(stem, ".jsonl")))
+      << "the whole output must equal " << stem << ".jsonl byte for byte";
   // --format canonical is the default.
   CliRun explicit_run =
       RunKeyferry({"rdb", "dump", "--format", "canonical", FixturePath(stem, ".rdb")});

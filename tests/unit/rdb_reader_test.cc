@@ -4,9 +4,7 @@
 // truncation at many offsets, flipped bytes, wrong checksums, huge lengths, unknown types.
 //
 // Fixture comparison is byte for byte in the canonical form (which lists at most 10
-// pending entries per group, as the fixtures do), with one documented allowance for the
-// Redis 6.2 fixture only, whose generator could only read PTTL: its "expire_approx":true
-// marker is removed and expire_ms may differ by 1 ms (rdb_test_util.h, docs/rdb.md).
+// pending entries per group, as the fixtures do), for every fixture.
 #include <gtest/gtest.h>
 
 #include <chrono>

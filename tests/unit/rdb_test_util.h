@@ -48,48 +48,11 @@ inline std::vector<std::string> SplitLines(const std::string& text) {
   return out;
 }
 
-// The fixture whose .jsonl was written from PTTL readings: every line carries
-// "expire_approx":true and 14 of its 295 expiries are 1 ms above the value in the .rdb
-// (see docs/rdb.md, "The Redis 6.2 fixture").
-inline constexpr std::string_view kApproxExpiryStem = "redis-6.2-base";
-
-// Whether `got` equals the fixture line `want` byte for byte. With `approx_expiry` (the
-// Redis 6.2 fixture only), the "expire_approx":true marker is removed from `want` first,
-// and expire_ms may then differ by at most 1 ms (both sides having an expiry); every
-// other byte must still be equal. `*approx_used` (if given) is set when the 1 ms
-// allowance was needed.
-inline bool FixtureLineMatches(const std::string& got, std::string want, bool approx_expiry,
-                               bool* approx_used = nullptr) {
-  if (approx_used != nullptr) *approx_used = false;
-  static const std::string kApprox = "\"expire_approx\":true,";
-  if (!approx_expiry) return got == want;
-  const size_t a = want.find(kApprox);
-  if (a == std::string::npos) return false;  // every line of that fixture has the marker
-  want.erase(a, kApprox.size());
-  if (got == want) return true;
-  static const std::string kKey = "\"expire_ms\":";
-  auto field = [](const std::string& line, size_t* from, size_t* to) -> long long {
-    const size_t p = line.find(kKey);
-    if (p == std::string::npos) return -1;
-    *from = p + kKey.size();
-    *to = line.find(',', *from);
-    return std::stoll(line.substr(*from, *to - *from));
-  };
-  size_t gf = 0, gt = 0, wf = 0, wt = 0;
-  const long long ge = field(got, &gf, &gt), we = field(want, &wf, &wt);
-  if (ge < 0 || we < 0 || (ge - we != 1 && we - ge != 1)) return false;
-  if (got.substr(0, gf) != want.substr(0, wf) || got.substr(gt) != want.substr(wt)) return false;
-  if (approx_used != nullptr) *approx_used = true;
-  return true;
-}
-
-// Compares lines with a fixture's .jsonl lines; returns "" or the first difference.
-// `approx_lines` (if given) counts the lines that needed the 6.2 expiry allowance.
-inline std::string CompareFixtureLines(const std::string& stem, const std::vector<std::string>& got,
-                                       size_t* approx_lines = nullptr) {
+// Compares lines with a fixture's .jsonl lines byte for byte; returns "" or the first
+// difference.
+inline std::string CompareFixtureLines(const std::string& stem,
+                                       const std::vector<std::string>& got) {
   const auto want = SplitLines(ReadFileBytes(FixturePath(stem, ".jsonl")));
-  const bool approx = stem == kApproxExpiryStem;
-  if (approx_lines != nullptr) *approx_lines = 0;
   for (size_t i = 0; i < std::max(got.size(), want.size()); ++i) {
     if (i >= got.size()) {
       return stem + ": missing line " + std::to_string(i + 1) + ": " + want[i].substr(0, 200);
@@ -97,8 +60,7 @@ inline std::string CompareFixtureLines(const std::string& stem, const std::vecto
     if (i >= want.size()) {
       return stem + ": extra line " + std::to_string(i + 1) + ": " + got[i].substr(0, 200);
     }
-    bool used = false;
-    if (!FixtureLineMatches(got[i], want[i], approx, &used)) {
+    if (got[i] != want[i]) {
       size_t j = 0;
       while (j < got[i].size() && j < want[i].size() && got[i][j] == want[i][j]) ++j;
       const size_t from = j > 60 ? j - 60 : 0;
@@ -106,7 +68,6 @@ inline std::string CompareFixtureLines(const std::string& stem, const std::vecto
              "\n  got:  ..." + got[i].substr(from, 160) + "\n  want: ..." +
              want[i].substr(from, 160);
     }
-    if (used && approx_lines != nullptr) ++*approx_lines;
   }
   return "";
 }
