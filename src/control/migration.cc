@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -15,6 +16,7 @@
 #include "control/cutover_hook.h"
 #include "control/local_provider.h"
 #include "control/source_control.h"
+#include "control/stream_group_repair.h"
 #include "net/client.h"
 #include "net/server_info.h"
 #include "sync/sync_engine.h"
@@ -33,6 +35,10 @@ constexpr const char* kTargetDirKey = "target.dir";
 constexpr const char* kTargetWrittenKey = "target.written";
 constexpr const char* kCutoverDoneKey = "cutover.done";
 constexpr const char* kPauseStartKey = "pause.started_ms";
+
+// Stream keys whose consumer groups the stream changed are tracked up to this many, for
+// the in-pause repair of entries-read; beyond it the migration stops before the pause.
+constexpr size_t kMaxStreamGroupKeys = 100000;
 
 // Fault-injection point for the integration tests (tests/integration/apply_test.cc):
 // KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms> makes apply wait that long right after entering
@@ -147,6 +153,15 @@ class Migration::Impl {
   std::optional<Error> engine_error_;
   int64_t pause_started_ms_ = -1;
   int64_t drained_offset_ = -1;
+  // Keys that still differed after the live verify's rounds, carried into the in-pause
+  // check (source db → keys), and whether function libraries differed too.
+  std::map<int, std::vector<std::string>> carried_keys_;
+  bool carried_functions_ = false;
+  // Every stream key of the source, read before the pause when the live sync resumed an
+  // earlier run (its group changes before the resume are unknown).
+  std::map<int, std::vector<std::string>> resumed_stream_keys_;
+  Result<void> CollectStreamKeysAfterResume();
+  Result<void> RepairGroups();
   // write_pause: read-only — a thread that renews CLIENT PAUSE until cutover or rollback.
   std::thread pause_keeper_;
   std::atomic<bool> pause_keeper_stop_{false};
@@ -284,6 +299,7 @@ Result<void> Migration::Impl::StartEngine() {
   KF_RETURN_IF_ERROR(journal_->Set(kTargetWrittenKey, "1"));
   stats_ = std::make_unique<sync::SyncStats>();
   stats_->recent_keys.set_capacity(static_cast<size_t>(spec_.migration.pause_verify_keys));
+  stats_->stream_group_keys.set_capacity(kMaxStreamGroupKeys);
   engine_stop_ = std::make_unique<std::atomic<bool>>(false);
   engine_finished_ = false;
   engine_error_.reset();
@@ -388,9 +404,15 @@ Result<void> Migration::Impl::WaitCatchUp() {
 }
 
 // The key-by-key comparison, run while writes still flow (a full compare cannot fit in a
-// pause of milliseconds): keys still in flight converge over the re-check rounds; what
-// differs after the last round stops the migration before anything is paused.
+// pause of milliseconds): keys still in flight converge over the re-check rounds. Keys
+// that still differ after the last round are not yet a verdict — a key the application
+// writes every millisecond never compares equal while it writes — so up to
+// pause_recheck_keys of them are carried into the in-pause check (VerifyFinal), where the
+// comparison is exact; more than that, or any with pause_recheck_keys 0, stops the
+// migration before anything is paused (docs/verify.md, "Convergence during apply").
 Result<void> Migration::Impl::LiveVerify() {
+  carried_keys_.clear();
+  carried_functions_ = false;
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
   auto target = TargetUri();
@@ -410,24 +432,107 @@ Result<void> Migration::Impl::LiveVerify() {
   }
   vo.rounds = spec_.migration.verify_rounds;
   vo.interval = milliseconds(1000);
+  const auto carry_max = static_cast<uint64_t>(spec_.migration.pause_recheck_keys);
+  vo.list_remaining = true;
+  vo.max_tracked_keys = std::max<size_t>(vo.max_tracked_keys, carry_max + 1);
   auto report = verify::Verify(*source, *target, vo, {}, options_.stop);
   if (!report) {
     return MakeError(ControlErrc::kVerifyMismatch,
                      "the live verify could not run: " + report.error().ToString());
   }
   nlohmann::json data = nlohmann::json::parse(verify::ReportToJson(*report), nullptr, false);
-  if (!report->equal) {
+  if (report->equal) {
+    Event(Phase::kCatchUp, EventKind::kInfo,
+          "live verify (" + VerifyName(spec_.migration.verify, spec_.migration.verify_sample_rate) +
+              "): source and target hold the same data",
+          data);
+    return {};
+  }
+  if (report->differing_keys > carry_max || report->untracked_keys > 0) {
     Event(Phase::kCatchUp, EventKind::kFail, "live verify found differences", data);
-    return MakeError(ControlErrc::kVerifyMismatch,
-                     "source and target still differ after " +
-                         std::to_string(spec_.migration.verify_rounds) +
-                         " re-check rounds; nothing was paused or cut over. The report:\n" +
-                         verify::ReportToText(*report));
+    return MakeError(
+        ControlErrc::kVerifyMismatch,
+        "source and target still differ on " + std::to_string(report->differing_keys) +
+            " keys after " + std::to_string(spec_.migration.verify_rounds) +
+            " re-check rounds, more than the " + std::to_string(carry_max) +
+            " that can be compared again inside the write pause "
+            "(migration.pause_recheck_keys); nothing was paused or cut over. Keys that only "
+            "lag behind a busy application are few; this many point to a real difference. "
+            "The report:\n" +
+            verify::ReportToText(*report));
+  }
+  for (const verify::Difference& d : report->remaining) {
+    if (d.is_function) {
+      carried_functions_ = true;
+    } else {
+      carried_keys_[d.source_db].push_back(d.key);
+    }
   }
   Event(Phase::kCatchUp, EventKind::kInfo,
-        "live verify (" + VerifyName(spec_.migration.verify, spec_.migration.verify_sample_rate) +
-            "): source and target hold the same data",
+        std::to_string(report->differing_keys) + " keys still differ after " +
+            std::to_string(spec_.migration.verify_rounds) +
+            " live re-check rounds (written while compared, or really different); they are "
+            "compared again inside the write pause, where a difference rolls back",
         data);
+  return {};
+}
+
+Result<void> Migration::Impl::CollectStreamKeysAfterResume() {
+  resumed_stream_keys_.clear();
+  if (stats_->tracked_since_full_sync.load()) return {};
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  auto keys = SourceStreamKeys(*source);
+  if (!keys) return MakeError(keys.error());
+  size_t n = 0;
+  for (const auto& [db, names] : *keys) n += names.size();
+  if (n > kMaxStreamGroupKeys) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "the source holds " + std::to_string(n) +
+                         " streams; after a resumed sync keyferry repairs the consumer groups "
+                         "of every stream inside the write pause, and at most " +
+                         std::to_string(kMaxStreamGroupKeys) +
+                         " fit. Abort (keyferry abort) and apply again: a fresh copy tracks "
+                         "only the streams that change");
+  }
+  resumed_stream_keys_ = std::move(*keys);
+  Event(Phase::kCatchUp, EventKind::kInfo,
+        "the live sync resumed an earlier run: the consumer groups of all " + std::to_string(n) +
+            " streams will be repaired inside the pause");
+  return {};
+}
+
+// Inside the pause, after DRAIN: entries-read of every group the stream changed, from the
+// source (stream_group_repair.h says why replication leaves it stale).
+Result<void> Migration::Impl::RepairGroups() {
+  if (stats_->stream_group_keys.overflowed()) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "more than " + std::to_string(kMaxStreamGroupKeys) +
+                         " streams had consumer-group changes during the sync, more than "
+                         "keyferry repairs inside the write pause; not cutting over");
+  }
+  auto keys = stats_->stream_group_keys.ByDb();
+  for (const auto& [db, names] : resumed_stream_keys_) {
+    auto& into = keys[db];
+    into.insert(into.end(), names.begin(), names.end());
+  }
+  if (keys.empty()) return {};
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  auto started = Clock::now();
+  auto repaired = RepairStreamGroups(*source, *target, keys);
+  if (!repaired) return MakeError(repaired.error());
+  int64_t ms = std::chrono::duration_cast<milliseconds>(Clock::now() - started).count();
+  Event(Phase::kVerify, EventKind::kInfo,
+        "set entries-read of " + std::to_string(repaired->groups_set) + " consumer groups on " +
+            std::to_string(repaired->streams_read) + " streams from the source (" +
+            std::to_string(repaired->groups_changed) + " differed; " + std::to_string(ms) + " ms)",
+        {{"streams", repaired->streams_read},
+         {"groups", repaired->groups_set},
+         {"changed", repaired->groups_changed},
+         {"ms", ms}});
   return {};
 }
 
@@ -483,17 +588,29 @@ Result<void> Migration::Impl::VerifyFinal() {
                          std::to_string(drained_offset_) + " → " + std::to_string(*offset) +
                          "): something wrote while writes were paused; not cutting over");
   }
-  // Key by key, the keys written last before the pause: the ones most likely to be in
-  // flight. The live verify in CATCH_UP covered everything else.
+  KF_RETURN_IF_ERROR(RepairGroups());
+  // Key by key: the keys written last before the pause (the ones most likely to be in
+  // flight) and the keys the live verify could not see equal while writes flowed. The
+  // live verify in CATCH_UP covered everything else.
   auto keys = stats_->recent_keys.ByDb();
-  if (keys.empty()) return {};
+  size_t carried = 0;
+  for (const auto& [db, names] : carried_keys_) {
+    auto& into = keys[db];
+    std::set<std::string> have(into.begin(), into.end());
+    for (const auto& k : names) {
+      if (have.insert(k).second) into.push_back(k);
+    }
+    carried += names.size();
+  }
+  if (keys.empty() && !carried_functions_) return {};
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
   verify::VerifyOptions vo;
   vo.mode = spec_.migration.verify == VerifyMode::kKeys ? verify::VerifyMode::kKeys
                                                         : verify::VerifyMode::kFull;
   vo.only_keys = std::move(keys);
-  vo.compare_functions = false;
+  vo.compare_functions = carried_functions_;
+  vo.max_tracked_keys = std::max<size_t>(vo.max_tracked_keys, carried + 100000);
   auto started = Clock::now();
   auto report = verify::Verify(*source, *target, vo, {}, options_.stop);
   if (!report) {
@@ -507,14 +624,14 @@ Result<void> Migration::Impl::VerifyFinal() {
   if (!report->equal) {
     Event(Phase::kVerify, EventKind::kFail, "keys written last differ inside the pause", data);
     return MakeError(ControlErrc::kVerifyMismatch,
-                     "with writes paused and every offset applied, keys written last still "
-                     "differ; not cutting over. The report:\n" +
+                     "with writes paused and every offset applied, keys still differ; not "
+                     "cutting over. The report:\n" +
                          verify::ReportToText(*report));
   }
   Event(Phase::kVerify, EventKind::kInfo,
-        "the " + std::to_string(checked) + " keys written last are equal on both ends (" +
-            std::to_string(ms) + " ms)",
-        {{"keys", checked}, {"ms", ms}});
+        "the " + std::to_string(checked) + " keys written last or still differing live (" +
+            std::to_string(carried) + ") are equal on both ends (" + std::to_string(ms) + " ms)",
+        {{"keys", checked}, {"carried", carried}, {"ms", ms}});
   return {};
 }
 
@@ -735,6 +852,7 @@ Result<Phase> Migration::Impl::Apply() {
           KF_RETURN_IF_ERROR(StartEngine());
           KF_RETURN_IF_ERROR(WaitCatchUp());
           KF_RETURN_IF_ERROR(LiveVerify());
+          KF_RETURN_IF_ERROR(CollectStreamKeysAfterResume());
           KF_RETURN_IF_ERROR(WaitCatchUp());  // the verify took time: close the gap again
           if (!options_.auto_approve) {
             auto target = TargetUri();

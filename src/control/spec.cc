@@ -41,9 +41,16 @@ constexpr std::string_view kTargetKeys[] = {"engine",   "version", "topology",
 constexpr std::string_view kLocalKeys[] = {
     "port", "bind", "maxmemory", "persistence", "valkey_server", "password_env", "extra_config"};
 constexpr std::string_view kExternalKeys[] = {"uri", "user", "password_env"};
-constexpr std::string_view kMigrationKeys[] = {
-    "write_pause",       "max_pause_ms",   "catch_up_max_lag_bytes", "verify", "verify_rounds",
-    "pause_verify_keys", "on_unsupported", "big_key_threshold",      "writers"};
+constexpr std::string_view kMigrationKeys[] = {"write_pause",
+                                               "max_pause_ms",
+                                               "catch_up_max_lag_bytes",
+                                               "verify",
+                                               "verify_rounds",
+                                               "pause_verify_keys",
+                                               "pause_recheck_keys",
+                                               "on_unsupported",
+                                               "big_key_threshold",
+                                               "writers"};
 constexpr std::string_view kCutoverKeys[] = {"hook", "hook_timeout_s"};
 constexpr std::string_view kAfterCutoverKeys[] = {"source"};
 
@@ -800,6 +807,9 @@ void SpecParser::ParseMigration(const Fields& top, Spec* spec) {
   if (auto keys = Int(*fields, p, "pause_verify_keys", 0, 100000, "keys")) {
     m.pause_verify_keys = static_cast<int>(*keys);
   }
+  if (auto keys = Int(*fields, p, "pause_recheck_keys", 0, 1000000, "keys")) {
+    m.pause_recheck_keys = static_cast<int>(*keys);
+  }
   constexpr std::string_view kOnUnsupported[] = {"fail", "skip", "drop-field-ttl"};
   if (auto on = Enum(*fields, p, "on_unsupported", kOnUnsupported)) {
     m.on_unsupported = *on == "skip"             ? sync::OnUnsupported::kSkip
@@ -1204,6 +1214,7 @@ nlohmann::json Spec::ToJson() const {
                     {"verify", VerifyName(m.verify, m.verify_sample_rate)},
                     {"verify_rounds", m.verify_rounds},
                     {"pause_verify_keys", m.pause_verify_keys},
+                    {"pause_recheck_keys", m.pause_recheck_keys},
                     {"on_unsupported", OnUnsupportedName(m.on_unsupported)},
                     {"big_key_threshold", m.big_key_threshold},
                     {"writers", m.writers}};

@@ -85,6 +85,11 @@ struct MigrationSpec {
   // Inside the write pause, after DRAIN: the last this many distinct keys the stream wrote
   // are compared on both ends (0: offsets only).
   int pause_verify_keys = 1000;
+  // Keys that still differ after the live verify's re-check rounds (keys written while
+  // they were compared, like counters changed every millisecond) are compared again inside
+  // the pause, at a consistent point, up to this many; more than this rolls back before
+  // writes are paused (0: any difference left after the live rounds rolls back).
+  int pause_recheck_keys = 10000;
   sync::OnUnsupported on_unsupported = sync::OnUnsupported::kFail;
   uint64_t big_key_threshold = uint64_t{64} << 20;  // bytes
   int writers = 2;                                  // target connections for the snapshot

@@ -43,6 +43,24 @@ std::vector<size_t> DbArgumentPositions(const resp::Command& cmd) {
   return positions;
 }
 
+std::vector<std::string_view> StreamGroupKeys(const resp::Command& cmd) {
+  std::vector<std::string_view> keys;
+  if ((cmd.ArgEquals(0, "xclaim") || cmd.ArgEquals(0, "xautoclaim")) && cmd.argc() >= 2) {
+    keys.push_back(cmd.arg_view(1));
+  } else if (cmd.ArgEquals(0, "xgroup") && cmd.argc() >= 3) {
+    keys.push_back(cmd.arg_view(2));
+  } else if (cmd.ArgEquals(0, "xreadgroup")) {
+    // XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS k1 .. kN id1 .. idN
+    for (size_t i = 1; i < cmd.argc(); ++i) {
+      if (!cmd.ArgEquals(i, "streams")) continue;
+      const size_t rest = cmd.argc() - i - 1;
+      for (size_t k = 0; k < rest / 2; ++k) keys.push_back(cmd.arg_view(i + 1 + k));
+      break;
+    }
+  }
+  return keys;
+}
+
 CommandTable CommandTable::FromCommandReply(const resp::Reply& reply) {
   CommandTable table;
   for (const auto& entry : reply.children()) {

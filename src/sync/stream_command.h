@@ -65,4 +65,11 @@ StreamAction ClassifyStreamCommand(const resp::Command& cmd);
 // command.
 std::vector<size_t> DbArgumentPositions(const resp::Command& cmd);
 
+// The stream key of a command that can change a consumer group's last-delivered id or
+// entries-read (XCLAIM, XAUTOCLAIM, XGROUP <sub> <key> ..., XREADGROUP ... STREAMS <key>),
+// or an empty view for every other command. Primaries propagate XREADGROUP as
+// `XCLAIM ... LASTID <id>`, which moves the group's last id on a replica but not its
+// entries-read: `apply` repairs those groups from the source inside the write pause.
+std::vector<std::string_view> StreamGroupKeys(const resp::Command& cmd);
+
 }  // namespace kf::sync

@@ -134,7 +134,9 @@ struct SyncEngine::Session {
   net::Client target_admin;
   Bytes leftover;             // stream bytes that arrived with the end of the snapshot
   bool track_recent = false;  // stats->recent_keys has a capacity
-  std::vector<std::pair<int, std::string>> written;  // keys of the batch being applied
+  std::vector<std::pair<int, std::string>> written;     // keys of the batch being applied
+  bool track_stream_groups = false;                     // stats->stream_group_keys has a capacity
+  std::vector<std::pair<int, std::string>> group_keys;  // their stream keys in this batch
   Clock::time_point last_tick = Clock::now();
   net::Client source_admin;  // reads the source's offset for /status
   Clock::time_point next_offset_poll = Clock::now();
@@ -253,6 +255,7 @@ Result<void> SyncEngine::Session::Prepare() {
     }
   }
   track_recent = stats->recent_keys.capacity() > 0;
+  track_stream_groups = stats->stream_group_keys.capacity() > 0;
   if (!filter.AcceptsAll() || track_recent) {
     table = CommandTable::BuiltIn();
     net::Client src;
@@ -412,6 +415,9 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
       for (auto k : *keys) written.emplace_back(source_db, std::string(k));
     }
   }
+  if (track_stream_groups) {
+    for (auto k : StreamGroupKeys(cmd)) group_keys.emplace_back(source_db, std::string(k));
+  }
   int target_db = db_map.Map(source_db);
   if (target_db != writer_db) {
     target::StreamOp select;
@@ -520,6 +526,10 @@ Result<void> SyncEngine::Session::RunStream() {
         stats->recent_keys.Add(written);
         written.clear();
       }
+      if (!group_keys.empty()) {
+        stats->stream_group_keys.Add(group_keys);
+        group_keys.clear();
+      }
     }
   }
 }
@@ -582,6 +592,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
         }
       }
       s.target_has_our_data = true;
+      stats_->tracked_since_full_sync = true;
       s.replid = reply->replid;
       s.applied = -1;
       s.source_db = 0;

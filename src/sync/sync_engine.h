@@ -20,6 +20,7 @@
 #include "net/uri.h"
 #include "sync/recent_keys.h"
 #include "sync/snapshot_sink.h"
+#include "sync/touched_keys.h"
 
 namespace kf::sync {
 
@@ -64,6 +65,14 @@ struct SyncStats {
   // The last distinct keys the stream wrote; keeps nothing unless the caller sets a
   // capacity before Run() (apply does, for its in-pause check).
   RecentKeys recent_keys;
+  // The stream keys whose consumer groups the stream changed (StreamGroupKeys); keeps
+  // nothing unless the caller sets a capacity before Run() (apply does, to repair the
+  // groups' entries-read inside the pause).
+  TouchedKeys stream_group_keys;
+  // True once this engine ran a full sync: from then on stream_group_keys holds every
+  // stream the stream changed. False while it only continued an earlier run's
+  // replication (PSYNC CONTINUE from a checkpoint): what changed before is not known.
+  std::atomic<bool> tracked_since_full_sync{false};
 
   // One JSON object with every number above plus derived rates.
   std::string ToJson() const;

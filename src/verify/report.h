@@ -63,6 +63,10 @@ struct VerifyReport {
   std::array<uint64_t, kDiffKindCount> counts{};  // issues per kind after the last round
   uint64_t differing_keys = 0;  // keys and libraries still differing (tracked + untracked)
   std::vector<Difference> examples;
+  // With VerifyOptions::list_remaining: every tracked difference (functions first), so a
+  // caller can compare exactly those keys again; empty otherwise. Untracked keys (beyond
+  // max_tracked_keys) are never listed: check untracked_keys.
+  std::vector<Difference> remaining;
   std::vector<RoundSummary> rounds;
 
   uint64_t source_keys_checked = 0;  // round 1: keys found on the source and compared

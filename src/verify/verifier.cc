@@ -740,10 +740,12 @@ class Comparison {
     for (const auto& [name, d] : functions_) {
       for (const auto& issue : d.issues) ++report_.counts[static_cast<size_t>(issue.kind)];
       if (report_.examples.size() < options_.max_examples) report_.examples.push_back(d);
+      if (options_.list_remaining) report_.remaining.push_back(d);
     }
     for (const auto& [id, d] : tracked_) {
       for (const auto& issue : d.issues) ++report_.counts[static_cast<size_t>(issue.kind)];
       if (report_.examples.size() < options_.max_examples) report_.examples.push_back(d);
+      if (options_.list_remaining) report_.remaining.push_back(d);
     }
     report_.untracked_keys = untracked_keys_;
     report_.differing_keys = DifferingNow();

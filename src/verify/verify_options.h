@@ -68,6 +68,9 @@ struct VerifyOptions {
   // Keys that differ are kept for the re-check rounds and the report, up to this many;
   // beyond it they are only counted (and not re-checked).
   size_t max_tracked_keys = 100000;
+  // Also list every tracked difference (not only max_examples of them) in
+  // VerifyReport::remaining: apply carries them into its in-pause check.
+  bool list_remaining = false;
   size_t max_examples = 10;
 
   std::chrono::milliseconds connect_timeout{5000};

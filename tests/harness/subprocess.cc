@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,11 @@
 namespace kf::test {
 
 std::string KeyferryBinary() {
+  // KEYFERRY_TEST_BINARY runs the tests against another build (e.g. an older commit, to
+  // show that a new test fails there).
+  if (const char* other = std::getenv("KEYFERRY_TEST_BINARY"); other != nullptr && *other) {
+    return other;
+  }
 #ifdef KF_BINARY
   return KF_BINARY;
 #else

@@ -30,7 +30,8 @@ class Subprocess {
   std::string dir_;
 };
 
-// The keyferry binary under test.
+// The keyferry binary under test: KF_BINARY from the build, or $KEYFERRY_TEST_BINARY when set
+// (to run the tests against another build, e.g. the commit before a fix).
 std::string KeyferryBinary();
 
 }  // namespace kf::test

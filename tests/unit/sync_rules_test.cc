@@ -10,6 +10,7 @@
 #include "sync/recent_keys.h"
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
+#include "sync/touched_keys.h"
 
 namespace kf::sync {
 namespace {
@@ -182,6 +183,52 @@ TEST(StreamCommandTest, BuiltInKeys) {
   EXPECT_EQ(keys({"ZUNIONSTORE", "d", "9", "x"}), std::vector<std::string>({"ERROR"}));
   EXPECT_EQ(keys({"MULTI"}), std::vector<std::string>());
   EXPECT_EQ(keys({"NOSUCHCOMMAND", "x"}), std::vector<std::string>({"ERROR"}));
+}
+
+TEST(StreamCommandTest, StreamGroupKeys) {
+  using resp::Command;
+  auto keys = [](std::vector<std::string> args) {
+    Command cmd = Command::FromArgs(args);
+    std::vector<std::string> out;
+    for (auto k : StreamGroupKeys(cmd)) out.emplace_back(k);
+    return out;
+  };
+  using Keys = std::vector<std::string>;
+  // The forms a primary propagates for XREADGROUP / XCLAIM / XAUTOCLAIM / NOACK reads.
+  EXPECT_EQ(keys({"XCLAIM", "s", "g", "c", "0", "1-1", "TIME", "1", "RETRYCOUNT", "1", "FORCE",
+                  "JUSTID", "LASTID", "1-1"}),
+            Keys({"s"}));
+  EXPECT_EQ(keys({"xautoclaim", "s2", "g", "c", "0", "0"}), Keys({"s2"}));
+  EXPECT_EQ(keys({"XGROUP", "SETID", "s3", "g", "2-1", "ENTRIESREAD", "2"}), Keys({"s3"}));
+  EXPECT_EQ(keys({"XGROUP", "CREATE", "s4", "g", "$"}), Keys({"s4"}));
+  EXPECT_EQ(
+      keys({"XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "NOACK", "STREAMS", "a", "b", ">", ">"}),
+      Keys({"a", "b"}));
+  // Nothing for commands that leave entries-read alone (or are malformed).
+  EXPECT_EQ(keys({"XADD", "s", "*", "f", "v"}), Keys());
+  EXPECT_EQ(keys({"XACK", "s", "g", "1-1"}), Keys());
+  EXPECT_EQ(keys({"SET", "xclaim", "v"}), Keys());
+  EXPECT_EQ(keys({"XGROUP", "HELP"}), Keys());
+  EXPECT_EQ(keys({"XCLAIM"}), Keys());
+}
+
+TEST(TouchedKeysTest, KeepsUpToTheCapacityAndSaysWhenFull) {
+  TouchedKeys keys;
+  keys.Add({{0, "a"}});
+  EXPECT_EQ(keys.size(), 0u);  // capacity 0 keeps nothing
+  EXPECT_FALSE(keys.overflowed());
+  keys.set_capacity(2);
+  keys.Add({{0, "a"}, {1, "a"}, {0, "a"}});
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_FALSE(keys.overflowed());
+  keys.Add({{0, "a"}});  // already there: no overflow
+  EXPECT_FALSE(keys.overflowed());
+  keys.Add({{2, "b"}});
+  EXPECT_TRUE(keys.overflowed());
+  auto by_db = keys.ByDb();
+  ASSERT_EQ(by_db.size(), 2u);
+  EXPECT_EQ(by_db[0], std::vector<std::string>({"a"}));
+  EXPECT_EQ(by_db[1], std::vector<std::string>({"a"}));
 }
 
 }  // namespace
