@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/clock.h"
@@ -20,6 +21,7 @@
 #include "net/client.h"
 #include "net/server_info.h"
 #include "sync/sync_engine.h"
+#include "target/applied_marker.h"
 #include "verify/verifier.h"
 
 namespace kf::control {
@@ -162,6 +164,7 @@ class Migration::Impl {
   std::map<int, std::vector<std::string>> resumed_stream_keys_;
   Result<void> CollectStreamKeysAfterResume();
   Result<void> RepairGroups();
+  Result<void> RemoveMarker();
   // write_pause: read-only — a thread that renews CLIENT PAUSE until cutover or rollback.
   std::thread pause_keeper_;
   std::atomic<bool> pause_keeper_stop_{false};
@@ -635,9 +638,43 @@ Result<void> Migration::Impl::VerifyFinal() {
   return {};
 }
 
+// keyferry's applied-offset marker (target/applied_marker.h) must not be in the
+// application's view after cutover. The live sync is stopped first (writes are paused, so
+// nothing is in flight) so that no later batch writes it again.
+Result<void> Migration::Impl::RemoveMarker() {
+  StopEngine();
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  net::Client client;
+  if (auto c = client.Connect(*target); !c) {
+    return MakeError(
+        ControlErrc::kPhaseFailed,
+        "removing keyferry's marker: cannot reach the target: " + c.error().ToString());
+  }
+  auto keyspace = client.Call({"INFO", "keyspace"});
+  if (!keyspace || keyspace->is_error()) {
+    return MakeError(ControlErrc::kPhaseFailed, "removing keyferry's marker: INFO keyspace failed");
+  }
+  // A SWAPDB or MOVE on the source can have carried the marker to another db: every db.
+  std::istringstream lines(keyspace->str());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("db", 0) != 0) continue;
+    std::string db = line.substr(2, line.find(':') - 2);
+    auto r =
+        client.CallPipelined({{"SELECT", db}, {"DEL", std::string(target::kAppliedMarkerKey)}});
+    if (!r || (*r)[0].is_error() || (*r)[1].is_error()) {
+      return MakeError(ControlErrc::kPhaseFailed, "removing keyferry's marker " +
+                                                      std::string(target::kAppliedMarkerKey) +
+                                                      " from db " + db + " of the target failed");
+    }
+  }
+  return {};
+}
+
 Result<void> Migration::Impl::Cutover() {
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
+  KF_RETURN_IF_ERROR(RemoveMarker());
   if (!spec_.cutover.hook.empty()) {
     std::string command = spec_.HookCommand(*target);
     auto hook = RunCutoverHook(command, std::chrono::seconds(spec_.cutover.hook_timeout_s));

@@ -37,6 +37,7 @@ Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& path) {
   }
   Checkpoint cp;
   cp.replid = json["replid"].get<std::string>();
+  if (json.contains("id") && json["id"].is_string()) cp.id = json["id"].get<std::string>();
   cp.offset = json["offset"].get<int64_t>();
   if (json.contains("db") && json["db"].is_number_integer()) cp.db = json["db"].get<int>();
   if (json.contains("updated_ms") && json["updated_ms"].is_number_integer()) {
@@ -47,6 +48,7 @@ Result<std::optional<Checkpoint>> LoadCheckpoint(const std::string& path) {
 
 Result<void> SaveCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
   nlohmann::json json = {
+      {"id", checkpoint.id},
       {"replid", checkpoint.replid},
       {"offset", checkpoint.offset},
       {"db", checkpoint.db},

@@ -1,7 +1,10 @@
 // The sync checkpoint: the replication id and the offset the target has applied, kept in
 // a small file so that a restarted `keyferry sync` can ask the source to CONTINUE.
 //
-// The file is JSON, e.g. {"replid":"8de1...","offset":12345,"db":0,"updated_ms":1764140000000}.
+// The file is JSON, e.g. {"id":"3f0c...","replid":"8de1...","offset":12345,"db":0,
+// "updated_ms":1764140000000}. `id` names the migration (the target's applied-offset
+// marker carries the same id, target/applied_marker.h); the marker, written with the data,
+// is what a resume trusts for the offset — the file's offset is informative.
 // Writes are atomic (write to FILE.tmp, fsync, rename over FILE, fsync the directory), so a
 // crash leaves either the old or the new checkpoint, never a torn one.
 #pragma once
@@ -15,6 +18,7 @@
 namespace kf::sync {
 
 struct Checkpoint {
+  std::string id;  // the migration's id; empty in files written before the marker existed
   std::string replid;
   int64_t offset = -1;  // the last applied replication offset (PSYNC asks for offset + 1)
   int64_t updated_ms = 0;

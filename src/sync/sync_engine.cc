@@ -19,8 +19,10 @@
 #include "sync/checkpoint.h"
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
+#include "target/applied_marker.h"
 #include "target/snapshot_lanes.h"
 #include "target/stream_writer.h"
+#include "target/target_errc.h"
 
 namespace kf::sync {
 namespace {
@@ -63,6 +65,12 @@ bool IsLinkLoss(const Error& e) {
          e.code == make_error_code(net::NetErrc::kConnectFailed) ||
          e.code == make_error_code(net::NetErrc::kNotConnected) ||
          e.code == make_error_code(source::ReplicationErrc::kRetryLater);
+}
+
+// A failure of the target's side: a connection to it broke (it restarted, the network
+// dropped). What the target still holds is then read from its marker.
+bool IsTargetLoss(const Error& e) {
+  return e.code == make_error_code(target::TargetErrc::kLinkFailed);
 }
 
 Error LinkLost(const std::string& what) {
@@ -125,9 +133,13 @@ struct SyncEngine::Session {
   std::string replid;
   int64_t applied = -1;  // last offset the target has applied
   int source_db = 0;     // db of the stream's next command (source numbering)
-  int writer_db = 0;     // db selected on the stream writer's connection (target numbering)
   bool in_multi = false;
+  size_t tx_start = 0;  // index in the batch where the open source transaction began
+  std::vector<target::StreamOp> carry;  // an open source transaction, for the next batch
   bool target_has_our_data = false;
+  std::string migration_id;  // the marker's id (target/applied_marker.h)
+  bool resumable = false;    // replid/applied came from the target's marker: PSYNC can continue
+  int64_t evicted_baseline = -1;  // the target's evicted_keys when the sync (re)connected
   int64_t once_target = -1;
   source::ReplicaLink link;
   target::StreamWriter writer;
@@ -145,9 +157,99 @@ struct SyncEngine::Session {
       : options(o), stats(s), stop(st) {}
 
   Result<void> SaveCp() {
-    if (options.checkpoint_path.empty() || replid.empty() || applied < 0) return {};
-    return SaveCheckpoint(options.checkpoint_path, {replid, applied, 0, source_db});
+    if (options.checkpoint_path.empty() || replid.empty()) return {};
+    return SaveCheckpoint(options.checkpoint_path, {migration_id, replid, applied, 0, source_db});
   }
+
+  // The target's marker (db 0), nullopt when there is none; an error when the key holds
+  // something that is not a keyferry marker.
+  Result<std::optional<target::AppliedMarker>> ReadMarker() {
+    auto sel = target_admin.Call({"SELECT", "0"});
+    if (!sel) return MakeError(sel.error());
+    auto reply = target_admin.Call({"GET", target::kAppliedMarkerKey});
+    if (!reply) return MakeError(reply.error());
+    if (reply->is_null()) return std::optional<target::AppliedMarker>();
+    auto marker = reply->is_error() ? std::nullopt : target::ParseMarker(reply->str());
+    if (!marker) {
+      return MakeError(SyncErrc::kTargetNotOurs,
+                       "the target " + options.target.Endpoint() + " holds a key named " +
+                           std::string(target::kAppliedMarkerKey) +
+                           " that keyferry did not write; keyferry reserves that name. "
+                           "Rename or delete it on the target and run again");
+    }
+    return std::optional<target::AppliedMarker>(*marker);
+  }
+
+  Result<void> WriteMarker(target::MarkerState state, int64_t offset) {
+    target::AppliedMarker m{migration_id, state, replid, offset, source_db};
+    auto sel = target_admin.Call({"SELECT", "0"});
+    if (!sel) return MakeError(sel.error());
+    auto set = target_admin.Call({"SET", target::kAppliedMarkerKey, target::EncodeMarker(m)});
+    if (!set) return MakeError(set.error());
+    if (!set->IsOk()) {
+      return MakeError(SyncErrc::kTargetRejected,
+                       "the target " + options.target.Endpoint() +
+                           " refused keyferry's applied-offset marker: " + set->str());
+    }
+    return {};
+  }
+
+  // The key count of the target (INFO keyspace, every db).
+  Result<uint64_t> TargetKeys() {
+    auto keyspace = Info(target_admin, "keyspace");
+    if (!keyspace) return MakeError(keyspace.error());
+    return KeyCount(*keyspace);
+  }
+
+  // evicted_keys from the target's INFO stats; -1 when it cannot be read.
+  int64_t TargetEvictions() {
+    auto stats_info = Info(target_admin, "stats");
+    if (!stats_info) return -1;
+    int64_t n = -1;
+    std::string v = net::InfoField(*stats_info, "evicted_keys");
+    std::from_chars(v.data(), v.data() + v.size(), n);
+    return n;
+  }
+
+  // A target that evicts keys loses data the stream will never send again: refuse one
+  // whose maxmemory-policy can evict before anything is written.
+  Result<void> CheckEvictionPolicy() {
+    auto memory = Info(target_admin, "memory");
+    if (!memory) return MakeError(memory.error());
+    std::string policy = net::InfoField(*memory, "maxmemory_policy");
+    std::string maxmemory = net::InfoField(*memory, "maxmemory");
+    if (policy.empty() || policy == "noeviction" || maxmemory == "0" || maxmemory.empty()) {
+      return {};
+    }
+    return MakeError(SyncErrc::kTargetDropped,
+                     "the target " + options.target.Endpoint() + " has maxmemory " + maxmemory +
+                         " with maxmemory-policy " + policy +
+                         ": it would evict keys keyferry copies, silently losing them. Set "
+                         "`CONFIG SET maxmemory-policy noeviction` on the target (or "
+                         "maxmemory 0) for the migration, and run again");
+  }
+
+  // Once a second: the target must not have evicted anything since the sync connected.
+  Result<void> CheckEvictions() {
+    if (evicted_baseline < 0) return {};
+    int64_t now = TargetEvictions();
+    if (now > evicted_baseline) {
+      return MakeError(SyncErrc::kTargetDropped,
+                       "the target " + options.target.Endpoint() + " evicted " +
+                           std::to_string(now - evicted_baseline) +
+                           " keys since the sync started (INFO stats evicted_keys): they are "
+                           "lost on the target and the copy is not complete. Give the target "
+                           "more memory and maxmemory-policy noeviction, then run the sync "
+                           "again from an empty target");
+    }
+    return {};
+  }
+
+  // Decides, from the checkpoint (which migration this is) and the target's marker (what
+  // the target really holds), whether the sync can continue where the target stands.
+  Result<void> DecideResume(const std::optional<Checkpoint>& cp);
+  // After a target connection failed: reconnect, and take the resume point from the marker.
+  Result<void> RecoverTarget(const Error& cause);
 
   // The source's master_repl_offset, read over one kept-open admin connection (a new
   // connection each second would cost a handshake and, on a slow path, stall the stream).
@@ -188,6 +290,7 @@ struct SyncEngine::Session {
         return MakeError(LinkLost("sending REPLCONF ACK failed: " + acked.error().ToString()));
     }
     KF_RETURN_IF_ERROR(SaveCp());
+    KF_RETURN_IF_ERROR(CheckEvictions());
     if (now >= next_offset_poll) {
       auto offset = SourceOffset();
       if (offset) {
@@ -224,36 +327,15 @@ Result<void> SyncEngine::Session::Prepare() {
   if (!server) return MakeError(server.error());
   target_rdb_version = net::ServerRdbVersion(*server);
   if (target_rdb_version > 11) target_rdb_version = 11;  // the encoder writes up to 11
+  KF_RETURN_IF_ERROR(CheckEvictionPolicy());
+  std::optional<Checkpoint> cp;
   if (!options.checkpoint_path.empty()) {
-    auto cp = LoadCheckpoint(options.checkpoint_path);
-    if (!cp) return MakeError(cp.error());
-    if (cp->has_value()) {
-      replid = (*cp)->replid;
-      applied = (*cp)->offset;
-      source_db = (*cp)->db;
-      target_has_our_data = true;
-      spdlog::info("checkpoint {}: resuming replication id {} at offset {}",
-                   options.checkpoint_path, replid, applied + 1);
-    }
+    auto loaded = LoadCheckpoint(options.checkpoint_path);
+    if (!loaded) return MakeError(loaded.error());
+    cp = *loaded;
   }
-  if (!target_has_our_data) {
-    auto keyspace = Info(target_admin, "keyspace");
-    if (!keyspace) return MakeError(keyspace.error());
-    uint64_t keys = KeyCount(*keyspace);
-    if (keys > 0 && !options.flush_target) {
-      return MakeError(SyncErrc::kTargetNotEmpty,
-                       "the target " + options.target.Endpoint() + " already holds " +
-                           std::to_string(keys) +
-                           " keys; keyferry copies into an empty target. Empty it, point "
-                           "keyferry at another one, or pass --flush-target to delete them");
-    }
-    if (keys > 0) {
-      auto flushed = target_admin.Call({"FLUSHALL"});
-      if (!flushed || flushed->is_error()) {
-        return MakeError(SyncErrc::kTargetRejected, "FLUSHALL on the target failed");
-      }
-    }
-  }
+  KF_RETURN_IF_ERROR(DecideResume(cp));
+  evicted_baseline = TargetEvictions();
   track_recent = stats->recent_keys.capacity() > 0;
   track_stream_groups = stats->stream_group_keys.capacity() > 0;
   if (!filter.AcceptsAll() || track_recent) {
@@ -269,6 +351,155 @@ Result<void> SyncEngine::Session::Prepare() {
   auto w = writer.Connect(options.target, wo);
   if (!w) return MakeError(w.error());
   writer.set_applied_offset(applied);
+  writer.set_source_db(source_db);
+  writer.set_marker_identity(migration_id, replid);
+  return {};
+}
+
+Result<void> SyncEngine::Session::DecideResume(const std::optional<Checkpoint>& cp) {
+  auto marker = ReadMarker();
+  if (!marker) return MakeError(marker.error());
+  const std::string where = "the target " + options.target.Endpoint();
+  if (cp && !cp->id.empty() && marker->has_value() && (*marker)->id != cp->id) {
+    return MakeError(SyncErrc::kTargetNotOurs,
+                     where + " was written by another keyferry sync (marker id " + (*marker)->id +
+                         ", this checkpoint's id " + cp->id +
+                         "): it is not the target of checkpoint " + options.checkpoint_path +
+                         ". Point --target at the right server, or use another checkpoint file");
+  }
+  if (cp && cp->id.empty()) {
+    return MakeError(SyncErrc::kCheckpoint,
+                     "checkpoint " + options.checkpoint_path +
+                         " was written by an older keyferry that kept no marker in the target, "
+                         "so what the target applied cannot be known exactly. Move the "
+                         "checkpoint away and copy again (--flush-target)");
+  }
+  migration_id = cp ? cp->id : target::NewMigrationId();
+  if (cp && marker->has_value() && (*marker)->state == target::MarkerState::kStream) {
+    // The target holds a complete copy up to the marker's offset: continue from there.
+    const target::AppliedMarker& m = **marker;
+    replid = m.replid;
+    applied = m.offset;
+    source_db = m.db;
+    target_has_our_data = true;
+    resumable = true;
+    spdlog::info(
+        "{}: the target holds keyferry's copy up to offset {} (marker): resuming "
+        "replication id {} at offset {}",
+        options.checkpoint_path, m.offset, m.replid, m.offset + 1);
+    return {};
+  }
+  if (cp && marker->has_value()) {
+    // A full sync of this migration was being copied: the target holds a partial copy.
+    spdlog::warn(
+        "the target holds a partial snapshot of this sync (killed while copying): "
+        "emptying it and copying again");
+    target_has_our_data = true;
+    return {};
+  }
+  auto keys = TargetKeys();
+  if (!keys) return MakeError(keys.error());
+  if (cp) {
+    // A checkpoint, but the target lacks the marker: it restarted empty, was flushed, or is
+    // another server. Resuming would skip everything the target lost.
+    if (*keys > 0 && !options.flush_target) {
+      return MakeError(SyncErrc::kTargetNotOurs,
+                       where + " holds " + std::to_string(*keys) +
+                           " keys but not keyferry's marker: it is not the target checkpoint " +
+                           options.checkpoint_path +
+                           " belongs to, or it lost data. Check --target; to copy everything "
+                           "again into it, pass --flush-target");
+    }
+    spdlog::warn(
+        "{} no longer holds keyferry's marker (it restarted empty, was flushed or "
+        "replaced): not resuming from the checkpoint; copying everything again",
+        where);
+    target_has_our_data = *keys > 0;
+    return {};
+  }
+  if (*keys > 0 && !options.flush_target) {
+    return MakeError(SyncErrc::kTargetNotEmpty,
+                     where + " already holds " + std::to_string(*keys) +
+                         " keys; keyferry copies into an empty target. Empty it, point "
+                         "keyferry at another one, or pass --flush-target to delete them");
+  }
+  target_has_our_data = *keys > 0;  // flushed before the full sync
+  return {};
+}
+
+Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
+  spdlog::warn("{}; reconnecting to the target to read what it holds", cause.ToString());
+  writer.Close();
+  target_admin.Close();
+  auto deadline = Clock::now() + options.reconnect_for;
+  milliseconds backoff{100};
+  for (;;) {
+    if (stop) return MakeError(SyncErrc::kStopped, "stopped while the target was unreachable");
+    net::ClientOptions co;
+    co.client_name = "keyferry-admin";
+    auto connected = target_admin.Connect(options.target, co);
+    if (connected) {
+      auto loading = Info(target_admin, "persistence");
+      if (loading && net::InfoField(*loading, "loading") != "1") break;
+      target_admin.Close();
+    }
+    if (Clock::now() > deadline) {
+      return MakeError(cause.code, cause.message + "; the target did not come back within " +
+                                       std::to_string(options.reconnect_for.count() / 1000) + " s");
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, milliseconds(2000));
+  }
+  auto marker = ReadMarker();
+  if (!marker) return MakeError(marker.error());
+  if (marker->has_value() && (*marker)->id != migration_id) {
+    return MakeError(SyncErrc::kTargetNotOurs,
+                     "after reconnecting, the target " + options.target.Endpoint() +
+                         " carries another sync's marker (" + (*marker)->id +
+                         "): it is not the server keyferry was writing; stopping");
+  }
+  if (marker->has_value() && (*marker)->state == target::MarkerState::kStream) {
+    const target::AppliedMarker& m = **marker;
+    if (m.offset < applied) {
+      spdlog::warn(
+          "the target came back holding offset {} (it had applied {}): it reloaded "
+          "older data from its own persistence; re-applying from {}",
+          m.offset, applied, m.offset + 1);
+    }
+    replid = m.replid;
+    applied = m.offset;
+    source_db = m.db;
+    resumable = true;
+  } else {
+    // No marker (restarted empty) or a snapshot in progress: everything again.
+    auto keys = TargetKeys();
+    if (!keys) return MakeError(keys.error());
+    if (*keys > 0 && !marker->has_value() && !options.flush_target) {
+      return MakeError(SyncErrc::kTargetNotOurs,
+                       "the target " + options.target.Endpoint() + " came back holding " +
+                           std::to_string(*keys) +
+                           " keys but not keyferry's marker: it lost keyferry's copy and holds "
+                           "something else. Check the target; to copy again into it, run "
+                           "with --flush-target");
+    }
+    spdlog::warn("the target came back without keyferry's copy ({}): starting a new full sync",
+                 marker->has_value() ? "a snapshot was in progress"
+                                     : "no marker: it restarted "
+                                       "empty or was replaced");
+    replid.clear();
+    applied = -1;
+    resumable = false;
+    target_has_our_data = *keys > 0;
+  }
+  evicted_baseline = TargetEvictions();
+  net::ClientOptions wo;
+  wo.client_name = "keyferry-stream";
+  auto w = writer.Connect(options.target, wo);
+  if (!w) return MakeError(w.error());
+  writer.set_applied_offset(applied);
+  writer.set_source_db(source_db);
+  writer.set_marker_identity(migration_id, replid);
+  stats->applied_offset = applied;
   return {};
 }
 
@@ -356,6 +587,7 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   stats->snapshot_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   applied = snapshot_offset;
   writer.set_applied_offset(applied);
+  writer.set_source_db(source_db);
   spdlog::info(
       "snapshot applied: {} keys ({} chunked, {} skipped), {} functions, {} bytes in {} ms",
       sink.keys_written(), sink.keys_chunked(), sink.keys_skipped(), sink.functions_loaded(),
@@ -366,7 +598,10 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
 Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_t end,
                                                 std::vector<target::StreamOp>* batch) {
   target::StreamOp op;
-  op.end_offset = end;
+  // Inside a source transaction only its EXEC moves the offset: a batch never ends inside.
+  op.end_offset = in_multi ? -1 : end;
+  op.source_db_after = source_db;
+  op.target_db = db_map.Map(source_db);
   switch (ClassifyStreamCommand(cmd)) {
     case StreamAction::kConsume:
       if (cmd.argc() >= 2 && cmd.ArgEquals(0, "replconf") && cmd.ArgEquals(1, "getack")) {
@@ -388,11 +623,32 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
       auto landed = landing.Land(db);
       if (!landed) return MakeError(std::move(landed).error());
       source_db = db;
+      op.source_db_after = db;
       batch->push_back(std::move(op));
       return {};
     }
     case StreamAction::kForward:
       break;
+  }
+  // The source's MULTI/EXEC are not forwarded: the batch's own MULTI/EXEC (StreamWriter)
+  // holds the whole source transaction, so it stays atomic on the target.
+  if (cmd.ArgEquals(0, "multi")) {
+    if (!in_multi) tx_start = batch->size();
+    in_multi = true;
+    return {};
+  }
+  if (cmd.ArgEquals(0, "exec")) {
+    in_multi = false;
+    op.end_offset = end;
+    batch->push_back(std::move(op));  // offset-only: the transaction's commands now count
+    return {};
+  }
+  if (cmd.ArgEquals(0, "discard")) {  // never propagated, but if it were: drop the tx
+    if (in_multi) batch->resize(tx_start);
+    in_multi = false;
+    op.end_offset = end;
+    batch->push_back(std::move(op));
+    return {};
   }
   if (!filter.AcceptsAll() || track_recent) {
     auto keys = table.Keys(cmd);  // once for both uses
@@ -418,18 +674,6 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   if (track_stream_groups) {
     for (auto k : StreamGroupKeys(cmd)) group_keys.emplace_back(source_db, std::string(k));
   }
-  int target_db = db_map.Map(source_db);
-  if (target_db != writer_db) {
-    target::StreamOp select;
-    select.command = resp::EncodeCommand({"SELECT", std::to_string(target_db)});
-    select.reply_count = 1;
-    select.end_offset = -1;
-    select.description = "SELECT " + std::to_string(target_db);
-    batch->push_back(std::move(select));
-    writer_db = target_db;
-  }
-  bool is_multi = cmd.ArgEquals(0, "multi");
-  bool ends_multi = cmd.ArgEquals(0, "exec") || cmd.ArgEquals(0, "discard");
   std::vector<ByteView> args;
   args.reserve(cmd.argc());
   for (size_t i = 0; i < cmd.argc(); ++i) args.push_back(cmd.arg(i));
@@ -456,9 +700,6 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   op.command = resp::EncodeCommand(args);
   op.reply_count = 1;
   op.description = cmd.ToString(40);
-  if (is_multi) in_multi = true;
-  if (in_multi && !ends_multi) op.end_offset = -1;
-  if (ends_multi) in_multi = false;
   batch->push_back(std::move(op));
   return {};
 }
@@ -498,6 +739,10 @@ Result<void> SyncEngine::Session::RunStream() {
     }
     last_data = Clock::now();
     batch.clear();
+    if (!carry.empty()) {  // an open source transaction from the last read comes first
+      batch = std::move(carry);
+      carry.clear();
+    }
     while (!data.empty()) {
       auto out = parser.Feed(data);
       data = data.subspan(out.consumed);
@@ -510,6 +755,12 @@ Result<void> SyncEngine::Session::RunStream() {
       const resp::Command& cmd = parser.command();
       received += static_cast<int64_t>(cmd.wire_size());
       KF_RETURN_IF_ERROR(HandleCommand(cmd, received, &batch));
+    }
+    if (in_multi) {  // hold the open transaction back until its EXEC arrives
+      carry.assign(std::make_move_iterator(batch.begin() + static_cast<ptrdiff_t>(tx_start)),
+                   std::make_move_iterator(batch.end()));
+      batch.resize(tx_start);
+      tx_start = 0;
     }
     if (!batch.empty()) {
       auto apply_start = Clock::now();
@@ -597,8 +848,27 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
       s.applied = -1;
       s.source_db = 0;
       s.in_multi = false;
+      s.carry.clear();
       s.leftover.clear();
+      // The target now holds (a start of) this sync's copy: say so before writing it, so a
+      // crash mid-snapshot is recognised as ours and copied again, never resumed into.
+      auto marked = s.WriteMarker(target::MarkerState::kSnapshot, reply->offset);
+      if (!marked) return fail(std::move(marked).error());
+      if (auto cp = s.SaveCp(); !cp) return fail(std::move(cp).error());
       auto snap = s.RunSnapshot(reply->offset);
+      if (!snap && IsTargetLoss(snap.error())) {
+        s.link.Close();
+        auto recovered = s.RecoverTarget(snap.error());
+        if (!recovered) return fail(std::move(recovered).error());
+        continue;
+      }
+      if (snap) {
+        // Every snapshot write is answered (the barrier): the copy is complete up to the
+        // snapshot's offset.
+        auto done = s.WriteMarker(target::MarkerState::kStream, reply->offset);
+        if (!done) return fail(std::move(done).error());
+        s.writer.set_marker_identity(s.migration_id, s.replid);
+      }
       if (!snap) {
         if (IsLinkLoss(snap.error()) &&
             Clock::now() < reconnect_deadline + options_.reconnect_for) {
@@ -620,6 +890,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     } else {
       ++stats_->partial_syncs;
       if (!reply->replid.empty()) s.replid = reply->replid;
+      s.writer.set_marker_identity(s.migration_id, s.replid);
       spdlog::info("the source continued replication at offset {}", next);
       if (options_.once && s.once_target < 0) {
         auto offset = s.SourceOffset();
@@ -630,21 +901,24 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     }
     auto streamed = s.RunStream();
     if (streamed) break;  // stopped, or --once reached its offset
+    // An open source transaction was never sent (batches end at transaction boundaries):
+    // it comes again with the replay, which starts where the writer stands.
+    s.in_multi = false;
+    s.carry.clear();
+    if (s.writer.applied_offset() >= 0) s.applied = s.writer.applied_offset();
+    s.source_db = s.writer.source_db();
+    if (IsTargetLoss(streamed.error())) {
+      s.link.Close();
+      auto recovered = s.RecoverTarget(streamed.error());
+      if (!recovered) return fail(std::move(recovered).error());
+      reconnect_deadline = Clock::now() + options_.reconnect_for;
+      continue;
+    }
     if (!IsLinkLoss(streamed.error())) return fail(std::move(streamed).error());
     ++stats_->link_drops;
     spdlog::warn("{}; resuming with PSYNC at offset {}", streamed.error().ToString(),
                  s.applied + 1);
     s.link.Close();
-    if (s.in_multi) {  // the target connection holds a half-sent transaction: drop it
-      target::StreamOp discard;
-      discard.command = resp::EncodeCommand({"DISCARD"});
-      discard.reply_count = 1;
-      discard.end_offset = -1;
-      discard.description = "DISCARD of an unfinished transaction";
-      auto d = s.writer.Apply({discard});
-      if (!d) return fail(std::move(d).error());
-      s.in_multi = false;
-    }
     reconnect_deadline = Clock::now() + options_.reconnect_for;
   }
   s.applied = s.writer.applied_offset() >= 0 ? s.writer.applied_offset() : s.applied;
@@ -653,6 +927,16 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
   auto saved = s.SaveCp();
   if (!saved) return fail(std::move(saved).error());
   s.link.Close();
+  if (options_.checkpoint_path.empty()) {
+    // Nothing can resume this run: the marker would only be a stray key in the target.
+    auto selected = s.target_admin.Call({"SELECT", "0"});
+    (void)selected;
+    auto removed = s.target_admin.Call({"DEL", target::kAppliedMarkerKey});
+    if (!removed || removed->is_error()) {
+      spdlog::warn("could not delete keyferry's marker {} from the target; delete it by hand",
+                   target::kAppliedMarkerKey);
+    }
+  }
   stats_->phase = static_cast<int>(SyncPhase::kDone);
   return {};
 }

@@ -25,6 +25,10 @@ class SyncCategoryImpl : public std::error_category {
         return "a command mixes filtered and unfiltered keys";
       case SyncErrc::kStopped:
         return "stopped";
+      case SyncErrc::kTargetNotOurs:
+        return "the target is not the one this sync wrote";
+      case SyncErrc::kTargetDropped:
+        return "the target dropped keys it was given";
     }
     return "sync error";
   }

@@ -13,6 +13,8 @@ enum class SyncErrc {
   kTargetNotEmpty,   // the first full sync needs an empty target
   kFilterSplit,      // a multi-key command mixes keys inside and outside the filter
   kStopped,          // stopped on request before finishing
+  kTargetNotOurs,    // the target holds another migration's marker, or lost keyferry's data
+  kTargetDropped,    // the target evicted (or otherwise dropped) keys it was given
 };
 
 const std::error_category& SyncCategory();

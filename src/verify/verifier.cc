@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "rdb/reader.h"
 #include "sync/key_filter.h"
+#include "target/applied_marker.h"
 #include "verify/endpoint.h"
 #include "verify/value_compare.h"
 #include "verify/verify_errc.h"
@@ -75,6 +76,13 @@ std::vector<int> KeyspaceDbs(const Reply& info) {
 
 std::string ExpiryText(int64_t ms) { return ms < 0 ? "none" : std::to_string(ms); }
 
+// keyferry's applied-offset marker (target/applied_marker.h) is bookkeeping of a running
+// sync, not data: never compared, on either end.
+std::vector<std::string> WithMarkerExcluded(std::vector<std::string> exclude) {
+  exclude.emplace_back(target::kAppliedMarkerKey);
+  return exclude;
+}
+
 class Comparison {
  public:
   Comparison(const net::Uri& source, const net::Uri& target, const VerifyOptions& options,
@@ -84,7 +92,7 @@ class Comparison {
         stop_(stop),
         source_("source", source, options),
         target_("target", target, options),
-        filter_(options.match, options.exclude),
+        filter_(options.match, WithMarkerExcluded(options.exclude)),
         rng_(options.sample_seed != 0 ? options.sample_seed : std::random_device{}()) {
     report_.mode = ModeName(options);
     report_.source = source.ToString();

@@ -11,6 +11,7 @@
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
 #include "sync/touched_keys.h"
+#include "target/applied_marker.h"
 
 namespace kf::sync {
 namespace {
@@ -120,10 +121,11 @@ TEST(CheckpointTest, SaveLoadAndRejectGarbage) {
   auto missing = LoadCheckpoint(path);
   ASSERT_TRUE(missing);
   EXPECT_FALSE(missing->has_value());
-  ASSERT_TRUE(SaveCheckpoint(path, {"abc123", 4242, 0}));
+  ASSERT_TRUE(SaveCheckpoint(path, {"0123456789abcdef0123456789abcdef", "abc123", 4242, 0}));
   auto loaded = LoadCheckpoint(path);
   ASSERT_TRUE(loaded);
   ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->id, "0123456789abcdef0123456789abcdef");
   EXPECT_EQ((*loaded)->replid, "abc123");
   EXPECT_EQ((*loaded)->offset, 4242);
   EXPECT_GT((*loaded)->updated_ms, 0);
@@ -229,6 +231,36 @@ TEST(TouchedKeysTest, KeepsUpToTheCapacityAndSaysWhenFull) {
   ASSERT_EQ(by_db.size(), 2u);
   EXPECT_EQ(by_db[0], std::vector<std::string>({"a"}));
   EXPECT_EQ(by_db[1], std::vector<std::string>({"a"}));
+}
+
+TEST(AppliedMarkerTest, RoundTripsAndRefusesAnythingElse) {
+  using target::AppliedMarker;
+  using target::MarkerState;
+  const std::string id = target::NewMigrationId();
+  ASSERT_EQ(id.size(), 32u);
+  EXPECT_NE(id, target::NewMigrationId());
+  const std::string replid(40, 'a');
+  for (auto state : {MarkerState::kSnapshot, MarkerState::kStream}) {
+    AppliedMarker m{id, state, replid, 123456789012, 7};
+    auto back = target::ParseMarker(target::EncodeMarker(m));
+    ASSERT_TRUE(back.has_value()) << target::EncodeMarker(m);
+    EXPECT_EQ(*back, m);
+  }
+  AppliedMarker fresh{id, MarkerState::kSnapshot, replid, -1, 0};
+  EXPECT_TRUE(target::ParseMarker(target::EncodeMarker(fresh)).has_value());
+  const std::string good = target::EncodeMarker({id, MarkerState::kStream, replid, 5, 0});
+  EXPECT_EQ(good, "keyferry-marker 1 " + id + " stream " + replid + " 5 0");
+  for (const std::string& bad : {std::string(""), std::string("hello"), good + " ", good.substr(1),
+                                 "keyferry-marker 2 " + id + " stream " + replid + " 5 0",
+                                 "keyferry-marker 1 " + id.substr(1) + " stream " + replid + " 5 0",
+                                 "keyferry-marker 1 " + id + " done " + replid + " 5 0",
+                                 "keyferry-marker 1 " + id + " stream " + replid + "a 5 0",
+                                 "keyferry-marker 1 " + id + " stream " + replid + " -2 0",
+                                 "keyferry-marker 1 " + id + " stream " + replid + " 5 -1",
+                                 "keyferry-marker 1 " + id + " stream " + replid + " 5x 0",
+                                 "keyferry-marker 1 " + id + " stream " + replid + " 5 0 extra"}) {
+    EXPECT_FALSE(target::ParseMarker(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace
