@@ -4,10 +4,12 @@
 //                       [--give-up-seconds N]
 //       Runs the seven threads until --seconds (default 300) pass or SIGTERM/SIGINT, writes
 //       DIR/<thread>.log (DIR is created), prints one line per thread and a summary line:
-//       "app_workload answered=.. seconds=.. ops_per_s=.. longest_wait_ms=.. longest_call_ms=..
-//       reconnects=.. uncertain=.. errors=..". longest_wait_ms is the longest time from the
-//       start of a call until its thread got an answer again (a reconnect included): the
-//       pause as the application felt it. longest_call_ms is the longest single call.
+//       "app_workload answered=.. seconds=.. ops_per_s=.. longest_wait_ms=..
+//       longest_wait_start_ms=.. longest_call_ms=.. reconnects=.. uncertain=.. errors=..".
+//       longest_wait_ms is the longest time from the start of a call until its thread got an
+//       answer again (a reconnect included): the pause as the application felt it;
+//       longest_wait_start_ms is when it began (Unix ms, to place it among the journal's
+//       events). longest_call_ms is the longest single call.
 //   kf_app_workload check --endpoint-file F --record DIR [--ttl-margin-ms N]
 //       Checks the server the file names against the records; prints each check and
 //       "app_check passed=.. failed=..". Exit 0 when every check passes, 1 otherwise.

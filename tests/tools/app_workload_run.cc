@@ -53,6 +53,7 @@ struct ThreadStats {
   uint64_t reconnects = 0;
   int64_t longest_call_us = 0;  // one call, send to answer or failure
   int64_t longest_wait_us = 0;  // a call's start to the thread's next answer, reconnects included
+  int64_t longest_wait_start_ms = 0;  // wall clock when that longest wait began
   bool gave_up = false;
   std::string last_error;
 };
@@ -83,7 +84,10 @@ class EndpointConnection {
                    std::vector<resp::Reply>* replies) {
     if (!EnsureConnected()) return Outcome::kStopped;
     auto start = SteadyClock::now();
-    if (!waiting_since_) waiting_since_ = start;
+    if (!waiting_since_) {
+      waiting_since_ = start;
+      waiting_since_wall_ms_ = WallMs();
+    }
     auto result = client_.CallPipelined(commands);
     auto end = SteadyClock::now();
     stats_->longest_call_us = std::max(stats_->longest_call_us, Micros(end - start));
@@ -93,7 +97,10 @@ class EndpointConnection {
       stats_->last_error = result.error().ToString();
       return Outcome::kUncertain;
     }
-    stats_->longest_wait_us = std::max(stats_->longest_wait_us, Micros(end - *waiting_since_));
+    if (Micros(end - *waiting_since_) > stats_->longest_wait_us) {
+      stats_->longest_wait_us = Micros(end - *waiting_since_);
+      stats_->longest_wait_start_ms = waiting_since_wall_ms_;
+    }
     waiting_since_.reset();
     ++stats_->answered;
     *replies = std::move(*result);
@@ -157,6 +164,7 @@ class EndpointConnection {
   bool connected_once_ = false;
   SteadyClock::time_point next_file_check_{};
   std::optional<SteadyClock::time_point> waiting_since_;
+  int64_t waiting_since_wall_ms_ = 0;
 };
 
 // The record of one thread: lines appended in memory, written when the thread stops.
@@ -456,24 +464,27 @@ int Run(const RunOptions& options) {
   double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
 
   uint64_t answered = 0, uncertain = 0, errors = 0, reconnects = 0;
-  int64_t longest_call_us = 0, longest_wait_us = 0;
+  int64_t longest_call_us = 0, longest_wait_us = 0, longest_wait_start_ms = 0;
   int rc = 0;
   for (size_t t = 0; t < names.size(); ++t) {
     const ThreadStats& s = stats[t];
     std::printf(
         "thread %s answered=%llu uncertain=%llu errors=%llu reconnects=%llu "
-        "longest_call_ms=%.1f longest_wait_ms=%.1f%s%s\n",
+        "longest_call_ms=%.1f longest_wait_ms=%.1f longest_wait_start_ms=%lld%s%s\n",
         names[t].c_str(), static_cast<unsigned long long>(s.answered),
         static_cast<unsigned long long>(s.uncertain), static_cast<unsigned long long>(s.errors),
         static_cast<unsigned long long>(s.reconnects), s.longest_call_us / 1000.0,
-        s.longest_wait_us / 1000.0,
+        s.longest_wait_us / 1000.0, static_cast<long long>(s.longest_wait_start_ms),
         s.last_error.empty() ? "" : " last_error=", s.last_error.c_str());
     answered += s.answered;
     uncertain += s.uncertain;
     errors += s.errors;
     reconnects += s.reconnects;
     longest_call_us = std::max(longest_call_us, s.longest_call_us);
-    longest_wait_us = std::max(longest_wait_us, s.longest_wait_us);
+    if (s.longest_wait_us > longest_wait_us) {
+      longest_wait_us = s.longest_wait_us;
+      longest_wait_start_ms = s.longest_wait_start_ms;
+    }
     if (s.gave_up) {
       std::fprintf(stderr,
                    "kf_app_workload run: thread %s gave up after %d s without a connection: %s; "
@@ -490,11 +501,12 @@ int Run(const RunOptions& options) {
   }
   std::printf(
       "app_workload answered=%llu seconds=%.1f ops_per_s=%.0f longest_wait_ms=%.1f "
-      "longest_call_ms=%.1f reconnects=%llu uncertain=%llu errors=%llu\n",
+      "longest_wait_start_ms=%lld longest_call_ms=%.1f reconnects=%llu uncertain=%llu "
+      "errors=%llu\n",
       static_cast<unsigned long long>(answered), seconds, answered / seconds,
-      longest_wait_us / 1000.0, longest_call_us / 1000.0,
-      static_cast<unsigned long long>(reconnects), static_cast<unsigned long long>(uncertain),
-      static_cast<unsigned long long>(errors));
+      longest_wait_us / 1000.0, static_cast<long long>(longest_wait_start_ms),
+      longest_call_us / 1000.0, static_cast<unsigned long long>(reconnects),
+      static_cast<unsigned long long>(uncertain), static_cast<unsigned long long>(errors));
   std::fflush(stdout);
   return rc;
 }
