@@ -122,18 +122,27 @@ set -e
 REDIS_UP=no
 if redis-cli -p "$SRC_PORT" ping >/dev/null 2>&1; then REDIS_UP=yes; fi
 
-PAUSE=$("$KF" events -f "$WORK/cache.yaml" --json | python3 -c '
+# The journal's pause, and the phase in which the application's longest wait began.
+app_field() { sed -n "s/^app_workload.* $1=\([0-9.]*\).*/\1/p" "$WORK/app.txt"; }
+read -r PAUSE WAIT_PHASE < <("$KF" events -f "$WORK/cache.yaml" --json | python3 -c '
 import json, sys
+began = int(sys.argv[1] or 0)
+pause, phase = "?", "before-the-migration"
 for line in sys.stdin:
     e = json.loads(line)
     if e.get("phase") == "CUTOVER" and e.get("kind") == "finish":
-        print(e["data"].get("pause_ms"))
-')
-app_field() { sed -n "s/^app_workload.* $1=\([0-9.]*\).*/\1/p" "$WORK/app.txt"; }
+        pause = e["data"].get("pause_ms")
+    if e.get("time_ms", 0) <= began:
+        if e.get("kind") == "start":
+            phase = e["phase"]
+        if e.get("phase") == "DONE" and e.get("kind") == "finish":
+            phase = "after-the-migration"
+print(pause, phase)
+' "$(app_field longest_wait_start_ms)")
 row() { printf '   %-25s: %s\n' "$1" "$2"; }
 echo "== summary"
 row "application" "$(app_field ops_per_s) operations/s over 7 threads, $(app_field answered) answered, $(app_field uncertain) uncertain, $(app_field errors) refused"
-row "longest application wait" "$(app_field longest_wait_ms) ms (a call's start to its thread's next answer, reconnect included; longest single call $(app_field longest_call_ms) ms)"
+row "longest application wait" "$(app_field longest_wait_ms) ms, beginning in ${WAIT_PHASE//-/ } (a call's start to its thread's next answer, reconnect included; longest single call $(app_field longest_call_ms) ms)"
 row "reconnects" "$(app_field reconnects)"
 row "writes paused for" "${PAUSE} ms (the journal's CUTOVER pause_ms)"
 row "keys migrated" "$(redis-cli -u "$NEW" dbsize) in db 0 (plus db 3)"
