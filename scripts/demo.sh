@@ -2,15 +2,20 @@
 # make demo: the whole migration story on local servers, end to end.
 #
 # Starts a Redis 7 source with a dataset of every type (a function library and millisecond
-# TTLs too) and a writer that records every write Redis acknowledges, then runs
-# `keyferry plan` and `keyferry apply` to a Valkey 8 that keyferry provisions itself: full
-# sync, catch-up, a short write pause, drain, verify, cutover hook, decommission of Redis.
-# Afterwards it proves that every acknowledged write is in Valkey, prints the event log and
-# a summary, and stops what it started. Everything runs on 127.0.0.1.
+# TTLs too) and an application writing to it all the time (kf_app_workload: seven threads
+# with sessions under TTLs, counters, a leaderboard, a job queue, a stream with a consumer
+# group, MULTI/EXEC transfers and a Lua script, each recording what Redis acknowledged and
+# reading its endpoint from a file). Then runs `keyferry plan` and `keyferry apply` to a
+# Valkey 8 that keyferry provisions itself: full sync, catch-up, a short write pause, drain,
+# verify, the cutover hook (which rewrites the application's endpoint file), decommission
+# of Redis. The application follows to Valkey and writes there 2 s more; then the check
+# proves Valkey holds exactly what the application was told. Prints the event log and a
+# summary (the pause as the journal and as the application saw it) and stops what it
+# started. Exit 0 only when apply and the check both succeed. Everything runs on 127.0.0.1.
 set -euo pipefail
 BUILD=${BUILD:-build}
 KF=$(realpath "$BUILD/src/cli/keyferry")
-ACK=$(realpath "$BUILD/tests/kf_ack_writer")
+APP=$(realpath "$BUILD/tests/kf_app_workload")
 WORK=$(mktemp -d /tmp/keyferry-demo-XXXXXX)
 PIDS=()
 cleanup() {
@@ -62,7 +67,7 @@ migration:
   write_pause: at-cutover
   max_pause_ms: 5000
 cutover:
-  hook: "echo {uri} > $WORK/new-endpoint.txt"
+  hook: "echo {uri} > $WORK/endpoint.txt"
 after_cutover:
   source: shutdown
 SPEC
@@ -70,11 +75,18 @@ SPEC
 echo "== keyferry plan"
 "$KF" plan -f "$WORK/cache.yaml" | sed 's/^/   /'
 
-echo "== a writer records every write Redis acknowledges (about 5,000 writes/s)"
-"$ACK" write "$SRC" "$WORK/acked.txt" 5000 300 > "$WORK/writer.txt" &
-WRITER=$!
-PIDS+=($WRITER)
+echo "== an application writes all the time: sessions (SET PX), counters, a leaderboard, a job"
+echo "   queue, a stream with a consumer group, MULTI/EXEC transfers, a Lua script; 7 threads,"
+echo "   about 6,000 operations/s, each recording what Redis acknowledged"
+echo "$SRC" > "$WORK/endpoint.txt"
+"$APP" run --endpoint-file "$WORK/endpoint.txt" --record "$WORK/record" \
+  > "$WORK/app.txt" 2> "$WORK/app.err" &
+APP_PID=$!
+PIDS+=($APP_PID)
 sleep 2
+if ! kill -0 "$APP_PID" 2>/dev/null; then
+  echo "the application did not start:"; sed 's/^/   /' "$WORK/app.txt" "$WORK/app.err"; exit 1
+fi
 
 echo "== keyferry apply --auto-approve"
 START=$(date +%s%N)
@@ -83,28 +95,62 @@ set +e
 APPLY_RC=${PIPESTATUS[0]}
 set -e
 END=$(date +%s%N)
-if [ "$APPLY_RC" -ne 0 ]; then echo "keyferry apply failed (exit $APPLY_RC)"; exit 1; fi
-# The writer stops by itself when Redis is shut down; give it a moment to write its record.
-for _ in $(seq 100); do kill -0 "$WRITER" 2>/dev/null || break; sleep 0.1; done
-kill -TERM "$WRITER" 2>/dev/null || true
-wait "$WRITER" 2>/dev/null || true
+stop_app() {
+  kill -TERM "$APP_PID" 2>/dev/null || true
+  set +e
+  wait "$APP_PID"
+  APP_RC=$?
+  set -e
+}
+if [ "$APPLY_RC" -ne 0 ]; then
+  stop_app
+  echo "keyferry apply failed (exit $APPLY_RC); the application stayed on Redis:"
+  sed 's/^/   /' "$WORK/app.txt" "$WORK/app.err"
+  exit 1
+fi
+NEW=$(cat "$WORK/endpoint.txt")
+echo "== the application follows the hook to $NEW; it writes there 2 s more"
+sleep 2
+stop_app
+sed 's/^/   /' "$WORK/app.txt" "$WORK/app.err"
 
-echo "== checking every acknowledged write is in Valkey"
-NEW=$(cat "$WORK/new-endpoint.txt")
-"$ACK" check "$NEW" "$WORK/acked.txt" | sed 's/^/   /'
-if redis-cli -p "$SRC_PORT" ping >/dev/null 2>&1; then echo "Redis is still running"; exit 1; fi
+echo "== checking that Valkey holds exactly what the application was told"
+set +e
+"$APP" check --endpoint-file "$WORK/endpoint.txt" --record "$WORK/record" | sed 's/^/   /'
+CHECK_RC=${PIPESTATUS[0]}
+set -e
+REDIS_UP=no
+if redis-cli -p "$SRC_PORT" ping >/dev/null 2>&1; then REDIS_UP=yes; fi
 
-PAUSE=$("$KF" events -f "$WORK/cache.yaml" --json | python3 -c '
+# The journal's pause, and the phase in which the application's longest wait began.
+app_field() { sed -n "s/^app_workload.* $1=\([0-9.]*\).*/\1/p" "$WORK/app.txt"; }
+read -r PAUSE WAIT_PHASE < <("$KF" events -f "$WORK/cache.yaml" --json | python3 -c '
 import json, sys
+began = int(sys.argv[1] or 0)
+pause, phase = "?", "before-the-migration"
 for line in sys.stdin:
     e = json.loads(line)
     if e.get("phase") == "CUTOVER" and e.get("kind") == "finish":
-        print(e["data"].get("pause_ms"))
-')
+        pause = e["data"].get("pause_ms")
+    if e.get("time_ms", 0) <= began:
+        if e.get("kind") == "start":
+            phase = e["phase"]
+        if e.get("phase") == "DONE" and e.get("kind") == "finish":
+            phase = "after-the-migration"
+print(pause, phase)
+' "$(app_field longest_wait_start_ms)")
+row() { printf '   %-25s: %s\n' "$1" "$2"; }
 echo "== summary"
-echo "   writer                 : $(cat "$WORK/writer.txt")"
-echo "   keys migrated          : $(redis-cli -u "$NEW" dbsize) in db 0 (plus db 3)"
-echo "   writes paused for      : ${PAUSE} ms"
-echo "   apply took             : $(( (END - START) / 1000000 )) ms"
-echo "   new endpoint           : $NEW (Redis on :$SRC_PORT was shut down)"
-echo "   result                 : every acknowledged write is in Valkey"
+row "application" "$(app_field ops_per_s) operations/s over 7 threads, $(app_field answered) answered, $(app_field uncertain) uncertain, $(app_field errors) refused"
+row "longest application wait" "$(app_field longest_wait_ms) ms, beginning in ${WAIT_PHASE//-/ } (a call's start to its thread's next answer, reconnect included; longest single call $(app_field longest_call_ms) ms)"
+row "reconnects" "$(app_field reconnects)"
+row "writes paused for" "${PAUSE} ms (the journal's CUTOVER pause_ms)"
+row "keys migrated" "$(redis-cli -u "$NEW" dbsize) in db 0 (plus db 3)"
+row "apply took" "$(( (END - START) / 1000000 )) ms"
+row "new endpoint" "$NEW (Redis on :$SRC_PORT shut down: $([ $REDIS_UP = no ] && echo yes || echo NO))"
+if [ "$CHECK_RC" -eq 0 ] && [ "$APP_RC" -eq 0 ] && [ "$REDIS_UP" = no ]; then
+  row result "Valkey holds exactly what the application was told"
+else
+  row result "FAILED (check exit $CHECK_RC, application exit $APP_RC, Redis still up: $REDIS_UP)"
+  exit 1
+fi
