@@ -724,7 +724,9 @@ Result<void> SyncEngine::Session::RunStream() {
       data = ByteView(buf.data(), leftover.size());
       leftover.clear();
     } else {
-      auto n = link.Read(buf, milliseconds(100));
+      // A short wait: a stop request (apply stops the sync inside the write pause) is seen
+      // within 10 ms.
+      auto n = link.Read(buf, milliseconds(10));
       if (!n) {
         if (n.error().code == make_error_code(net::NetErrc::kTimeout)) {
           if (Clock::now() - last_data > options.link_timeout) {
