@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "control/control_errc.h"
 #include "control/cutover_hook.h"
+#include "control/expiry_reconcile.h"
 #include "control/local_provider.h"
 #include "control/source_control.h"
 #include "control/stream_group_repair.h"
@@ -41,6 +42,9 @@ constexpr const char* kPauseStartKey = "pause.started_ms";
 // Stream keys whose consumer groups the stream changed are tracked up to this many, for
 // the in-pause repair of entries-read; beyond it the migration stops before the pause.
 constexpr size_t kMaxStreamGroupKeys = 100000;
+// Keys the target expired by itself and the source has not confirmed yet, kept for the
+// in-pause reconciliation; beyond it the migration stops before cutover.
+constexpr size_t kMaxTargetExpiries = 1000000;
 
 // Fault-injection point for the integration tests (tests/integration/apply_test.cc):
 // KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms> makes apply wait that long right after entering
@@ -164,6 +168,7 @@ class Migration::Impl {
   std::map<int, std::vector<std::string>> resumed_stream_keys_;
   Result<void> CollectStreamKeysAfterResume();
   Result<void> RepairGroups();
+  Result<std::map<int, std::vector<std::string>>> ReconcileExpiries();
   Result<void> RemoveMarker();
   // write_pause: read-only — a thread that renews CLIENT PAUSE until cutover or rollback.
   std::thread pause_keeper_;
@@ -303,6 +308,8 @@ Result<void> Migration::Impl::StartEngine() {
   stats_ = std::make_unique<sync::SyncStats>();
   stats_->recent_keys.set_capacity(static_cast<size_t>(spec_.migration.pause_verify_keys));
   stats_->stream_group_keys.set_capacity(kMaxStreamGroupKeys);
+  stats_->target_expiries.set_capacity(kMaxTargetExpiries);
+  o.track_target_expiries = true;
   engine_stop_ = std::make_unique<std::atomic<bool>>(false);
   engine_finished_ = false;
   engine_error_.reset();
@@ -539,6 +546,66 @@ Result<void> Migration::Impl::RepairGroups() {
   return {};
 }
 
+// Inside the pause, after DRAIN: the keys the target expired by itself and the source has
+// not confirmed with a DEL (sync/target_expiries.h) are set to the source's state. Returns
+// them, so that the in-pause check compares them too.
+Result<std::map<int, std::vector<std::string>>> Migration::Impl::ReconcileExpiries() {
+  const sync::TargetExpiries& expiries = stats_->target_expiries;
+  if (expiries.events_lost()) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "keyferry lost track of the keys the target expires by itself (" +
+                         expiries.events_lost_why() +
+                         "), so it cannot make them exact inside the pause; not cutting over. "
+                         "Apply again");
+  }
+  if (expiries.overflowed()) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "the target expired more than " + std::to_string(kMaxTargetExpiries) +
+                         " keys by itself before the source did, more than keyferry "
+                         "reconciles inside the pause; not cutting over");
+  }
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  auto started = Clock::now();
+  // Every event the target published before now must be in the set: a fence.
+  const std::string channel = expiries.fence_channel();
+  if (channel.empty()) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "the target's expired events are not being received; not cutting over");
+  }
+  const std::string token = std::to_string(UnixMillis()) + "-" + std::to_string(drained_offset_);
+  {
+    net::Client client;
+    auto connected = client.Connect(*target);
+    auto published = connected ? client.Call({"PUBLISH", channel, token})
+                               : Result<resp::Reply>(MakeError(connected.error()));
+    if (!published || published->is_error() || !expiries.AwaitFence(token, milliseconds(2000))) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "the target's expired events did not arrive within 2 s of a fence "
+                       "message; keyferry cannot tell which keys it expired by itself, so it "
+                       "does not cut over");
+    }
+  }
+  auto keys = expiries.ByDb();
+  if (keys.empty()) return keys;
+  auto done = ReconcileExpiredKeys(*source, *target, keys);
+  if (!done) return MakeError(done.error());
+  int64_t ms = std::chrono::duration_cast<milliseconds>(Clock::now() - started).count();
+  Event(Phase::kVerify, EventKind::kInfo,
+        "reconciled " + std::to_string(done->keys) +
+            " keys the target had expired by itself before the source did (" +
+            std::to_string(done->deleted) + " gone on the source, " +
+            std::to_string(done->restored) + " copied from it; " + std::to_string(ms) + " ms)",
+        {{"keys", done->keys},
+         {"deleted", done->deleted},
+         {"restored", done->restored},
+         {"expired_by_target", expiries.added()},
+         {"ms", ms}});
+  return keys;
+}
+
 Result<void> Migration::Impl::PauseWrites() {
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
@@ -592,11 +659,17 @@ Result<void> Migration::Impl::VerifyFinal() {
                          "): something wrote while writes were paused; not cutting over");
   }
   KF_RETURN_IF_ERROR(RepairGroups());
+  auto reconciled = ReconcileExpiries();
+  if (!reconciled) return MakeError(reconciled.error());
   // Key by key: the keys written last before the pause (the ones most likely to be in
   // flight) and the keys the live verify could not see equal while writes flowed. The
   // live verify in CATCH_UP covered everything else.
   auto keys = stats_->recent_keys.ByDb();
   size_t carried = 0;
+  for (const auto& [db, names] : *reconciled) {  // compared too: they were just written
+    auto& into = keys[db];
+    into.insert(into.end(), names.begin(), names.end());
+  }
   for (const auto& [db, names] : carried_keys_) {
     auto& into = keys[db];
     std::set<std::string> have(into.begin(), into.end());

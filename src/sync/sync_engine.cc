@@ -17,6 +17,7 @@
 #include "resp/encoder.h"
 #include "source/replica_link.h"
 #include "sync/checkpoint.h"
+#include "sync/expiry_subscriber.h"
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
 #include "target/applied_marker.h"
@@ -140,6 +141,7 @@ struct SyncEngine::Session {
   std::string migration_id;  // the marker's id (target/applied_marker.h)
   bool resumable = false;    // replid/applied came from the target's marker: PSYNC can continue
   int64_t evicted_baseline = -1;  // the target's evicted_keys when the sync (re)connected
+  std::unique_ptr<ExpirySubscriber> expiry_subscriber;  // with track_target_expiries
   int64_t once_target = -1;
   source::ReplicaLink link;
   target::StreamWriter writer;
@@ -336,6 +338,10 @@ Result<void> SyncEngine::Session::Prepare() {
   }
   KF_RETURN_IF_ERROR(DecideResume(cp));
   evicted_baseline = TargetEvictions();
+  if (options.track_target_expiries) {
+    expiry_subscriber = std::make_unique<ExpirySubscriber>(options.target, &stats->target_expiries);
+    KF_RETURN_IF_ERROR(expiry_subscriber->Start());
+  }
   track_recent = stats->recent_keys.capacity() > 0;
   track_stream_groups = stats->stream_group_keys.capacity() > 0;
   if (!filter.AcceptsAll() || track_recent) {
@@ -673,6 +679,13 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   }
   if (track_stream_groups) {
     for (auto k : StreamGroupKeys(cmd)) group_keys.emplace_back(source_db, std::string(k));
+  }
+  if (options.track_target_expiries && (cmd.ArgEquals(0, "del") || cmd.ArgEquals(0, "unlink"))) {
+    // The source deleted (or expired) these keys too: a key the target expired by itself
+    // is settled by this DEL.
+    for (size_t i = 1; i < cmd.argc(); ++i) {
+      stats->target_expiries.Remove(op.target_db, cmd.arg_view(i));
+    }
   }
   std::vector<ByteView> args;
   args.reserve(cmd.argc());

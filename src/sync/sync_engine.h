@@ -20,6 +20,7 @@
 #include "net/uri.h"
 #include "sync/recent_keys.h"
 #include "sync/snapshot_sink.h"
+#include "sync/target_expiries.h"
 #include "sync/touched_keys.h"
 
 namespace kf::sync {
@@ -36,6 +37,9 @@ struct SyncOptions {
   uint64_t big_key_threshold = uint64_t{64} << 20;
   int writers = 2;
   bool flush_target = false;
+  // Record the keys the target expires by itself (its `expired` keyspace events) in
+  // SyncStats::target_expiries, for a later reconciliation (apply does it in the pause).
+  bool track_target_expiries = false;
   // The link is considered dead when the source sends nothing for this long (the source
   // PINGs every repl-ping-replica-period, 10 s by default).
   std::chrono::milliseconds link_timeout{60000};
@@ -73,6 +77,9 @@ struct SyncStats {
   // stream the stream changed. False while it only continued an earlier run's
   // replication (PSYNC CONTINUE from a checkpoint): what changed before is not known.
   std::atomic<bool> tracked_since_full_sync{false};
+  // With SyncOptions::track_target_expiries: keys the target expired by itself whose DEL
+  // the stream has not (yet) carried. The caller sets a capacity before Run().
+  TargetExpiries target_expiries;
 
   // One JSON object with every number above plus derived rates.
   std::string ToJson() const;

@@ -1,0 +1,109 @@
+// Expiry reconciliation inside the write pause (see expiry_reconcile.h).
+#include "control/expiry_reconcile.h"
+
+#include "control/control_errc.h"
+#include "net/client.h"
+#include "net/server_info.h"
+#include "rdb/encoder.h"
+#include "rdb/rdb_errc.h"
+#include "rdb/reader.h"
+
+namespace kf::control {
+namespace {
+
+constexpr size_t kBatchKeys = 500;
+
+Error ReconcileError(const std::string& what) {
+  return Error{make_error_code(ControlErrc::kPhaseFailed),
+               "reconciling keys the target expired by itself: " + what};
+}
+
+// The source's DUMP payload in a form the target loads.
+Result<Bytes> ForTarget(const std::string& payload, int target_rdb_version) {
+  auto as_is = rdb::RetargetDumpPayload(AsBytes(payload), target_rdb_version);
+  if (as_is) return as_is;
+  auto value = rdb::DecodeDumpPayload(AsBytes(payload));
+  if (!value) return MakeError(value.error());
+  return rdb::EncodeDumpPayload(*value, target_rdb_version);
+}
+
+}  // namespace
+
+Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::Uri& target,
+                                             const std::map<int, std::vector<std::string>>& keys) {
+  ExpiryReconcile out;
+  if (keys.empty()) return out;
+  net::Client src, dst;
+  net::ClientOptions co;
+  co.client_name = "keyferry-reconcile";
+  if (auto c = src.Connect(source, co); !c) {
+    return MakeError(ReconcileError("cannot reach the source: " + c.error().ToString()));
+  }
+  if (auto c = dst.Connect(target, co); !c) {
+    return MakeError(ReconcileError("cannot reach the target: " + c.error().ToString()));
+  }
+  auto server = dst.Call({"INFO", "server"});
+  if (!server || server->is_error()) return MakeError(ReconcileError("INFO on the target failed"));
+  const int target_version = std::min(net::ServerRdbVersion(server->str()), 11);
+  for (const auto& [db, names] : keys) {
+    const std::string db_text = std::to_string(db);
+    for (net::Client* c : {&src, &dst}) {
+      auto selected = c->Call({"SELECT", db_text});
+      if (!selected || selected->is_error()) {
+        return MakeError(ReconcileError("SELECT " + db_text + " failed on " + c->uri().Endpoint()));
+      }
+    }
+    for (size_t from = 0; from < names.size(); from += kBatchKeys) {
+      const size_t to = std::min(names.size(), from + kBatchKeys);
+      std::vector<std::vector<std::string>> reads;
+      for (size_t i = from; i < to; ++i) {
+        reads.push_back({"DUMP", names[i]});
+        reads.push_back({"PEXPIRETIME", names[i]});
+      }
+      auto read = src.CallPipelined(reads);
+      if (!read) return MakeError(ReconcileError("reading the source: " + read.error().ToString()));
+      std::vector<std::vector<std::string>> writes;
+      for (size_t i = from; i < to; ++i) {
+        const resp::Reply& dump = (*read)[2 * (i - from)];
+        const resp::Reply& expire = (*read)[2 * (i - from) + 1];
+        ++out.keys;
+        if (dump.is_error() || expire.is_error()) {
+          return MakeError(ReconcileError("the source refused DUMP/PEXPIRETIME of " +
+                                          Printable(names[i], 80) + " (db " + db_text +
+                                          "): " + (dump.is_error() ? dump.str() : expire.str())));
+        }
+        if (dump.is_null()) {
+          writes.push_back({"DEL", names[i]});
+          ++out.deleted;
+          continue;
+        }
+        auto payload = ForTarget(dump.str(), target_version);
+        if (!payload) {
+          return MakeError(
+              ReconcileError("the source's value of " + Printable(names[i], 80) +
+                             " cannot be written to the target: " + payload.error().ToString()));
+        }
+        const int64_t at = expire.type() == resp::ReplyType::kInteger && expire.integer() > 0
+                               ? expire.integer()
+                               : 0;
+        writes.push_back({"RESTORE", names[i], std::to_string(at),
+                          std::string(payload->begin(), payload->end()), "ABSTTL", "REPLACE"});
+        ++out.restored;
+      }
+      auto written = dst.CallPipelined(writes);
+      if (!written) {
+        return MakeError(ReconcileError("writing the target: " + written.error().ToString()));
+      }
+      for (size_t w = 0; w < written->size(); ++w) {
+        if ((*written)[w].is_error()) {
+          return MakeError(ReconcileError("the target refused " + writes[w][0] + " " +
+                                          Printable(writes[w][1], 80) + " (db " + db_text +
+                                          "): " + (*written)[w].str()));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace kf::control
