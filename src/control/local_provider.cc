@@ -156,6 +156,8 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
     args.insert(args.end(), {"--appendonly", "no", "--save", ""});
   }
   if (!config.maxmemory.empty()) args.insert(args.end(), {"--maxmemory", config.maxmemory});
+  // A target that evicts would silently drop keys the migration copied (docs/sync.md).
+  args.insert(args.end(), {"--maxmemory-policy", "noeviction"});
   if (!config.password.empty()) args.insert(args.end(), {"--requirepass", config.password});
   for (const auto& [name, value] : config.extra_config) {
     args.push_back("--" + name);

@@ -95,6 +95,9 @@ constexpr ReservedOption kReservedOptions[] = {
     {"replicaof", "the target must be a primary"},
     {"slaveof", "the target must be a primary"},
     {"cluster-enabled", "cluster topology is not supported yet"},
+    {"maxmemory-policy",
+     "keyferry runs the target with noeviction: an evicting target would silently lose keys "
+     "the migration copied (set it after cutover if you want one)"},
 };
 
 std::string Quote(std::string_view s) {

@@ -68,7 +68,7 @@ TEST(ControlSpec, LocalExampleParses) {
   EXPECT_EQ(spec->target.local.maxmemory, 256u << 20);
   EXPECT_EQ(spec->target.local.persistence, Persistence::kRdb);
   EXPECT_EQ(spec->target.local.valkey_server, "valkey-server");
-  EXPECT_EQ(spec->target.local.extra_config.at("maxmemory-policy"), "allkeys-lru");
+  EXPECT_EQ(spec->target.local.extra_config.at("lazyfree-lazy-user-del"), "yes");
   EXPECT_EQ(spec->target.local.extra_config.at("hz"), "20");
   EXPECT_EQ(spec->migration.write_pause, WritePause::kAtCutover);
   EXPECT_EQ(spec->migration.max_pause_ms, 5000);
@@ -149,7 +149,7 @@ TEST(ControlSpec, EveryFieldSet) {
       "    persistence: aof\n"
       "    valkey_server: bin/valkey-server\n"
       "    password_env: DST_PW\n"
-      "    extra_config: {maxmemory-policy: allkeys-lfu, io-threads: 4}\n"
+      "    extra_config: {hz: 20, io-threads: 4}\n"
       "migration:\n"
       "  write_pause: read-only\n"
       "  max_pause_ms: 100\n"
@@ -464,6 +464,8 @@ TEST(ControlSpec, ExtraConfigRules) {
               HasSubstr("keyferry keeps the server's files under the state dir"));
   EXPECT_THAT(Refusal(base + "      appendonly: 'yes'\n"),
               HasSubstr("set target.local.persistence instead"));
+  EXPECT_THAT(Refusal(base + "      maxmemory-policy: allkeys-lru\n"),
+              HasSubstr("keyferry runs the target with noeviction"));
   EXPECT_THAT(Refusal(base + "      Max_Clients: 10\n"),
               HasSubstr("t.yaml:8:7: extra_config option \"Max_Clients\" is not an option name"));
   EXPECT_THAT(Refusal(base + "      maxclients: [1]\n"),
