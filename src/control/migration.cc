@@ -906,6 +906,19 @@ Result<Phase> Migration::Impl::Apply() {
     start = Phase::kFullSync;
   }
   if (start == Phase::kCutover && State(kCutoverDoneKey)) start = Phase::kDecommission;
+  // A resumed copy needs its provisioned target: reuse it when it is the same live
+  // process, else start a new one and copy again from the start (never resume into an
+  // empty server).
+  if ((start == Phase::kFullSync || start == Phase::kCatchUp) &&
+      spec_.target.provider == ProviderKind::kLocal) {
+    const auto pid_before = State(kTargetPidKey);
+    if (auto ensured = Provision(); !ensured) {
+      phase_ = start;
+      Event(start, EventKind::kFail, ensured.error().ToString());
+      return Rollback(ensured.error().ToString(), Phase::kRolledBack);
+    }
+    if (State(kTargetPidKey) != pid_before) start = Phase::kFullSync;
+  }
 
   auto fail = [&](Error e) -> Result<Phase> {
     Event(phase_, EventKind::kFail, e.ToString());

@@ -664,6 +664,44 @@ TEST(ApplyTest, KeysExpiringUnderWritesStayExact) {
   }
 }
 
+// Issue #10: the provisioned target dies between two runs of apply (apply killed in
+// CATCH_UP, then its valkey-server killed): the rerun starts a new one and copies
+// everything again — it never resumes into an empty server — and ends equal.
+TEST(ApplyTest, ProvisionedTargetGoneBetweenRunsIsReplacedAndCopiedAgain) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  SpecDir spec(*source, "keep");
+  {
+    Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:60000", KeyferryBinary(), "apply",
+                      "-f", spec.path(), "--auto-approve"});
+    for (int i = 0; i < 1500 && spec.Phase() != "CATCH_UP"; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_EQ(spec.Phase(), "CATCH_UP") << apply.Stderr();
+    apply.Signal(SIGKILL);
+    apply.Wait(seconds(10));
+  }
+  const std::string first_pid = spec.Get("target.pid");
+  ASSERT_FALSE(first_pid.empty());
+  ASSERT_EQ(::kill(static_cast<pid_t>(std::stol(first_pid)), SIGKILL), 0);
+  std::this_thread::sleep_for(milliseconds(200));
+  source->Call({"SET", "written-between-runs", "1"});
+  Subprocess again({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+  ASSERT_EQ(again.Wait(seconds(120)), 0) << again.Stderr();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  EXPECT_NE(spec.Get("target.pid"), first_pid);
+  EXPECT_NE(again.Stderr().find("provisioning a new one and starting the copy over"),
+            std::string::npos)
+      << again.Stderr();
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "2");
+  std::string target_uri = spec.HookOutput();
+  ASSERT_FALSE(target_uri.empty());
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target_uri));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
 TEST(ApplyTest, SecondApplyIsRefusedAndRollbackAfterCutoverIsRefused) {
   auto source = StartSource();
   ASSERT_TRUE(source);
