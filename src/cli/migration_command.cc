@@ -2,16 +2,29 @@
 //
 // apply takes the state dir's lock, runs the Migration state machine and prints each event
 // as it happens; SIGINT/SIGTERM (or `keyferry abort`, which sends SIGTERM to the running
-// apply) stop it and roll back if it has not cut over. Exit codes: 0 done, 1 refused or
-// rolled back, 2 errors.
+// apply) stop it and roll back if the cutover hook has not started. Without a terminal to
+// ask on and without --auto-approve it refuses at once (it would have to ask later). It
+// ignores SIGPIPE: a closed output (`apply | head`) must not kill it half-way; what it
+// cannot print is lost, the journal keeps everything.
+//
+// abort/rollback decide whether an apply runs by the apply lock (flock), never by whether
+// the pid in the lock file is alive: held → SIGTERM to the holder, which rolls back itself;
+// free (no apply, or one that was killed) → they take the lock and roll back themselves.
+// Both refuse once the cutover hook has started.
+//
+// Exit codes: 0 done, 1 refused / declined / rolled back, 2 errors (plan: 2 when the
+// source cannot be read or is the target, 1 when PREFLIGHT would refuse).
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/cli_app.h"
@@ -19,6 +32,7 @@
 #include "control/doctor.h"
 #include "control/journal.h"
 #include "control/migration.h"
+#include "control/phase.h"
 #include "control/plan.h"
 #include "control/spec.h"
 
@@ -46,13 +60,58 @@ int RunPlan(const std::string& path, bool json) {
   } else {
     std::printf("%s", plan.text.c_str());
   }
-  return kExitOk;
+  for (const auto& e : plan.errors) std::fprintf(stderr, "keyferry plan: %s\n", e.c_str());
+  if (!plan.errors.empty()) return kExitError;
+  return plan.blockers.empty() ? kExitOk : kExitRefused;
+}
+
+// Asks on the terminal; an answer, or kStopped as soon as SIGINT/SIGTERM set the flag (a
+// read blocked on the terminal must not turn an abort into a "no").
+control::Confirmation AskOnTerminal(const std::string& question) {
+  std::fprintf(stderr, "%s", question.c_str());
+  std::fflush(stderr);
+  std::string answer;
+  while (true) {
+    if (g_apply_stop.load()) return control::Confirmation::kStopped;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    int ready = ::poll(&p, 1, 200);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    char c = 0;
+    ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return control::Confirmation::kNo;  // end of input: no answer is a no
+    if (c == '\n') break;
+    if (answer.size() < 64) answer += c;
+  }
+  while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
+  return answer == "y" || answer == "Y" || answer == "yes" ? control::Confirmation::kYes
+                                                           : control::Confirmation::kNo;
 }
 
 int RunApply(const std::string& path, bool auto_approve) {
   auto spec = Load(path);
   if (!spec) {
     std::fprintf(stderr, "%s\n", spec.error().ToString().c_str());
+    return kExitError;
+  }
+  // A closed stdout or stderr (apply | head) must not kill apply between two phases: the
+  // write fails (EPIPE) and is dropped; the journal has every event.
+  ::signal(SIGPIPE, SIG_IGN);
+  if (!auto_approve && !::isatty(STDIN_FILENO)) {
+    // Refuse now rather than after provisioning and copying everything: the question
+    // before the cutover could not be answered.
+    auto done = control::Journal::Exists(spec->state_dir)
+                    ? control::Journal::Open(spec->state_dir, control::Journal::Mode::kReadOnly)
+                    : Result<std::unique_ptr<control::Journal>>(nullptr);
+    if (done && *done && (*done)->Get(control::kKeyPhase).value_or(std::nullopt) == "DONE") {
+      std::fprintf(stderr, "keyferry apply: the migration is already done; nothing to do\n");
+      return kExitOk;
+    }
+    std::fprintf(stderr,
+                 "keyferry apply refused: stdin is not a terminal, so the confirmation apply "
+                 "asks before cutting over could not be answered; nothing was done. Run it "
+                 "from a terminal, or pass --auto-approve to cut over without a question\n");
     return kExitError;
   }
   auto journal = control::Journal::Open(spec->state_dir, true);
@@ -77,23 +136,17 @@ int RunApply(const std::string& path, bool auto_approve) {
   options.print = [](const std::string& line) {
     std::fprintf(stderr, "keyferry apply: %s\n", line.c_str());
   };
-  options.confirm = [](const std::string& question) {
-    if (!::isatty(STDIN_FILENO)) {
-      std::fprintf(stderr,
-                   "%s\nno terminal to answer on: pass --auto-approve to cut over without a "
-                   "question\n",
-                   question.c_str());
-      return false;
-    }
-    std::fprintf(stderr, "%s", question.c_str());
-    std::string answer;
-    std::getline(std::cin, answer);
-    return answer == "y" || answer == "Y" || answer == "yes";
-  };
+  options.confirm = AskOnTerminal;
   control::Migration migration(*spec, journal->get(), options);
   auto result = migration.Apply();
   if (!result) {
     std::fprintf(stderr, "keyferry apply failed: %s\n", result.error().ToString().c_str());
+    const auto& code = result.error().code;
+    if (code == control::make_error_code(control::ControlErrc::kDeclined) ||
+        code == control::make_error_code(control::ControlErrc::kAborted) ||
+        code == control::make_error_code(control::ControlErrc::kSpecChanged)) {
+      return kExitRefused;
+    }
     return kExitError;
   }
   switch (*result) {
@@ -110,40 +163,76 @@ int RunApply(const std::string& path, bool auto_approve) {
   }
 }
 
-// Sends SIGTERM to a running apply (pid in the lock file), or rolls back directly.
+// Refuses once the cutover hook has started; else sends SIGTERM to a running apply (the
+// lock is held), or rolls back directly (the lock is free: no apply, or a killed one).
 int RunAbort(const std::string& path, bool rollback_verb) {
+  const char* verb = rollback_verb ? "rollback" : "abort";
   auto spec = Load(path);
   if (!spec) {
     std::fprintf(stderr, "%s\n", spec.error().ToString().c_str());
     return kExitError;
   }
-  auto journal = control::Journal::Open(spec->state_dir, false);
+  auto journal = control::Journal::Open(spec->state_dir, control::Journal::Mode::kReadWrite);
   if (!journal) {
-    std::fprintf(stderr, "keyferry: %s\n", journal.error().ToString().c_str());
-    return kExitRefused;
+    std::fprintf(stderr, "keyferry %s: %s\n", verb, journal.error().ToString().c_str());
+    return journal.error().code == control::make_error_code(control::ControlErrc::kJournalMissing)
+               ? kExitRefused
+               : kExitError;
   }
-  if ((*journal)->Get("cutover.done").value_or(std::nullopt)) {
+  auto refusal = [&]() -> std::optional<std::string> {
+    bool done = (*journal)->Get(control::kKeyCutoverDone).value_or(std::nullopt).has_value();
+    bool started =
+        done || (*journal)->Get(control::kKeyCutoverStarted).value_or(std::nullopt).has_value();
+    if (!started) return std::nullopt;
     auto port = (*journal)->Get("target.port").value_or(std::nullopt);
-    auto target = spec->TargetUri(port ? std::stoi(*port) : 0);
-    std::fprintf(stderr, "keyferry %s refused: %s\n", rollback_verb ? "rollback" : "abort",
-                 control::RollbackRefusal(target ? target->Endpoint() : "the target").c_str());
+    auto target = spec->TargetUri(port ? std::atoi(port->c_str()) : 0);
+    return control::RollbackRefusal(target ? target->Endpoint() : "the target", done);
+  };
+  if (auto why = refusal()) {
+    std::fprintf(stderr, "keyferry %s refused: %s\n", verb, why->c_str());
     return kExitRefused;
   }
   auto locked = (*journal)->AcquireApplyLock();
   if (!locked) {
-    // An apply runs: ask it to stop; it rolls back itself.
-    std::ifstream lock_file(spec->state_dir + "/apply.lock");
-    long pid = 0;
-    lock_file >> pid;
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), SIGTERM) == 0) {
-      std::fprintf(stderr,
-                   "keyferry: asked the running apply (pid %ld) to stop; it rolls back before "
-                   "exiting (watch keyferry events -f %s)\n",
-                   pid, path.c_str());
-      return kExitOk;
+    if (locked.error().code != control::make_error_code(control::ControlErrc::kLocked)) {
+      std::fprintf(stderr, "keyferry %s: %s\n", verb, locked.error().ToString().c_str());
+      return kExitError;
     }
-    std::fprintf(stderr, "keyferry: %s\n", locked.error().ToString().c_str());
-    return kExitError;
+    // An apply holds the lock: ask it to stop; it rolls back itself (if its hook has not
+    // started by the time it sees the signal).
+    auto holder = control::Journal::ApplyLockHolder(spec->state_dir);
+    if (!holder || *holder <= 0) {
+      std::fprintf(stderr,
+                   "keyferry %s: an apply holds the lock of %s but its pid cannot be read; stop "
+                   "it with Ctrl-C where it runs\n",
+                   verb, spec->state_dir.c_str());
+      return kExitError;
+    }
+    if (::kill(static_cast<pid_t>(*holder), SIGTERM) != 0) {
+      std::fprintf(stderr, "keyferry %s: cannot signal the running apply (pid %d): %s\n", verb,
+                   *holder, std::strerror(errno));
+      return kExitError;
+    }
+    std::fprintf(stderr,
+                 "keyferry %s: asked the running apply (pid %d) to stop; it rolls back before "
+                 "exiting unless its cutover hook has already started (watch keyferry events "
+                 "-f %s)\n",
+                 verb, *holder, path.c_str());
+    return kExitOk;
+  }
+  // The lock is ours: no apply runs. The journal may have changed since it was read above.
+  if (auto why = refusal()) {
+    std::fprintf(stderr, "keyferry %s refused: %s\n", verb, why->c_str());
+    return kExitRefused;
+  }
+  auto phase = (*journal)->Get(control::kKeyPhase).value_or(std::nullopt);
+  auto parsed = phase ? control::ParsePhase(*phase) : std::nullopt;
+  if (parsed && (*parsed == control::Phase::kRolledBack || *parsed == control::Phase::kAborted)) {
+    std::fprintf(stderr,
+                 "keyferry %s: the migration was already stopped (%s); nothing to roll "
+                 "back\n",
+                 verb, phase->c_str());
+    return kExitOk;
   }
   control::ApplyOptions options;
   options.print = [](const std::string& line) {
@@ -153,14 +242,14 @@ int RunAbort(const std::string& path, bool rollback_verb) {
   auto result = migration.Rollback(rollback_verb ? "rollback requested by the operator"
                                                  : "aborted by the operator");
   if (!result) {
-    std::fprintf(stderr, "keyferry: %s\n", result.error().ToString().c_str());
+    std::fprintf(stderr, "keyferry %s: %s\n", verb, result.error().ToString().c_str());
     return result.error().code == control::make_error_code(control::ControlErrc::kRefused)
                ? kExitRefused
                : kExitError;
   }
-  std::fprintf(stderr, "keyferry: migration %s\n",
+  std::fprintf(stderr, "keyferry %s: migration %s\n", verb,
                std::string(control::PhaseName(*result)).c_str());
-  return kExitOk;
+  return *result == control::Phase::kFailed ? kExitError : kExitOk;
 }
 
 int RunDoctor(const std::string& path, bool json) {

@@ -6,13 +6,17 @@
 // lock, the live numbers the apply keeps under "progress" and the last event; --watch
 // refreshes once a second until a terminal phase or SIGINT/SIGTERM. events prints the event
 // log (like a stack's event history); --follow keeps printing new events until the migration
-// reaches a terminal phase or SIGINT/SIGTERM.
+// reaches a terminal phase or SIGINT/SIGTERM, and waits for a journal that does not exist yet
+// (events --follow started before apply). While apply waits for the operator's answer, the
+// phase status is "awaiting-confirmation" (shown as "awaiting confirmation") and the live
+// progress keeps moving.
 //
 // Exit codes: 0 shown; 1 no journal yet ("no migration has run"), or with --watch a
 // migration that ended FAILED / ROLLED_BACK / ABORTED; 2 a bad spec or an unreadable journal.
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +32,7 @@
 #include "common/clock.h"
 #include "control/control_errc.h"
 #include "control/journal.h"
+#include "control/migration.h"
 #include "control/phase.h"
 #include "control/spec.h"
 
@@ -178,6 +183,7 @@ struct StatusView {
   nlohmann::json progress;    // null when absent
   std::string progress_text;  // as the apply wrote it (its key order)
   std::optional<Event> last_event;
+  bool cutover_started = false;  // the point of no return was passed (abort refuses)
 
   bool terminal() const {
     auto p = control::ParsePhase(phase);
@@ -199,6 +205,8 @@ Result<StatusView> ReadStatus(Journal& journal) {
   v.phase_started_ms = ToInt(get(control::kKeyPhaseStartedMs));
   v.apply_started_ms = ToInt(get(control::kKeyApplyStartedMs));
   v.fingerprint = get(control::kKeySpecFingerprint).value_or("");
+  v.cutover_started =
+      get(control::kKeyCutoverStarted).has_value() || get(control::kKeyCutoverDone).has_value();
   if (auto progress = get(control::kKeyProgress)) {
     v.progress_text = *progress;
     v.progress = nlohmann::json::parse(*progress, nullptr, /*allow_exceptions=*/false);
@@ -228,6 +236,7 @@ nlohmann::json StatusJson(const Target& t, const StatusView& v) {
   j["apply_running"] = v.apply_pid.has_value();
   j["apply_pid"] = v.apply_pid && *v.apply_pid > 0 ? nlohmann::json(*v.apply_pid) : nullptr;
   j["terminal"] = v.terminal();
+  j["cutover_started"] = v.cutover_started;
   j["spec_fingerprint"] = v.fingerprint.empty() ? nlohmann::json() : nlohmann::json(v.fingerprint);
   j["progress"] = v.progress;
   j["last_event"] = v.last_event ? EventJson(*v.last_event) : nlohmann::json();
@@ -269,12 +278,20 @@ void PrintStatusText(const Target& t, const StatusView& v) {
       since = "  since " + LocalTime(*v.phase_started_ms) + " (" +
               Duration(UnixMillis() - *v.phase_started_ms) + " ago)";
     }
-    std::printf("phase       %s%s%s%s\n", v.phase.c_str(), v.phase_status.empty() ? "" : "  ",
-                v.phase_status.c_str(), since.c_str());
+    std::string status = v.phase_status;  // "awaiting-confirmation" → "awaiting confirmation"
+    std::replace(status.begin(), status.end(), '-', ' ');
+    std::printf("phase       %s%s%s%s\n", v.phase.c_str(), status.empty() ? "" : "  ",
+                status.c_str(), since.c_str());
   }
   if (v.apply_pid) {
     std::string pid = *v.apply_pid > 0 ? " (pid " + std::to_string(*v.apply_pid) + ")" : "";
     std::printf("apply       running%s\n", pid.c_str());
+  } else if (v.cutover_started && v.phase != "DONE") {
+    std::printf(
+        "apply       not running: the migration stopped in %s after its cutover hook started "
+        "(the point of no return); run keyferry apply again to finish it (abort and rollback "
+        "refuse)\n",
+        v.phase.c_str());
   } else if (!v.phase.empty() && !v.terminal()) {
     std::printf(
         "apply       not running: the migration stopped in %s; run keyferry apply again "
@@ -340,9 +357,34 @@ int RunEvents(const JournalArgs& args) {
     return kExitError;
   }
   int exit_code = kExitOk;
-  auto journal = OpenOrExplain(&*target, &exit_code);
-  if (!journal) return exit_code;
-  if (args.follow) InstallStopHandlers();
+  std::unique_ptr<Journal> journal;
+  if (args.follow) {
+    // Started before the apply: wait for its journal instead of giving up.
+    InstallStopHandlers();
+    bool told = false;
+    for (;;) {
+      auto opened = Journal::Open(target->state_dir, Journal::Mode::kReadOnly);
+      if (opened) {
+        journal = std::move(*opened);
+        break;
+      }
+      if (opened.error().code != control::ControlErrc::kJournalMissing) {
+        std::fprintf(stderr, "keyferry events: %s\n", opened.error().ToString().c_str());
+        return kExitError;
+      }
+      if (!told) {
+        std::fprintf(stderr,
+                     "keyferry events: waiting for the migration %s to start (no journal in %s "
+                     "yet)\n",
+                     target->name.c_str(), target->state_dir.c_str());
+        told = true;
+      }
+      if (!SleepUnlessStopped(std::chrono::milliseconds(200))) return kExitOk;
+    }
+  } else {
+    journal = OpenOrExplain(&*target, &exit_code);
+    if (!journal) return exit_code;
+  }
   int64_t after = args.after;
   bool printed_any = false;
   if (!args.json) {

@@ -4,6 +4,11 @@
 // (a live line on a terminal, or one JSON object per line with --json-progress), and
 // --status-addr serves the same numbers at /status. SIGINT/SIGTERM ask the engine to stop:
 // it applies what it received, checkpoints and exits 0.
+//
+// Before anything is written it refuses (exit 2): a source and a target that are one server
+// (same run_id in INFO server, however the URIs spell them), a URI naming a database (/db:
+// the replica link carries every database, so --db-map is the way to choose where they
+// land), and a --checkpoint path whose directory is missing or not writable.
 #include <signal.h>
 #include <unistd.h>
 
@@ -17,8 +22,10 @@
 
 #include "cli/cli_app.h"
 #include "common/clock.h"
+#include "net/identity_probe.h"
 #include "net/uri.h"
 #include "observe/status_server.h"
+#include "sync/checkpoint_path.h"
 #include "sync/sync_engine.h"
 
 namespace kf::cli {
@@ -84,6 +91,17 @@ std::string ProgressLine(const sync::SyncStats& s) {
   return line;
 }
 
+// Whether a URI's text names a database (redis://host:port/3), even /0.
+bool NamesDatabase(std::string_view text) {
+  size_t scheme = text.find("://");
+  if (scheme == std::string_view::npos) return false;
+  std::string_view rest = text.substr(scheme + 3);
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) rest = rest.substr(at + 1);
+  size_t slash = rest.find('/');
+  return slash != std::string_view::npos && slash + 1 < rest.size();
+}
+
 int RunSync(const SyncArgs& args) {
   sync::SyncOptions options;
   auto source = net::Uri::Parse(args.source);
@@ -95,6 +113,43 @@ int RunSync(const SyncArgs& args) {
   if (!target) {
     std::fprintf(stderr, "keyferry sync: --target: %s\n", target.error().ToString().c_str());
     return kExitError;
+  }
+  for (const auto& [flag, text] :
+       {std::pair{"--source", &args.source}, {"--target", &args.target}}) {
+    if (NamesDatabase(*text)) {
+      std::fprintf(stderr,
+                   "keyferry sync: %s %s names a database, which sync does not use: it copies "
+                   "every database of the source, each into the database of the same number. "
+                   "Remove the /db and use --db-map SRC:DST to choose where a database lands "
+                   "(with --match to copy only some keys)\n",
+                   flag, net::Uri::Parse(*text)->ToString().c_str());
+      return kExitError;
+    }
+  }
+  if (!args.checkpoint.empty()) {
+    if (auto usable = sync::CheckCheckpointPath(args.checkpoint); !usable) {
+      std::fprintf(stderr, "keyferry sync: %s\n", usable.error().ToString().c_str());
+      return kExitError;
+    }
+  }
+  // One server under two spellings (localhost and 127.0.0.1): copying it onto itself, with
+  // --flush-target, would delete all of its data. When either end cannot be asked, the
+  // engine below reports that end with its own message.
+  {
+    net::ClientOptions co;
+    co.connect_timeout = std::chrono::milliseconds(5000);
+    co.client_name = "keyferry-sync";
+    auto source_id = net::ReadServerIdentity(*source, co);
+    auto target_id = source_id ? net::ReadServerIdentity(*target, co)
+                               : Result<net::ServerIdentity>(net::ServerIdentity{});
+    if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
+      std::fprintf(stderr,
+                   "keyferry sync refused: %s: copying a server onto itself would destroy its "
+                   "data (--flush-target would delete every key). Nothing was written; point "
+                   "--target at another server\n",
+                   net::SameServerMessage(*source, *target, *target_id).c_str());
+      return kExitError;
+    }
   }
   options.source = *source;
   options.target = *target;

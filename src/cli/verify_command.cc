@@ -4,7 +4,9 @@
 // Prints the human report (or, with --json, one JSON document) on stdout; a live progress
 // line on stderr when it is a terminal. Exit 0 when equal, 1 when differences remain after
 // the last round, 2 on errors (unreachable end, lost connection, bad options, stopped by
-// SIGINT/SIGTERM) — an incomplete compare never exits 0.
+// SIGINT/SIGTERM) — an incomplete compare never exits 0. A source and a target that are
+// one server (the same run_id in INFO server, however the URIs spell it) are refused with
+// exit 2: comparing a server with itself proves nothing.
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "cli/cli_app.h"
+#include "net/identity_probe.h"
 #include "net/uri.h"
 #include "verify/verifier.h"
 
@@ -61,6 +64,17 @@ int RunVerify(const VerifyArgs& args) {
   if (!source) return Fail(args, "--source: " + source.error().ToString());
   auto target = net::Uri::Parse(args.target);
   if (!target) return Fail(args, "--target: " + target.error().ToString());
+  {
+    // An end that cannot be asked is reported by the compare itself, with its own words.
+    auto source_id = net::ReadServerIdentity(*source);
+    auto target_id = source_id ? net::ReadServerIdentity(*target)
+                               : Result<net::ServerIdentity>(net::ServerIdentity{});
+    if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
+      return Fail(args, net::SameServerMessage(*source, *target, *target_id) +
+                            "; comparing a server with itself proves nothing: point --target at "
+                            "the other server");
+    }
+  }
 
   verify::VerifyOptions options;
   if (auto mode = verify::ParseMode(args.mode, &options); !mode) {

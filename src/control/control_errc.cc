@@ -45,6 +45,8 @@ class ControlCategoryImpl : public std::error_category {
         return "refused";
       case ControlErrc::kAborted:
         return "aborted";
+      case ControlErrc::kDeclined:
+        return "declined by the operator";
     }
     return "control error";
   }

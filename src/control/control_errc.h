@@ -25,6 +25,7 @@ enum class ControlErrc {
   kVerifyMismatch,      // source and target differ after the verify rounds
   kRefused,             // refused on purpose (e.g. rollback after CUTOVER)
   kAborted,             // stopped by keyferry abort or a signal
+  kDeclined,            // the operator answered "no" to apply's confirmation question
 };
 
 const std::error_category& ControlCategory();

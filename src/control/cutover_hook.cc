@@ -1,4 +1,5 @@
-// Running the cutover hook with a timeout and captured output.
+// Running a program (the cutover hook, `valkey-server --version`) with a timeout, a working
+// directory and captured output.
 #include "control/cutover_hook.h"
 
 #include <fcntl.h>
@@ -13,10 +14,24 @@
 #include "control/control_errc.h"
 
 namespace kf::control {
+namespace {
 
-Result<HookResult> RunCutoverHook(const std::string& command, std::chrono::seconds timeout) {
-  HookResult result;
-  result.command = command;
+constexpr size_t kMaxOutput = 4096;
+
+}  // namespace
+
+Result<ProgramResult> RunProgram(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout,
+                                 const std::string& working_dir) {
+  ProgramResult result;
+  for (const auto& a : argv) result.command += (result.command.empty() ? "" : " ") + a;
+  if (argv.empty()) return MakeError(ControlErrc::kHookFailed, "no program to run");
+  // Everything the child needs is prepared before fork (no allocation after it).
+  std::vector<char*> args;
+  std::vector<std::string> copy = argv;
+  for (auto& a : copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::string chdir_failed = "keyferry: cannot enter the directory " + working_dir + "\n";
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return MakeError(ControlErrc::kHookFailed, std::string("pipe: ") + std::strerror(errno));
@@ -24,15 +39,24 @@ Result<HookResult> RunCutoverHook(const std::string& command, std::chrono::secon
   auto start = std::chrono::steady_clock::now();
   pid_t pid = ::fork();
   if (pid < 0) {
-    return MakeError(ControlErrc::kHookFailed, std::string("fork: ") + std::strerror(errno));
+    int err = errno;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return MakeError(ControlErrc::kHookFailed, std::string("fork: ") + std::strerror(err));
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    ::signal(SIGPIPE, SIG_DFL);  // apply ignores SIGPIPE; the program gets the usual default
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    if (!working_dir.empty() && ::chdir(working_dir.c_str()) != 0) {
+      ssize_t w = ::write(2, chdir_failed.data(), chdir_failed.size());
+      (void)w;
+      _exit(126);
+    }
+    ::execvp(args[0], args.data());
     _exit(127);
   }
   ::close(pipe_fds[1]);
@@ -56,7 +80,7 @@ Result<HookResult> RunCutoverHook(const std::string& command, std::chrono::secon
         ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
         if (n <= 0) {
           open = false;
-        } else if (result.output.size() < 4096) {
+        } else if (result.output.size() < kMaxOutput) {
           result.output.append(buf, static_cast<size_t>(n));
         }
       }
@@ -65,21 +89,28 @@ Result<HookResult> RunCutoverHook(const std::string& command, std::chrono::secon
     }
     if (::waitpid(pid, &status, WNOHANG) == pid) exited = true;
   }
-  if (open) {  // what the hook wrote just before it exited
+  if (open) {  // what the program wrote just before it exited
     ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
     char buf[4096];
     ssize_t n;
-    while (result.output.size() < 4096 && (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0) {
+    while (result.output.size() < kMaxOutput && (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0) {
       result.output.append(buf, static_cast<size_t>(n));
     }
   }
   ::close(pipe_fds[0]);
-  if (result.output.size() > 4096) result.output.resize(4096);
+  if (result.output.size() > kMaxOutput) result.output.resize(kMaxOutput);
   result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - start)
                            .count();
   if (!result.timed_out)
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+Result<HookResult> RunCutoverHook(const std::string& command, std::chrono::seconds timeout,
+                                  const std::string& working_dir) {
+  auto result = RunProgram({"/bin/sh", "-c", command}, timeout, working_dir);
+  if (result) result->command = command;
   return result;
 }
 

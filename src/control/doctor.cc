@@ -6,9 +6,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "control/checks.h"
+#include "control/cutover_hook.h"
 #include "control/journal.h"
 #include "control/local_provider.h"
-#include "control/source_control.h"
 #include "net/client.h"
 #include "net/errc.h"
 #include "net/server_info.h"
@@ -31,12 +32,31 @@ const char* StatusName(CheckStatus s) {
     case CheckStatus::kFail:
       return "FAIL";
   }
-  return "?";
+  return "unknown";
 }
+
+std::string OrUnknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
 struct Probe {
   std::vector<std::string> command;
   std::string needed_for;
+};
+
+// What the source said about itself, for the checks that compare the two ends.
+struct SourceFacts {
+  bool reachable = false;
+  net::ServerIdentity identity;
+  int64_t used_memory = 0;
+  int64_t subexpiry = 0;
+};
+
+// One end of the migration as the spec names it, for connection messages.
+struct EndNames {
+  std::string end;           // "source" / "target"
+  std::string uri_field;     // "source.uri"
+  std::string user;          // ACL user ("" = default)
+  std::string env_field;     // "source.password_env"
+  std::string password_env;  // the variable's name, or ""
 };
 
 // CLIENT PAUSE shows in no INFO field. PUBLISH to a channel nobody listens on is held by a
@@ -54,9 +74,24 @@ bool WritesPaused(const net::Uri& uri) {
   return !reply && reply.error().code == make_error_code(net::NetErrc::kTimeout);
 }
 
+// The login advice: the password comes from the environment variable the spec names, never
+// from a URI, so that is what a refused login points at.
+std::string LoginAction(const EndNames& n) {
+  std::string user = n.user.empty() ? "default" : n.user;
+  if (n.password_env.empty()) {
+    return "the " + n.end + " wants a password for user \"" + user +
+           "\": put it in an environment variable and name that variable in " + n.env_field;
+  }
+  return "the password in the environment variable " + n.password_env + " (named by " +
+         n.env_field + ") is not the password of user \"" + user + "\" on the " + n.end +
+         ": export " + n.password_env + " with the right one";
+}
+
 // What to say when a connection attempt failed; a timeout after connecting usually means
 // a server that is paused or busy rather than a wrong address.
-std::string ConnectAction(const Error& e, const std::string& usual) {
+std::string ConnectAction(const Error& e, const EndNames& n) {
+  if (e.code == make_error_code(net::NetErrc::kAuthFailed)) return LoginAction(n);
+  std::string usual = "check " + n.uri_field + " and that the server runs";
   if (e.code == make_error_code(net::NetErrc::kTimeout)) {
     return "the server did not answer in time: it may be paused (CLIENT PAUSE ALL; "
            "CLIENT UNPAUSE ends it), running a long script (SCRIPT KILL / FUNCTION KILL) or "
@@ -66,21 +101,34 @@ std::string ConnectAction(const Error& e, const std::string& usual) {
   return usual;
 }
 
+// The net layer's words without its advice about URIs (a spec never holds a password).
+std::string WithoutUriAdvice(std::string message) {
+  size_t advice = message.find("; check the user and password in the URI");
+  if (advice != std::string::npos) message.resize(advice);
+  return message;
+}
+
 // The "<end>.connect" check: takes the spec's URI (its password from the environment)
-// and connects `client`. Adds the check to `report` either way; true when connected.
-bool ConnectCheck(const std::string& name, const Result<net::Uri>& uri,
-                  const std::string& uri_action, const std::string& connect_action,
-                  net::Client& client, DoctorReport& report) {
+// and connects `client`. Adds the check to `report` either way; true when connected and
+// logged in.
+bool ConnectCheck(const Result<net::Uri>& uri, const EndNames& names, net::Client& client,
+                  DoctorReport& report) {
   DoctorCheck conn;
-  conn.name = name;
+  conn.name = names.end + ".connect";
   if (!uri) {
     conn.status = CheckStatus::kFail;
     conn.detail = uri.error().ToString();
-    conn.action = uri_action;
+    conn.action = "set the environment variable the spec names in " + names.env_field;
   } else if (auto connected = client.Connect(*uri); !connected) {
     conn.status = CheckStatus::kFail;
-    conn.detail = connected.error().ToString();
-    conn.action = ConnectAction(connected.error(), connect_action);
+    conn.detail = WithoutUriAdvice(connected.error().ToString());
+    conn.action = ConnectAction(connected.error(), names);
+  } else if (auto ping = client.Call({"PING"}); ping && ping->is_error()) {
+    // A server that needs a password accepts the connection and refuses every command.
+    conn.status = CheckStatus::kFail;
+    conn.detail = uri->Endpoint() + " refused PING: " + ping->str();
+    conn.action =
+        ping->str().starts_with("NOAUTH") ? LoginAction(names) : "check what the server says above";
   } else {
     conn.detail = "connected to " + uri->Endpoint();
   }
@@ -88,11 +136,24 @@ bool ConnectCheck(const std::string& name, const Result<net::Uri>& uri,
   return conn.status != CheckStatus::kFail;
 }
 
+// The permission as ACL SETUSER names it: +psync, +client|pause.
+std::string AclName(const std::vector<std::string>& command) {
+  std::string name = "+" + command[0];
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (command.size() > 1 && (command[0] == "CLIENT" || command[0] == "CONFIG")) {
+    std::string sub = command[1];
+    for (auto& c : sub) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    name += "|" + sub;
+  }
+  return name;
+}
+
 // ACL DRYRUN answers +OK when allowed, else a bulk string explaining the denial.
 void CheckPermissions(net::Client& client, const std::string& user, const std::string& end,
                       const std::vector<Probe>& probes, const std::string& extra_hint,
                       DoctorReport& report) {
   std::vector<std::string> missing;
+  std::vector<std::string> grants;
   bool dryrun_supported = true;
   for (const auto& probe : probes) {
     std::vector<std::string> args = {"ACL", "DRYRUN", user};
@@ -108,10 +169,8 @@ void CheckPermissions(net::Client& client, const std::string& user, const std::s
       continue;
     }
     if (!reply->IsOk()) {
-      missing.push_back(
-          "+" + probe.command[0] +
-          (probe.command.size() > 1 && probe.command[0] == "CLIENT" ? "|" + probe.command[1] : "") +
-          " (" + probe.needed_for + ")");
+      missing.push_back(AclName(probe.command) + " (" + probe.needed_for + ")");
+      grants.push_back(AclName(probe.command));
     }
   }
   DoctorCheck check;
@@ -127,22 +186,21 @@ void CheckPermissions(net::Client& client, const std::string& user, const std::s
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
     check.detail = "user \"" + user + "\" lacks " + list;
-    check.action = "grant them: ACL SETUSER " + user + " ";
-    for (const auto& m : missing) check.action += m.substr(0, m.find(' ')) + " ";
-    check.action += extra_hint;
+    check.action = "grant them: ACL SETUSER " + user;
+    for (const auto& g : grants) check.action += " " + g;
+    if (!extra_hint.empty()) check.action += " " + extra_hint;
   }
   report.checks.push_back(check);
 }
 
-void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_version,
-                 int64_t* used_memory, int64_t* subexpiry) {
+SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
+  SourceFacts facts;
   auto uri = spec.SourceUri();
   net::Client client;
-  if (!ConnectCheck("source.connect", uri,
-                    "set the environment variable the spec names in source.password_env",
-                    "check source.uri, the user and the password", client, report)) {
-    return;
-  }
+  EndNames names{"source", "source.uri", spec.source.user, "source.password_env",
+                 spec.source.password_env};
+  if (!ConnectCheck(uri, names, client, report)) return facts;
+  facts.reachable = true;
 
   std::string user = uri->user.empty() ? "default" : uri->user;
   std::vector<Probe> probes = {{{"PSYNC", "?", "-1"}, "FULL_SYNC: the replica link"},
@@ -161,15 +219,14 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
   auto persistence = client.Call({"INFO", "persistence"});
   auto memory = client.Call({"INFO", "memory"});
   auto keyspace = client.Call({"INFO", "keyspace"});
-  if (server && !server->is_error())
-    *source_version = net::InfoField(server->str(), "redis_version");
+  if (server && !server->is_error()) facts.identity = net::ParseServerIdentity(server->str());
   if (memory && !memory->is_error())
-    *used_memory = ToInt(net::InfoField(memory->str(), "used_memory"));
+    facts.used_memory = ToInt(net::InfoField(memory->str(), "used_memory"));
   if (keyspace && !keyspace->is_error()) {
     const std::string& text = keyspace->str();
     for (size_t pos = text.find("subexpiry="); pos != std::string::npos;
          pos = text.find("subexpiry=", pos + 1)) {
-      *subexpiry += ToInt(text.substr(pos + 10));
+      facts.subexpiry += ToInt(text.substr(pos + 10));
     }
   }
 
@@ -179,9 +236,12 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
   if (repl && !repl->is_error()) {
     std::string role = net::InfoField(repl->str(), "role");
     if (role != "master") {
-      problems.push_back("it is a " + role + " (master_link_status: " +
-                         net::InfoField(repl->str(), "master_link_status") + "), not a primary");
+      problems.push_back("it is a " + OrUnknown(role) + " (master_link_status: " +
+                         OrUnknown(net::InfoField(repl->str(), "master_link_status")) +
+                         "), not a primary");
     }
+  } else {
+    problems.push_back("INFO replication failed, so its role is unknown");
   }
   if (persistence && !persistence->is_error()) {
     const std::string& p = persistence->str();
@@ -199,8 +259,8 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
     state.status = CheckStatus::kFail;
     for (const auto& p : problems) state.detail += (state.detail.empty() ? "" : "; ") + p;
     state.action =
-        "wait until the background job ends (INFO persistence), or point the spec at the "
-        "primary; the full sync needs its own snapshot";
+        "point source.uri at the primary, or wait until the background job ends (INFO "
+        "persistence): the full sync needs its own snapshot";
   }
   report.checks.push_back(state);
 
@@ -216,114 +276,282 @@ void CheckSource(const Spec& spec, DoctorReport& report, std::string* source_ver
     pause.detail = "writes are not paused";
   }
   report.checks.push_back(pause);
+  return facts;
 }
 
-void CheckTarget(const Spec& spec, DoctorReport& report, int64_t used_memory, Journal* journal) {
-  if (spec.target.provider == ProviderKind::kLocal) {
-    DoctorCheck binary;
-    binary.name = "target.binary";
-    std::string found;
-    if (spec.target.local.valkey_server.find('/') != std::string::npos) {
-      found = std::filesystem::exists(spec.target.local.valkey_server)
-                  ? spec.target.local.valkey_server
-                  : "";
-    } else {
-      for (const char* dir : {"/usr/bin/", "/usr/local/bin/", "/usr/sbin/"}) {
-        if (std::filesystem::exists(std::string(dir) + spec.target.local.valkey_server)) {
-          found = std::string(dir) + spec.target.local.valkey_server;
-          break;
-        }
-      }
-    }
-    if (found.empty()) {
-      binary.status = CheckStatus::kFail;
-      binary.detail = spec.target.local.valkey_server + " not found";
-      binary.action =
-          "install valkey-server (Debian: apt-get install -t bookworm-backports "
-          "valkey-server) or set target.local.valkey_server";
-    } else {
-      binary.detail = "found " + found;
-    }
-    report.checks.push_back(binary);
-    auto pid = journal ? journal->Get("target.pid") : Result<std::optional<std::string>>{};
-    auto port = journal ? journal->Get("target.port") : Result<std::optional<std::string>>{};
-    bool provisioned = journal && pid && *pid && port && *port;
-    int wanted_port = spec.target.local.port;
-    if (!provisioned && wanted_port > 0) {
-      DoctorCheck free_port;
-      free_port.name = "target.port";
-      if (PortFree(spec.target.local.bind, wanted_port)) {
-        free_port.detail = "port " + std::to_string(wanted_port) + " on " + spec.target.local.bind +
-                           " is free for the new target";
-      } else {
-        free_port.status = CheckStatus::kFail;
-        free_port.detail = "port " + std::to_string(wanted_port) + " on " + spec.target.local.bind +
-                           " is already in use by another process";
-        free_port.action = "set target.local.port to a free port, or to 0 to let keyferry pick one";
-      }
-      report.checks.push_back(free_port);
-    }
-    if (journal) {
-      if (provisioned) {
-        DoctorCheck drift;
-        drift.name = "target.drift";
-        auto target = spec.TargetUri(0);
-        LocalServer server{static_cast<pid_t>(ToInt(**pid)), static_cast<int>(ToInt(**port)),
-                           spec.target.local.bind, "",
-                           target && target->has_password ? target->password : ""};
-        auto health = CheckLocalServer(server);
-        if (health.alive) {
-          drift.detail = "the provisioned valkey-server (pid " + **pid + ") runs on port " + **port;
-        } else {
-          drift.status = CheckStatus::kFail;
-          drift.detail = health.problem;
-          drift.action =
-              "run keyferry apply again: PROVISION starts a new target and the copy "
-              "starts over (or keyferry abort to roll back)";
-        }
-        report.checks.push_back(drift);
-      }
-    }
-    int64_t maxmemory = static_cast<int64_t>(spec.target.local.maxmemory);
-    DoctorCheck headroom;
-    headroom.name = "target.memory";
-    if (maxmemory > 0 && used_memory > 0 && used_memory * 12 / 10 > maxmemory) {
-      headroom.status = CheckStatus::kFail;
-      headroom.detail = "the source uses " + std::to_string(used_memory) +
-                        " bytes; target maxmemory is " + std::to_string(maxmemory);
-      headroom.action = "raise target.local.maxmemory to at least 1.2x the source's used_memory";
-    } else {
-      headroom.detail = maxmemory > 0 ? "maxmemory " + std::to_string(maxmemory) +
-                                            " bytes leaves room for the source's " +
-                                            std::to_string(used_memory) + " bytes"
-                                      : "no maxmemory limit on the target";
-    }
-    report.checks.push_back(headroom);
-    return;
+// target.memory: the source's used_memory against the target's maxmemory (0: no limit).
+DoctorCheck MemoryCheck(int64_t used_memory, int64_t maxmemory, const std::string& field) {
+  DoctorCheck headroom;
+  headroom.name = "target.memory";
+  if (maxmemory > 0 && used_memory > 0 && used_memory * 12 / 10 > maxmemory) {
+    headroom.status = CheckStatus::kFail;
+    headroom.detail = "the source uses " + std::to_string(used_memory) +
+                      " bytes; the target's maxmemory is " + std::to_string(maxmemory) +
+                      " bytes, less than 1.2x that: the copy would run out of memory";
+    headroom.action = "raise " + field + " to at least " + std::to_string(used_memory * 12 / 10) +
+                      " bytes (1.2x the source's used_memory)";
+  } else if (maxmemory > 0) {
+    headroom.detail = "maxmemory " + std::to_string(maxmemory) + " bytes leaves room for the " +
+                      (used_memory > 0 ? std::to_string(used_memory) : std::string("unknown")) +
+                      " bytes the source uses";
+  } else {
+    headroom.detail = "no maxmemory limit on the target";
   }
+  return headroom;
+}
+
+// target.binary and target.engine of the local provider: the program exists, runs, and
+// says it is the Valkey version the spec asks for. Returns the version it reported ("" when
+// unknown).
+std::string CheckLocalBinary(const Spec& spec, DoctorReport& report) {
+  DoctorCheck binary;
+  binary.name = "target.binary";
+  const std::string& name = spec.target.local.valkey_server;
+  ProgramLookup found = FindProgram(name, spec.spec_dir);
+  if (!found.found) {
+    binary.status = CheckStatus::kFail;
+    binary.detail =
+        name + " not found" + (name.find('/') == std::string::npos ? " on PATH" : std::string());
+    binary.action =
+        "install valkey-server (Debian: apt-get install -t bookworm-backports "
+        "valkey-server) or set target.local.valkey_server";
+  } else if (!found.executable) {
+    binary.status = CheckStatus::kFail;
+    binary.detail = found.path + " exists but is not executable";
+    binary.action = "chmod +x " + found.path + ", or set target.local.valkey_server";
+  } else {
+    binary.detail = "found " + found.path;
+  }
+  report.checks.push_back(binary);
+  if (binary.status == CheckStatus::kFail) return "";
+
+  DoctorCheck engine;
+  engine.name = "target.engine";
+  std::string what = "target.local.valkey_server " + found.path;
+  auto ran = RunProgram({found.path, "--version"}, std::chrono::seconds(10));
+  std::optional<ProgramVersion> version;
+  if (ran && !ran->timed_out && ran->exit_code == 0) version = ParseVersionOutput(ran->output);
+  if (!version) {
+    engine.status = CheckStatus::kFail;
+    engine.detail =
+        found.path + " --version did not print a server version" +
+        (ran ? " (exit " + std::to_string(ran->exit_code) + ": " + ran->output.substr(0, 200) + ")"
+             : ": " + ran.error().ToString());
+    engine.action = "point target.local.valkey_server at a valkey-server program";
+    report.checks.push_back(engine);
+    return "";
+  }
+  std::string mismatch = EngineMismatch(spec, what, version->engine, version->version);
+  if (!mismatch.empty()) {
+    engine.status = CheckStatus::kFail;
+    engine.detail = mismatch;
+    engine.action = "set target.local.valkey_server to a valkey-server " +
+                    (spec.target.version.empty() ? std::string() : spec.target.version + " ") +
+                    "program (Debian: apt-get install -t bookworm-backports valkey-server)" +
+                    (spec.target.engine == version->engine ? ", or change target.version" : "");
+  } else {
+    engine.detail = found.path + " is Valkey " + version->version +
+                    (spec.target.version.empty() ? std::string()
+                                                 : " (target.version " + spec.target.version + ")");
+  }
+  report.checks.push_back(engine);
+  return mismatch.empty() ? version->version : "";
+}
+
+// Local provider: binary, engine, port, drift, memory. Returns the target version.
+std::string CheckLocalTarget(const Spec& spec, DoctorReport& report, const SourceFacts& source,
+                             Journal* journal, bool for_preflight) {
+  std::string version = CheckLocalBinary(spec, report);
+  auto pid = journal ? journal->Get("target.pid") : Result<std::optional<std::string>>{};
+  auto port = journal ? journal->Get("target.port") : Result<std::optional<std::string>>{};
+  bool provisioned = journal && pid && *pid && port && *port;
+  int wanted_port = spec.target.local.port;
+  if (!provisioned && wanted_port > 0) {
+    DoctorCheck free_port;
+    free_port.name = "target.port";
+    if (PortFree(spec.target.local.bind, wanted_port)) {
+      free_port.detail = "port " + std::to_string(wanted_port) + " on " + spec.target.local.bind +
+                         " is free for the new target";
+    } else {
+      free_port.status = CheckStatus::kFail;
+      free_port.detail = "port " + std::to_string(wanted_port) + " on " + spec.target.local.bind +
+                         " is already in use by another process";
+      free_port.action = "set target.local.port to a free port, or to 0 to let keyferry pick one";
+    }
+    report.checks.push_back(free_port);
+  }
+  if (provisioned && !for_preflight) {
+    DoctorCheck drift;
+    drift.name = "target.drift";
+    auto target = spec.TargetUri(0);
+    LocalServer server{static_cast<pid_t>(ToInt(**pid)), static_cast<int>(ToInt(**port)),
+                       spec.target.local.bind, "",
+                       target && target->has_password ? target->password : ""};
+    auto health = CheckLocalServer(server);
+    if (health.alive) {
+      drift.detail = "the provisioned valkey-server (pid " + **pid + ") runs on port " + **port;
+    } else {
+      drift.status = CheckStatus::kFail;
+      drift.detail = health.problem;
+      auto started = journal->Get("cutover.started");
+      if (started && *started) {
+        drift.action =
+            "the cutover has started, so the data lives in that server: restart it from its "
+            "directory (" +
+            journal->Get("target.dir").value_or(std::nullopt).value_or("the state dir") +
+            ") before running keyferry apply again";
+      } else {
+        drift.action =
+            "run keyferry apply again: PROVISION starts a new target and the copy "
+            "starts over (or keyferry abort to roll back)";
+      }
+    }
+    report.checks.push_back(drift);
+  }
+  report.checks.push_back(MemoryCheck(source.used_memory,
+                                      static_cast<int64_t>(spec.target.local.maxmemory),
+                                      "target.local.maxmemory"));
+  return version;
+}
+
+// External provider: login, permissions, engine and version, not the source itself, empty,
+// memory, not paused. Returns the target version.
+std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const SourceFacts& source,
+                                Journal* journal) {
   auto uri = spec.TargetUri(0);
   net::Client client;
-  if (ConnectCheck("target.connect", uri,
-                   "set the environment variable the spec names in target.external.password_env",
-                   "check target.external.uri and its password", client, report)) {
-    std::string user = uri->user.empty() ? "default" : uri->user;
-    CheckPermissions(client, user, "target",
-                     {{{"RESTORE", "k", "0", "x"}, "FULL_SYNC"},
-                      {{"FLUSHALL"}, "rollback"},
-                      {{"FUNCTION", "LOAD", "x"}, "functions"}},
-                     "", report);
-    if (WritesPaused(*uri)) {
-      DoctorCheck pause;
-      pause.name = "target.writes";
-      pause.status = CheckStatus::kFail;
-      pause.detail = "writes on the target are paused (CLIENT PAUSE): the copy could not write";
-      pause.action = "find who paused it; CLIENT UNPAUSE on the target ends the pause";
-      report.checks.push_back(pause);
+  EndNames names{"target", "target.external.uri", spec.target.external.user,
+                 "target.external.password_env", spec.target.external.password_env};
+  if (!ConnectCheck(uri, names, client, report)) return "";
+  std::string user = uri->user.empty() ? "default" : uri->user;
+  CheckPermissions(client, user, "target",
+                   {{{"RESTORE", "k", "0", "x"}, "FULL_SYNC"},
+                    {{"FLUSHALL"}, "rollback"},
+                    {{"FUNCTION", "LOAD", "x"}, "functions"}},
+                   "", report);
+  auto server = client.Call({"INFO", "server"});
+  net::ServerIdentity identity;
+  if (server && !server->is_error()) identity = net::ParseServerIdentity(server->str());
+
+  DoctorCheck same;
+  same.name = "target.identity";
+  if (source.reachable && net::SameServer(source.identity, identity)) {
+    same.status = CheckStatus::kFail;
+    same.detail = "the external target " + uri->Endpoint() +
+                  " is the source itself (both report run_id " + identity.run_id + ")";
+    same.action =
+        "point target.external.uri at the Valkey server to migrate to; copying a server onto "
+        "itself would destroy its data";
+    report.checks.push_back(same);
+    return identity.version;  // nothing below means anything for the source itself
+  }
+  same.detail = identity.run_id.empty() ? "the target's run_id is unknown"
+                                        : "the target is another server than the source";
+  report.checks.push_back(same);
+
+  DoctorCheck engine;
+  engine.name = "target.engine";
+  if (!server || server->is_error()) {
+    engine.status = CheckStatus::kFail;
+    engine.detail = "INFO server on the target failed, so its engine and version are unknown";
+    engine.action = "allow the target user +info";
+  } else if (std::string mismatch = EngineMismatch(spec, "the external target " + uri->Endpoint(),
+                                                   identity.engine, identity.version);
+             !mismatch.empty()) {
+    engine.status = CheckStatus::kFail;
+    engine.detail = mismatch;
+    engine.action = "point target.external.uri at a Valkey " + spec.target.version +
+                    (spec.target.version.empty() ? "" : " ") + "server" +
+                    (identity.engine == "valkey" ? ", or change target.version" : "");
+  } else {
+    engine.detail = "the target is Valkey " + OrUnknown(identity.version);
+  }
+  report.checks.push_back(engine);
+
+  DoctorCheck empty;
+  empty.name = "target.empty";
+  auto keyspace = client.Call({"INFO", "keyspace"});
+  uint64_t keys = 0;
+  if (keyspace && !keyspace->is_error()) {
+    const std::string& text = keyspace->str();
+    for (size_t pos = text.find("keys="); pos != std::string::npos;
+         pos = text.find("keys=", pos + 1)) {
+      keys += static_cast<uint64_t>(ToInt(text.substr(pos + 5)));
     }
   }
+  auto written = journal ? journal->Get("target.written") : Result<std::optional<std::string>>{};
+  bool ours = journal && written && *written;
+  if (keys > 0 && !ours) {
+    empty.status = CheckStatus::kFail;
+    empty.detail =
+        "the external target holds " + std::to_string(keys) + " keys that keyferry did not write";
+    empty.action =
+        "an external target must be empty: empty it (FLUSHALL, if its data is not needed) or "
+        "point target.external.uri at an empty server";
+  } else {
+    empty.detail = keys == 0 ? "the target is empty"
+                             : "the target holds " + std::to_string(keys) +
+                                   " keys keyferry copied there (this migration)";
+  }
+  report.checks.push_back(empty);
+
+  auto memory = client.Call({"INFO", "memory"});
+  int64_t maxmemory = 0;
+  if (memory && !memory->is_error()) maxmemory = ToInt(net::InfoField(memory->str(), "maxmemory"));
+  report.checks.push_back(
+      MemoryCheck(source.used_memory, maxmemory, "the target's maxmemory (CONFIG SET maxmemory)"));
+
+  if (WritesPaused(*uri)) {
+    DoctorCheck pause;
+    pause.name = "target.writes";
+    pause.status = CheckStatus::kFail;
+    pause.detail = "writes on the target are paused (CLIENT PAUSE): the copy could not write";
+    pause.action = "find who paused it; CLIENT UNPAUSE on the target ends the pause";
+    report.checks.push_back(pause);
+  }
+  return identity.version;
 }
 
 }  // namespace
+
+DoctorCheck CheckCutoverHook(const Spec& spec) {
+  DoctorCheck hook;
+  hook.name = "cutover.hook";
+  if (spec.cutover.hook.empty()) {
+    hook.detail =
+        "no cutover hook: at CUTOVER keyferry prints the new endpoint and you switch "
+        "the application";
+    return hook;
+  }
+  auto program = HookProgram(spec.cutover.hook);
+  if (!program) {
+    hook.status = CheckStatus::kWarn;
+    hook.detail = "cannot tell which program the hook \"" + spec.cutover.hook + "\" runs";
+    hook.action = "make sure it works when run with /bin/sh -c in " + spec.spec_dir;
+    return hook;
+  }
+  if (IsShellBuiltin(*program)) {
+    hook.detail = "the hook runs the shell's own " + *program + " (in " + spec.spec_dir + ")";
+    return hook;
+  }
+  ProgramLookup found = FindProgram(*program, spec.spec_dir);
+  if (!found.found) {
+    hook.status = CheckStatus::kFail;
+    hook.detail = "the hook's program " + *program + " does not exist" +
+                  (program->find('/') == std::string::npos
+                       ? " on PATH"
+                       : " (the hook runs in the spec's directory " + spec.spec_dir +
+                             ", so it looked for " + found.path + ")");
+    hook.action = "fix cutover.hook (relative paths are relative to the spec file)";
+  } else if (!found.executable) {
+    hook.status = CheckStatus::kFail;
+    hook.detail = "the hook's program " + found.path + " is not executable";
+    hook.action = "chmod +x " + found.path;
+  } else {
+    hook.detail = "the hook runs " + found.path + " (in " + spec.spec_dir + ")";
+  }
+  return hook;
+}
 
 bool DoctorReport::ok() const {
   for (const auto& c : checks) {
@@ -354,18 +582,30 @@ std::string DoctorReport::ToJson() const {
   return j.dump();
 }
 
-DoctorReport RunDoctor(const Spec& spec) {
+std::string FailuresText(const DoctorReport& report) {
+  std::string out;
+  for (const auto& c : report.checks) {
+    if (c.status != CheckStatus::kFail) continue;
+    out += "\n  " + c.name + ": " + c.detail;
+    if (!c.action.empty()) out += "; what to do: " + c.action;
+  }
+  return out;
+}
+
+DoctorReport RunChecks(const Spec& spec, Journal* journal, bool for_preflight) {
   DoctorReport report;
-  std::string source_version;
-  int64_t used_memory = 0;
-  int64_t subexpiry = 0;
-  CheckSource(spec, report, &source_version, &used_memory, &subexpiry);
+  SourceFacts source = CheckSource(spec, report);
+  std::string target_version = spec.target.provider == ProviderKind::kLocal
+                                   ? CheckLocalTarget(spec, report, source, journal, for_preflight)
+                                   : CheckExternalTarget(spec, report, source, journal);
   DoctorCheck compat;
   compat.name = "compatibility";
-  compat.detail = "source Redis " + (source_version.empty() ? "?" : source_version) + " → " +
-                  spec.target.engine + " " + spec.target.version;
-  if (subexpiry > 0) {
-    compat.detail += "; " + std::to_string(subexpiry) + " keys carry hash-field TTLs";
+  std::string source_engine = source.identity.engine == "valkey" ? "Valkey" : "Redis";
+  compat.detail = "source " + source_engine + " " + OrUnknown(source.identity.version) + " → " +
+                  (spec.target.engine == "valkey" ? "Valkey" : spec.target.engine) + " " +
+                  OrUnknown(!target_version.empty() ? target_version : spec.target.version);
+  if (source.subexpiry > 0) {
+    compat.detail += "; " + std::to_string(source.subexpiry) + " keys carry hash-field TTLs";
     if (spec.migration.on_unsupported == sync::OnUnsupported::kFail) {
       compat.status = CheckStatus::kFail;
       compat.action =
@@ -380,13 +620,17 @@ DoctorReport RunDoctor(const Spec& spec) {
     }
   }
   report.checks.push_back(compat);
+  report.checks.push_back(CheckCutoverHook(spec));
+  return report;
+}
+
+DoctorReport RunDoctor(const Spec& spec) {
   std::unique_ptr<Journal> journal;
-  if (std::filesystem::exists(spec.state_dir + "/journal.db")) {
-    auto opened = Journal::Open(spec.state_dir, false);
+  if (Journal::Exists(spec.state_dir)) {
+    auto opened = Journal::Open(spec.state_dir, Journal::Mode::kReadOnly);
     if (opened) journal = std::move(*opened);
   }
-  CheckTarget(spec, report, used_memory, journal.get());
-  return report;
+  return RunChecks(spec, journal.get(), false);
 }
 
 }  // namespace kf::control

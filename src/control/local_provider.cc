@@ -169,6 +169,7 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
                      std::string("fork failed: ") + std::strerror(errno));
   }
   if (child == 0) {
+    ::signal(SIGPIPE, SIG_DFL);  // apply ignores SIGPIPE; the server starts with the default
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -13,14 +14,19 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "control/checks.h"
 #include "control/control_errc.h"
 #include "control/cutover_hook.h"
+#include "control/doctor.h"
 #include "control/expiry_reconcile.h"
 #include "control/local_provider.h"
+#include "control/source_backlog.h"
 #include "control/source_control.h"
 #include "control/stream_group_repair.h"
 #include "net/client.h"
+#include "net/identity_probe.h"
 #include "net/server_info.h"
+#include "sync/checkpoint.h"
 #include "sync/sync_engine.h"
 #include "target/applied_marker.h"
 #include "verify/verifier.h"
@@ -36,7 +42,12 @@ constexpr const char* kTargetPidKey = "target.pid";
 constexpr const char* kTargetPortKey = "target.port";
 constexpr const char* kTargetDirKey = "target.dir";
 constexpr const char* kTargetWrittenKey = "target.written";
-constexpr const char* kCutoverDoneKey = "cutover.done";
+constexpr std::string_view kCutoverDoneKey = kKeyCutoverDone;
+constexpr std::string_view kCutoverStartedKey = kKeyCutoverStarted;
+// The source's replication offset when the hook started (the offset DRAIN waited for):
+// a resumed cutover compares it with the source's offset to tell whether Redis took writes
+// after its pause ran out.
+constexpr const char* kCutoverSourceOffsetKey = "cutover.source_offset";
 constexpr const char* kPauseStartKey = "pause.started_ms";
 
 // Stream keys whose consumer groups the stream changed are tracked up to this many, for
@@ -65,11 +76,19 @@ void HoldForTests(Phase phase, const std::atomic<bool>* stop) {
 
 }  // namespace
 
-std::string RollbackRefusal(const std::string& target_endpoint) {
-  return "the migration has cut over to " + target_endpoint +
-         ": the data now lives in Valkey and writes made there since are not in Redis, so "
-         "going back would lose them. keyferry refuses to roll back after CUTOVER. To return "
-         "to Redis, run a new migration in the other direction (Valkey as the source).";
+std::string RollbackRefusal(const std::string& target_endpoint, bool finished) {
+  if (finished) {
+    return "the migration has cut over to " + target_endpoint +
+           ": the data now lives in Valkey and writes made there since are not in Redis, so "
+           "going back would lose them. keyferry refuses to roll back after CUTOVER. To return "
+           "to Redis, run a new migration in the other direction (Valkey as the source).";
+  }
+  return "the cutover hook has started (CUTOVER is the point of no return from that moment): "
+         "the application may already write to Valkey at " +
+         target_endpoint +
+         ", and those writes are not in Redis, so rolling back could lose them; keyferry "
+         "refuses to roll back from here. Run keyferry apply again: it runs the cutover hook "
+         "again (hooks are idempotent) and finishes the migration.";
 }
 
 class Migration::Impl {
@@ -118,6 +137,12 @@ class Migration::Impl {
     (void)r;
   }
   bool StopRequested() const { return options_.stop && options_.stop->load(); }
+  // Whether the point of no return was passed: the cutover hook started (or finished).
+  bool CutoverStarted() { return State(kCutoverStartedKey) || State(kCutoverDoneKey); }
+
+  // Asks the operator (options_.confirm). While the question waits, the phase status is
+  // "awaiting-confirmation" and the live progress is journaled once a second.
+  Confirmation AskOperator(Phase phase, const std::string& question);
 
   // The local target's password (from local.password_env), or "".
   std::string LocalPassword() {
@@ -143,6 +168,10 @@ class Migration::Impl {
   Result<void> PauseWrites();
   Result<void> Drain();
   Result<void> VerifyFinal();
+  Result<void> ResumeInterruptedCutover();
+  // Journals whether the source took writes between the cutover's start (its offset then)
+  // and now, reading its backlog back when the offset moved.
+  void ReportSourceWritesSince(int64_t at_cutover, int64_t now);
   Result<void> Cutover();
   Result<void> Decommission();
   void StopEngine();
@@ -170,6 +199,8 @@ class Migration::Impl {
   Result<void> RepairGroups();
   Result<std::map<int, std::vector<std::string>>> ReconcileExpiries();
   Result<void> RemoveMarker();
+  // This apply found the cutover started by an earlier one (crashed, killed or failed hook).
+  bool resumed_cutover_ = false;
   // write_pause: read-only — a thread that renews CLIENT PAUSE until cutover or rollback.
   std::thread pause_keeper_;
   std::atomic<bool> pause_keeper_stop_{false};
@@ -177,50 +208,28 @@ class Migration::Impl {
   void StopPauseKeeper();
 };
 
+// PREFLIGHT runs doctor's checks (doctor.cc), so the two never disagree: any FAIL refuses
+// the migration before anything is provisioned or written; warnings become events.
 Result<void> Migration::Impl::Preflight() {
-  auto source = SourceUri();
-  if (!source) return MakeError(source.error());
-  net::Client client;
-  auto connected = client.Connect(*source);
-  if (!connected) {
-    return MakeError(ControlErrc::kPreflightFailed,
-                     "cannot reach the source: " + connected.error().ToString());
-  }
-  auto info = client.Call({"INFO", "server"});
-  if (!info || info->is_error()) {
-    return MakeError(ControlErrc::kPreflightFailed, "INFO on the source failed");
-  }
-  auto repl = client.Call({"INFO", "replication"});
-  std::string role = repl && !repl->is_error() ? net::InfoField(repl->str(), "role") : "";
-  if (role != "master") {
-    return MakeError(ControlErrc::kPreflightFailed,
-                     "the source " + source->Endpoint() + " is a " + role +
-                         ", not a primary; point the spec at the primary");
-  }
-  // Permissions: the replica link needs PSYNC and REPLCONF; the pause needs CLIENT.
-  std::string user = source->user.empty() ? "default" : source->user;
-  std::vector<std::string> missing;
-  for (const auto& probe : std::vector<std::vector<std::string>>{
-           {"PSYNC", "?", "-1"}, {"REPLCONF", "ACK", "0"}, {"CLIENT", "PAUSE", "1", "WRITE"}}) {
-    std::vector<std::string> args = {"ACL", "DRYRUN", user};
-    args.insert(args.end(), probe.begin(), probe.end());
-    auto dry = client.Call(args);
-    if (dry && dry->is_string() && !dry->IsOk() && !dry->is_error()) {
-      missing.push_back("+" + probe[0] + " (" + dry->str() + ")");
+  DoctorReport report = RunChecks(spec_, journal_, /*for_preflight=*/true);
+  std::string summary;
+  for (const auto& check : report.checks) {
+    if (check.status == CheckStatus::kWarn) {
+      Event(Phase::kPreflight, EventKind::kWarn,
+            check.name + ": " + check.detail +
+                (check.action.empty() ? std::string() : "; " + check.action));
     }
+    if (check.name == "compatibility") summary = check.detail;
   }
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+  if (!report.ok()) {
     return MakeError(ControlErrc::kPreflightFailed,
-                     "the source user \"" + user + "\" lacks permissions the migration needs: " +
-                         list + ". Grant them (ACL SETUSER " + user +
-                         " +psync +replconf +client) or use a user that has them");
+                     "PREFLIGHT found what would stop the migration; nothing was provisioned "
+                     "or written:" +
+                         FailuresText(report) + "\n(keyferry doctor -f " + spec_.origin +
+                         " shows every check)");
   }
-  std::string version = net::InfoField(info->str(), "redis_version");
-  Event(Phase::kPreflight, EventKind::kInfo,
-        "source " + source->Endpoint() + " is a primary running Redis " + version,
-        {{"redis_version", version}});
+  Event(Phase::kPreflight, EventKind::kInfo, "every check passed: " + summary,
+        nlohmann::json::parse(report.ToJson(), nullptr, false));
   return {};
 }
 
@@ -260,13 +269,34 @@ Result<void> Migration::Impl::Provision() {
     KF_RETURN_IF_ERROR(journal_->Set(kTargetPidKey, std::to_string(server->pid)));
     KF_RETURN_IF_ERROR(journal_->Set(kTargetPortKey, std::to_string(server->port)));
     KF_RETURN_IF_ERROR(journal_->Set(kTargetDirKey, server->dir));
+    // PREFLIGHT asked the binary; the running server must say the same (a wrapper script
+    // or a PATH change in between would otherwise go unnoticed). Failing here rolls back,
+    // which removes the server just started.
+    auto target = TargetUri();
+    if (!target) return MakeError(target.error());
+    auto identity = net::ReadServerIdentity(*target);
+    if (!identity) {
+      return MakeError(ControlErrc::kProvisionFailed,
+                       "the started server on port " + std::to_string(server->port) +
+                           " does not answer INFO server: " + identity.error().ToString());
+    }
+    std::string mismatch =
+        EngineMismatch(spec_, "the server started from target.local.valkey_server " + config.binary,
+                       identity->engine, identity->version);
+    if (!mismatch.empty()) {
+      return MakeError(ControlErrc::kProvisionFailed,
+                       mismatch + "; point target.local.valkey_server at a valkey-server " +
+                           (spec_.target.version.empty() ? "" : spec_.target.version + " ") +
+                           "program");
+    }
     Event(Phase::kProvision, EventKind::kInfo,
           "started valkey-server pid " + std::to_string(server->pid) + " on " + server->bind + ":" +
               std::to_string(server->port),
           {{"pid", server->pid}, {"port", server->port}});
     return {};
   }
-  // External: reachable, and empty unless keyferry already wrote there.
+  // External: reachable, not the source, and empty unless keyferry already wrote there
+  // (PREFLIGHT checked all of it; checked again here, right before the first write).
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
   net::Client client;
@@ -274,6 +304,16 @@ Result<void> Migration::Impl::Provision() {
   if (!connected) {
     return MakeError(ControlErrc::kProvisionFailed,
                      "cannot reach the external target: " + connected.error().ToString());
+  }
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  auto source_id = net::ReadServerIdentity(*source);
+  auto target_id = net::ReadServerIdentity(*target);
+  if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     net::SameServerMessage(*source, *target, *target_id) +
+                         ": copying a server onto itself would destroy its data; set "
+                         "target.external.uri to the Valkey server to migrate to");
   }
   if (!State(kTargetWrittenKey)) {
     auto keyspace = client.Call({"INFO", "keyspace"});
@@ -744,33 +784,257 @@ Result<void> Migration::Impl::RemoveMarker() {
   return {};
 }
 
+Confirmation Migration::Impl::AskOperator(Phase phase, const std::string& question) {
+  if (!options_.confirm) return Confirmation::kNo;
+  auto status = journal_->Set(kKeyPhaseStatus, PhaseStatusName(PhaseStatus::kAwaitingConfirmation));
+  (void)status;
+  Event(phase, EventKind::kInfo, "awaiting the operator's confirmation");
+  // The live sync goes on while the operator thinks: keep its numbers fresh for status.
+  std::atomic<bool> answered{false};
+  std::thread progress([this, &answered] {
+    while (!answered) {
+      SaveProgress();
+      for (int i = 0; i < 20 && !answered; ++i) std::this_thread::sleep_for(milliseconds(50));
+    }
+  });
+  Confirmation answer = options_.confirm(question);
+  answered = true;
+  progress.join();
+  status = journal_->Set(kKeyPhaseStatus, PhaseStatusName(PhaseStatus::kRunning));
+  (void)status;
+  switch (answer) {
+    case Confirmation::kYes:
+      Event(phase, EventKind::kInfo, "the operator confirmed", {{"answer", "yes"}});
+      break;
+    case Confirmation::kNo:
+      Event(phase, EventKind::kInfo, "the operator declined", {{"answer", "declined"}});
+      break;
+    case Confirmation::kStopped:
+      Event(phase, EventKind::kInfo, "aborted by the operator while awaiting the confirmation",
+            {{"answer", "aborted"}});
+      break;
+  }
+  return answer;
+}
+
+// A previous apply passed the point of no return (the hook started) and did not record the
+// end of the cutover: it was killed, crashed, or its hook failed. Say what is known, make
+// sure the data is still there, hold the source's writes again, and ask before running the
+// hook again. Never rolls back.
+Result<void> Migration::Impl::ResumeInterruptedCutover() {
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  std::string started = State(kCutoverStartedKey).value_or("");
+  int64_t started_ms = started.empty() ? 0 : std::stoll(started);
+  Event(Phase::kCutover, EventKind::kWarn,
+        "a previous apply started the cutover hook " +
+            (started_ms > 0 ? std::to_string((UnixMillis() - started_ms) / 1000) + " s ago"
+                            : std::string("earlier")) +
+            " and stopped before the hook's end was recorded: the hook may have finished, "
+            "failed half-way or still be running, and the application may already write to " +
+            target->Endpoint() +
+            ". keyferry does not roll back from here (abort and rollback refuse); it runs the "
+            "hook again and finishes the migration",
+        {{"cutover_started_ms", started_ms}, {"target", target->Endpoint()}});
+
+  // The data lives in the target now: it must still be there. A new, empty one is no
+  // replacement.
+  if (spec_.target.provider == ProviderKind::kLocal) {
+    auto pid = State(kTargetPidKey);
+    LocalServer server{pid ? static_cast<pid_t>(std::stol(*pid)) : -1, target->port,
+                       spec_.target.local.bind, State(kTargetDirKey).value_or(""), LocalPassword()};
+    auto health = CheckLocalServer(server);
+    if (!health.alive) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       health.problem +
+                           ". The cutover had started, so the data lives in that server: "
+                           "keyferry will not provision a new, empty one. Start valkey-server "
+                           "again from its directory " +
+                           server.dir + " on port " + std::to_string(server.port) +
+                           ", then run keyferry apply again");
+    }
+  } else {
+    net::Client client;
+    if (auto connected = client.Connect(*target); !connected) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "the external target " + target->Endpoint() +
+                           " does not answer: " + connected.error().ToString() +
+                           ". The cutover had started, so the data lives there: bring it "
+                           "back, then run keyferry apply again");
+    }
+  }
+
+  // What the source did since the hook started: a moved offset means writes reached Redis
+  // after its pause ran out (the application was still pointed there); they are not in
+  // Valkey, and keyferry cannot merge them into a target the application may write to.
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  SourceControl control(*source);
+  auto offset = control.ReplicationOffset();
+  auto at_start = State(kCutoverSourceOffsetKey);
+  if (!offset) {
+    Event(Phase::kCutover, EventKind::kInfo,
+          "the source " + source->Endpoint() + " cannot be read (" + offset.error().ToString() +
+              "); going on without it");
+  } else {
+    ReportSourceWritesSince(at_start ? std::stoll(*at_start) : -1, *offset);
+    // Clients still pointed at Redis must not write there while the hook runs again.
+    StartPauseKeeper();
+    Event(Phase::kCutover, EventKind::kInfo,
+          "source writes paused again (CLIENT PAUSE WRITE, renewed) until the hook has run");
+  }
+
+  if (!options_.auto_approve) {
+    std::string question =
+        "The cutover to " + target->Endpoint() +
+        " was interrupted after its hook started. Run the cutover hook again" +
+        (spec_.cutover.hook.empty() ? std::string(" (none is configured)")
+                                    : " (" + spec_.cutover.hook + ")") +
+        " and finish the migration (" +
+        (spec_.after_cutover.source == SourceAfterCutover::kKeep ? "keep" : "shut down") +
+        " the source)? [y/N] ";
+    switch (AskOperator(Phase::kCutover, question)) {
+      case Confirmation::kYes:
+        break;
+      case Confirmation::kNo:
+        return MakeError(ControlErrc::kDeclined,
+                         "the operator declined to run the cutover hook again; nothing was "
+                         "rolled back (the cutover had started). Run keyferry apply again "
+                         "to finish it");
+      case Confirmation::kStopped:
+        return MakeError(ControlErrc::kAborted,
+                         "stopped by the operator before the cutover hook ran again; nothing "
+                         "was rolled back (the cutover had started). Run keyferry apply again "
+                         "to finish it");
+    }
+  }
+  return {};
+}
+
+void Migration::Impl::ReportSourceWritesSince(int64_t at_cutover, int64_t now) {
+  if (at_cutover < 0) return;
+  nlohmann::json data = {{"offset_at_cutover", at_cutover}, {"offset_now", now}};
+  if (now == at_cutover) {
+    Event(Phase::kCutover, EventKind::kInfo,
+          "the source took no writes since the cutover started (its offset is still " +
+              std::to_string(now) + ")",
+          data);
+    return;
+  }
+  // The offset also moves by the PINGs a primary sends its replicas: read what it holds.
+  auto checkpoint = sync::LoadCheckpoint(spec_.state_dir + "/sync-checkpoint.json");
+  std::string replid = checkpoint && *checkpoint ? (*checkpoint)->replid : "";
+  auto source = SourceUri();
+  auto backlog = source && !replid.empty()
+                     ? ReadBacklogSince(*source, replid, at_cutover, now)
+                     : Result<BacklogWrites>(MakeError(ControlErrc::kPhaseFailed,
+                                                       "no replication id in the checkpoint"));
+  if (!backlog) {
+    Event(Phase::kCutover, EventKind::kWarn,
+          "the source's replication offset moved from " + std::to_string(at_cutover) + " to " +
+              std::to_string(now) +
+              " since the cutover started, and what moved it cannot be read back (" +
+              backlog.error().ToString() +
+              "): if it was writes (not only the PINGs Redis sends its replicas), they reached "
+              "Redis after its write pause ran out and are not in Valkey",
+          data);
+    return;
+  }
+  data["writes"] = backlog->writes;
+  data["examples"] = backlog->examples;
+  if (backlog->writes == 0) {
+    Event(Phase::kCutover, EventKind::kInfo,
+          "the source took no writes since the cutover started (its offset moved from " +
+              std::to_string(at_cutover) + " to " + std::to_string(now) +
+              " by replication PINGs only)",
+          data);
+    return;
+  }
+  std::string examples;
+  for (const auto& e : backlog->examples) examples += (examples.empty() ? "" : "; ") + e;
+  Event(Phase::kCutover, EventKind::kWarn,
+        "the source took " + std::to_string(backlog->writes) +
+            (backlog->writes == 1 ? " write" : " writes") +
+            " after its write pause ran out (offsets " + std::to_string(at_cutover) + " to " +
+            std::to_string(now) + ", e.g. " + examples +
+            "): clients still pointed at Redis wrote there, and those writes are not in "
+            "Valkey. Find those clients; keyferry does not copy them into a target the "
+            "application may already write to",
+        data);
+}
+
 Result<void> Migration::Impl::Cutover() {
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
+  // Before the point of no return: the live sync stops and its marker leaves the target,
+  // which the application is about to see (idempotent on a resumed cutover).
   KF_RETURN_IF_ERROR(RemoveMarker());
+  if (resumed_cutover_) {
+    KF_RETURN_IF_ERROR(ResumeInterruptedCutover());
+  } else {
+    if (StopRequested()) {
+      return MakeError(ControlErrc::kAborted,
+                       "aborted by the operator before the cutover hook started");
+    }
+    // The point of no return, journaled before the hook can change anything.
+    KF_RETURN_IF_ERROR(journal_->Transaction([&]() -> Result<void> {
+      KF_RETURN_IF_ERROR(journal_->Set(kCutoverStartedKey, std::to_string(UnixMillis())));
+      return journal_->Set(kCutoverSourceOffsetKey, std::to_string(drained_offset_));
+    }));
+    if (StopRequested()) {  // an abort that raced the line above: the hook never ran
+      auto erased = journal_->Erase(kCutoverStartedKey);
+      if (erased) {
+        return MakeError(ControlErrc::kAborted,
+                         "aborted by the operator before the cutover hook started");
+      }
+    }
+    Event(Phase::kCutover, EventKind::kInfo,
+          "point of no return: running the cutover hook; from now on keyferry never rolls "
+          "back (abort and rollback refuse), a failure or a crash is finished by running "
+          "keyferry apply again");
+  }
   if (!spec_.cutover.hook.empty()) {
     std::string command = spec_.HookCommand(*target);
-    auto hook = RunCutoverHook(command, std::chrono::seconds(spec_.cutover.hook_timeout_s));
-    if (!hook) return MakeError(hook.error());
+    auto hook =
+        RunCutoverHook(command, std::chrono::seconds(spec_.cutover.hook_timeout_s), spec_.spec_dir);
+    if (!hook) {
+      return MakeError(ControlErrc::kHookFailed,
+                       "the cutover hook could not be started: " + hook.error().ToString() +
+                           ". Nothing is rolled back once the cutover has started: fix this, "
+                           "then run keyferry apply again");
+    }
     nlohmann::json data = {{"command", hook->command},
                            {"exit_code", hook->exit_code},
                            {"ms", hook->duration_ms},
-                           {"output", hook->output}};
+                           {"output", hook->output},
+                           {"dir", spec_.spec_dir}};
     if (hook->timed_out || hook->exit_code != 0) {
       Event(Phase::kCutover, EventKind::kFail, "the cutover hook failed", data);
       return MakeError(
           ControlErrc::kHookFailed,
           std::string("the cutover hook ") +
-              (hook->timed_out ? "timed out"
-                               : "exited with status " + std::to_string(hook->exit_code)) +
-              "; the migration rolls back. If the hook changed anything before "
-              "failing, undo that by hand. Output: " +
+              (hook->timed_out
+                   ? "timed out after " + std::to_string(spec_.cutover.hook_timeout_s) + " s"
+                   : "exited with status " + std::to_string(hook->exit_code)) +
+              " (run in " + spec_.spec_dir +
+              "). keyferry does not roll back once the hook has started: it may already have "
+              "switched the application, or part of it, to " +
+              target->Endpoint() +
+              ". Source writes stay paused until max_pause_ms runs out. Fix what made the "
+              "hook fail, then run keyferry apply again: it runs the hook again (hooks must be "
+              "idempotent) and finishes the migration. Output: " +
               hook->output);
     }
     Event(Phase::kCutover, EventKind::kInfo, "cutover hook succeeded", data);
   }
-  // The point of no return.
   KF_RETURN_IF_ERROR(journal_->Set(kCutoverDoneKey, "1"));
+  if (resumed_cutover_) {
+    Event(Phase::kCutover, EventKind::kFinish,
+          "cut over to " + target->Endpoint() +
+              " (the interrupted cutover finished; the write pause's length is unknown)",
+          {{"target", target->Endpoint()}});
+    return {};
+  }
   int64_t pause_ms = UnixMillis() - pause_started_ms_;
   Event(Phase::kCutover, EventKind::kFinish,
         "cut over to " + target->Endpoint() + "; writes were paused for " +
@@ -802,12 +1066,15 @@ Result<void> Migration::Impl::Decommission() {
 }
 
 Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase terminal) {
-  if (State(kCutoverDoneKey)) {
+  if (CutoverStarted()) {
     auto target = TargetUri();
     return MakeError(ControlErrc::kRefused,
-                     RollbackRefusal(target ? target->Endpoint() : "the target"));
+                     RollbackRefusal(target ? target->Endpoint() : "the target",
+                                     State(kCutoverDoneKey).has_value()));
   }
-  Event(phase_, EventKind::kRollback, "rolling back: " + reason);
+  // The whole reason is in the failure's own event; these repeat its first line.
+  const std::string why = reason.substr(0, reason.find('\n'));
+  Event(phase_, EventKind::kRollback, "rolling back: " + why);
   StopPauseKeeper();
   StopEngine();
   bool clean = true;
@@ -858,13 +1125,17 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
   Phase final_phase = clean ? terminal : Phase::kFailed;
   auto r = SetPhase(final_phase, PhaseStatus::kDone);
   (void)r;
-  Event(final_phase, EventKind::kFinish, "migration stopped before cutover: " + reason);
+  Event(final_phase, EventKind::kFinish, "migration stopped before cutover: " + why);
   return final_phase;
 }
 
 Result<Phase> Migration::Impl::Apply() {
   std::string fingerprint = spec_.Fingerprint();
   Phase start = Phase::kPreflight;
+  // Past the point of no return the journal's cutover keys decide where to go on, whatever
+  // the phase says (a failed hook leaves FAILED behind): never back to the copy.
+  const bool cutover_done = State(kCutoverDoneKey).has_value();
+  const bool cutover_started = cutover_done || State(kCutoverStartedKey).has_value();
   if (auto saved = State(kKeyPhase)) {
     auto parsed = ParsePhase(*saved);
     if (parsed && !IsTerminal(*parsed)) start = *parsed;
@@ -872,40 +1143,59 @@ Result<Phase> Migration::Impl::Apply() {
       Event(Phase::kDone, EventKind::kInfo, "the migration is already done; nothing to do");
       return Phase::kDone;
     }
+    bool resumable = parsed && (!IsTerminal(*parsed) || cutover_started);
     auto saved_fp = State(kKeySpecFingerprint);
-    if (parsed && !IsTerminal(*parsed) && saved_fp && *saved_fp != fingerprint) {
-      std::string fields;
+    if (resumable && saved_fp && *saved_fp != fingerprint) {
+      std::vector<std::string> changed;
       if (auto before = State(kKeySpecJson)) {
         auto json = nlohmann::json::parse(*before, nullptr, false);
-        if (!json.is_discarded()) {
-          for (const auto& f : ChangedFields(json, spec_.ToJson())) {
-            fields += (fields.empty() ? " (changed: " : ", ") + f;
-          }
-          if (!fields.empty()) fields += ")";
-        }
+        if (!json.is_discarded()) changed = ChangedFields(json, spec_.ToJson());
       }
-      return MakeError(ControlErrc::kSpecChanged,
-                       "the spec changed since this migration started" + fields + " (phase " +
-                           *saved +
-                           "); finish it with the original spec, or abort it (keyferry abort) "
-                           "before applying a changed one");
+      changed.erase(std::remove(changed.begin(), changed.end(), "origin"), changed.end());
+      // After the hook started, fixing the hook (or what happens to the source) is how a
+      // failed cutover is finished; anything else would describe another migration.
+      bool only_cutover = cutover_started && !changed.empty() &&
+                          std::all_of(changed.begin(), changed.end(), [](const std::string& f) {
+                            return f.starts_with("cutover.") || f.starts_with("after_cutover.");
+                          });
+      if (!only_cutover) {
+        std::string fields;
+        for (const auto& f : changed) fields += (fields.empty() ? " (changed: " : ", ") + f;
+        if (!fields.empty()) fields += ")";
+        return MakeError(
+            ControlErrc::kSpecChanged,
+            "the spec changed since this migration started" + fields + " (phase " + *saved +
+                (cutover_started
+                     ? "); the cutover has started, so only cutover.* and after_cutover.* may "
+                       "change: put the other fields back and run keyferry apply again"
+                     : "); finish it with the original spec, or abort it (keyferry abort) "
+                       "before applying a changed one"));
+      }
+      Event(Phase::kCutover, EventKind::kInfo,
+            "the spec's cutover settings changed since the cutover started; using the new ones");
     }
   }
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecFingerprint, fingerprint));
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecJson, spec_.ToJson().dump()));
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecName, spec_.name));
+  if (cutover_done) {
+    start = Phase::kDecommission;
+  } else if (cutover_started) {
+    start = Phase::kCutover;
+    resumed_cutover_ = true;
+  }
   if (start != Phase::kPreflight) {
     Event(start, EventKind::kInfo, "resuming the migration at " + std::string(PhaseName(start)));
   }
-  // A process that died inside the write pause left no live sync: go back to CATCH_UP (the
-  // source's pause times out by itself) and pause again.
+  // A process that died inside the write pause, before the hook started, left no live
+  // sync: go back to FULL_SYNC/CATCH_UP (the source's pause times out by itself) and pause
+  // again.
   if ((start == Phase::kPauseWrites || start == Phase::kDrain || start == Phase::kVerify ||
        start == Phase::kCutover) &&
-      !State(kCutoverDoneKey)) {
+      !cutover_started) {
     Event(start, EventKind::kInfo, "re-establishing the live sync before pausing writes again");
     start = Phase::kFullSync;
   }
-  if (start == Phase::kCutover && State(kCutoverDoneKey)) start = Phase::kDecommission;
   // A resumed copy needs its provisioned target: reuse it when it is the same live
   // process, else start a new one and copy again from the start (never resume into an
   // empty server).
@@ -922,14 +1212,18 @@ Result<Phase> Migration::Impl::Apply() {
 
   auto fail = [&](Error e) -> Result<Phase> {
     Event(phase_, EventKind::kFail, e.ToString());
-    if (State(kCutoverDoneKey)) {
+    if (CutoverStarted()) {
+      // Past the point of no return: stop, roll nothing back; apply run again goes on.
       auto r = SetPhase(Phase::kFailed, PhaseStatus::kFailed);
       (void)r;
+      Event(Phase::kFailed, EventKind::kFinish,
+            "stopped after the cutover started; nothing was rolled back. Run keyferry apply "
+            "again to finish the migration");
       return MakeError(std::move(e));
     }
-    Phase terminal =
-        e.code == make_error_code(ControlErrc::kAborted) ? Phase::kAborted : Phase::kRolledBack;
-    return Rollback(e.ToString(), terminal);
+    bool by_operator = e.code == make_error_code(ControlErrc::kAborted) ||
+                       e.code == make_error_code(ControlErrc::kDeclined);
+    return Rollback(e.ToString(), by_operator ? Phase::kAborted : Phase::kRolledBack);
   };
   auto run = [&](Phase phase, auto&& body) -> Result<void> {
     KF_RETURN_IF_ERROR(SetPhase(phase));
@@ -941,7 +1235,7 @@ Result<Phase> Migration::Impl::Apply() {
   };
 
   for (Phase phase = start; phase != Phase::kDone;) {
-    if (StopRequested() && !State(kCutoverDoneKey)) {
+    if (StopRequested() && !CutoverStarted()) {
       return fail(Error{make_error_code(ControlErrc::kAborted), "aborted by the operator"});
     }
     Result<void> r;
@@ -980,14 +1274,24 @@ Result<Phase> Migration::Impl::Apply() {
           if (!options_.auto_approve) {
             auto target = TargetUri();
             std::string question =
-                "The target " + (target ? target->Endpoint() : std::string("?")) +
+                "The target " + (target ? target->Endpoint() : std::string("(unknown)")) +
                 " has caught up. Pause writes on the source, cut over and " +
                 (spec_.after_cutover.source == SourceAfterCutover::kKeep ? "keep" : "shut down") +
                 " the source? This cannot be undone. [y/N] ";
-            if (!options_.confirm || !options_.confirm(question)) {
-              return MakeError(ControlErrc::kAborted,
-                               "the operator declined the cutover (nothing was cut over)");
+            switch (AskOperator(Phase::kCatchUp, question)) {
+              case Confirmation::kYes:
+                break;
+              case Confirmation::kNo:
+                return MakeError(ControlErrc::kDeclined,
+                                 "the operator declined the cutover; nothing was paused or cut "
+                                 "over");
+              case Confirmation::kStopped:
+                return MakeError(ControlErrc::kAborted,
+                                 "aborted by the operator while apply awaited the confirmation; "
+                                 "nothing was paused or cut over");
             }
+            // The answer may have taken a while: close the gap again before pausing.
+            KF_RETURN_IF_ERROR(WaitCatchUp());
           }
           return Result<void>();
         });

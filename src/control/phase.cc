@@ -35,6 +35,7 @@ constexpr StatusEntry kStatusNames[] = {
     {PhaseStatus::kDone, "done"},
     {PhaseStatus::kFailed, "failed"},
     {PhaseStatus::kRollingBack, "rolling-back"},
+    {PhaseStatus::kAwaitingConfirmation, "awaiting-confirmation"},
 };
 
 }  // namespace

@@ -51,10 +51,11 @@ std::optional<Phase> NextPhase(Phase phase);
 
 // The status of the current phase, as kept in the journal under kKeyPhaseStatus.
 enum class PhaseStatus {
-  kRunning,     // started, not finished (after a crash: to be resumed)
-  kDone,        // finished; the next phase has not started yet
-  kFailed,      // failed; rollback decides what follows
-  kRollingBack  // undoing what earlier phases made
+  kRunning,              // started, not finished (after a crash: to be resumed)
+  kDone,                 // finished; the next phase has not started yet
+  kFailed,               // failed; rollback decides what follows
+  kRollingBack,          // undoing what earlier phases made
+  kAwaitingConfirmation  // apply waits for the operator's answer (the live sync goes on)
 };
 
 std::string_view PhaseStatusName(PhaseStatus status);  // "running", "done", ...

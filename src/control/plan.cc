@@ -1,10 +1,61 @@
-// Plan: the change set, from the spec and the source's INFO.
+// Plan: the change set, from the spec, the journal and the source's INFO.
 #include "control/plan.h"
 
+#include <cstdlib>
+
+#include "control/doctor.h"
+#include "control/journal.h"
+#include "control/migration.h"
 #include "control/source_control.h"
+#include "net/identity_probe.h"
 #include "net/server_info.h"
 
 namespace kf::control {
+namespace {
+
+// What the journal says about an earlier apply of this spec; true when it is DONE (the
+// plan then only says so).
+bool JournalStanding(const Spec& spec, Plan& plan) {
+  if (!Journal::Exists(spec.state_dir)) return false;
+  auto journal = Journal::Open(spec.state_dir, Journal::Mode::kReadOnly);
+  if (!journal) return false;
+  auto state = (*journal)->GetAll();
+  if (!state) return false;
+  auto get = [&](std::string_view key) {
+    auto it = state->find(std::string(key));
+    return it == state->end() ? std::string() : it->second;
+  };
+  std::string phase = get(kKeyPhase);
+  if (phase.empty()) return false;
+  std::string target;
+  if (auto uri = spec.TargetUri(std::atoi(get("target.port").c_str()))) target = uri->Endpoint();
+  plan.data["journal_phase"] = phase;
+  if (phase == "DONE") {
+    plan.done = true;
+    plan.data["done"] = true;
+    plan.text += "The migration \"" + spec.name + "\" is done: it cut over" +
+                 (target.empty() ? std::string() : " to " + target) +
+                 ". Nothing to plan (keyferry events -f " + spec.origin +
+                 " shows what happened; a new migration needs a new name or state_dir).\n";
+    return true;
+  }
+  auto p = ParsePhase(phase);
+  bool cutover_started = !get(kKeyCutoverStarted).empty() || !get(kKeyCutoverDone).empty();
+  if (cutover_started) {
+    plan.text +=
+        "NOTE: this migration passed its point of no return (the cutover hook started; "
+        "journal phase " +
+        phase +
+        "). keyferry apply finishes it (it runs the hook again); abort and rollback "
+        "refuse.\n\n";
+  } else if (p && !IsTerminal(*p)) {
+    plan.text += "NOTE: a migration with this state dir is under way (phase " + phase +
+                 "): keyferry apply resumes it, keyferry abort rolls it back.\n\n";
+  }
+  return false;
+}
+
+}  // namespace
 
 Plan MakePlan(const Spec& spec) {
   Plan plan;
@@ -12,6 +63,7 @@ Plan MakePlan(const Spec& spec) {
   d["name"] = spec.name;
   d["state_dir"] = spec.state_dir;
   std::string& t = plan.text;
+  if (JournalStanding(spec, plan)) return plan;
   t += "Migration \"" + spec.name + "\" (state in " + spec.state_dir + ")\n\n";
 
   // Source, read-only.
@@ -37,7 +89,23 @@ Plan MakePlan(const Spec& spec) {
          (server ? " (Redis " + version + ")"
                  : " (unreachable: " + server.error().ToString() + ")") +
          "\n";
+    if (!server) {
+      plan.errors.push_back("cannot read the source " + source->Endpoint() + ": " +
+                            server.error().ToString() +
+                            "; check source.uri and that the server runs (keyferry doctor -f " +
+                            spec.origin + " tells more)");
+    } else if (spec.target.provider == ProviderKind::kExternal) {
+      auto target = spec.TargetUri(0);
+      auto source_id = net::ParseServerIdentity(*server);
+      auto target_id = target ? net::ReadServerIdentity(*target) : Result<net::ServerIdentity>();
+      if (target && target_id && net::SameServer(source_id, *target_id)) {
+        plan.errors.push_back(net::SameServerMessage(*source, *target, *target_id) +
+                              ": copying a server onto itself would destroy its data; set "
+                              "target.external.uri to the Valkey server to migrate to");
+      }
+    }
   }
+  if (!source) plan.errors.push_back(source.error().ToString());
   // Target.
   if (spec.target.provider == ProviderKind::kLocal) {
     const auto& l = spec.target.local;
@@ -102,17 +170,35 @@ Plan MakePlan(const Spec& spec) {
        "\n";
   t += "  ~ cutover    " +
        (spec.cutover.hook.empty() ? std::string("no hook configured")
-                                  : "run: " + spec.cutover.hook) +
+                                  : "run: " + spec.cutover.hook + " (in " + spec.spec_dir + ")") +
        "\n";
+  DoctorCheck hook = CheckCutoverHook(spec);
+  d["cutover_hook_check"] = {{"status", hook.status == CheckStatus::kOk     ? "ok"
+                                        : hook.status == CheckStatus::kWarn ? "warn"
+                                                                            : "FAIL"},
+                             {"detail", hook.detail}};
+  if (hook.status != CheckStatus::kOk) {
+    t += "  ! hook       " + hook.detail + (hook.action.empty() ? "" : "; " + hook.action) + "\n";
+  }
+  if (hook.status == CheckStatus::kFail) plan.blockers.push_back(hook.detail + "; " + hook.action);
   if (spec.after_cutover.source == SourceAfterCutover::kShutdown) {
     t += "  - shut down  the source " + spec.source.uri + " after cutover\n";
   } else {
     t += "  = keep       the source running after cutover (writes there are not copied)\n";
   }
+  d["errors"] = plan.errors;
+  d["blockers"] = plan.blockers;
   d["warning"] = "after CUTOVER the move cannot be undone";
   t += "\nWARNING: after CUTOVER the move cannot be undone: the data then lives in Valkey and "
-       "keyferry refuses to roll back.\nNothing was changed. Run `keyferry apply -f " +
-       spec.origin + "` to do it.\n";
+       "keyferry refuses to roll back.\nNothing was changed.";
+  for (const auto& e : plan.errors) t += "\nERROR: " + e;
+  for (const auto& b : plan.blockers) t += "\nBLOCKED: " + b;
+  if (plan.errors.empty() && plan.blockers.empty()) {
+    t += " Run `keyferry apply -f " + spec.origin + "` to do it.";
+  } else {
+    t += "\nFix the above before running keyferry apply (PREFLIGHT would refuse).";
+  }
+  t += "\n";
   return plan;
 }
 

@@ -27,9 +27,11 @@ Result<void> SourceControl::PauseWrites(std::chrono::milliseconds max_pause) {
   auto reply = CallOnce(source_, {"CLIENT", "PAUSE", std::to_string(max_pause.count()), "WRITE"});
   if (!reply) return MakeError(reply.error());
   if (reply->is_error()) {
-    return MakeError(ControlErrc::kPhaseFailed,
-                     "the source " + source_.Endpoint() + " refused CLIENT PAUSE WRITE: \"" +
-                         reply->str() + "\"; the source user needs +client (and Redis 6.2+)");
+    return MakeError(ControlErrc::kPhaseFailed, "the source " + source_.Endpoint() +
+                                                    " refused CLIENT PAUSE WRITE: \"" +
+                                                    reply->str() +
+                                                    "\"; the source user needs +client|pause (ACL "
+                                                    "SETUSER <user> +client|pause) and Redis 6.2+");
   }
   return {};
 }

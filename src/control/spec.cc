@@ -912,6 +912,7 @@ Result<Spec> SpecParser::Parse(std::string_view text) {
   }
   Spec spec;
   spec.origin = origin_;
+  spec.spec_dir = base_dir_.string();
   if (problems_.empty()) {
     const YAML::Node& root = docs[0];
     YAML::Mark top_mark = root.Mark();

@@ -107,7 +107,10 @@ struct AfterCutoverSpec {
 };
 
 struct Spec {
-  std::string origin;     // the spec file as given (for messages)
+  std::string origin;  // the spec file as given (for messages)
+  // The absolute directory of the spec file: the base of its relative paths and the working
+  // directory of the cutover hook. Not part of ToJson/Fingerprint (like origin).
+  std::string spec_dir;
   std::string name;       // [a-z0-9-]+, starts with a letter or digit, at most 63 chars
   std::string state_dir;  // absolute; default <spec dir>/keyferry-state/<name>
   SourceSpec source;

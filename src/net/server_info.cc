@@ -1,4 +1,4 @@
-// INFO text fields and the engine-version → RDB-version table.
+// INFO text fields, server identity and the engine-version → RDB-version table.
 #include "net/server_info.h"
 
 #include <charconv>
@@ -47,6 +47,20 @@ int ServerRdbVersion(std::string_view info_server) {
   if (major == 7 || (major == 8 && minor <= 4)) return 12;
   if (major == 8 && minor <= 6) return 13;
   return 14;
+}
+
+ServerIdentity ParseServerIdentity(std::string_view info_server) {
+  ServerIdentity id;
+  std::string valkey = InfoField(info_server, "valkey_version");
+  bool is_valkey = !valkey.empty() || InfoField(info_server, "server_name") == "valkey";
+  id.engine = is_valkey ? "valkey" : "redis";
+  id.version = !valkey.empty() ? valkey : InfoField(info_server, "redis_version");
+  id.run_id = InfoField(info_server, "run_id");
+  return id;
+}
+
+bool SameServer(const ServerIdentity& a, const ServerIdentity& b) {
+  return !a.run_id.empty() && a.run_id == b.run_id;
 }
 
 }  // namespace kf::net

@@ -1,12 +1,14 @@
 // keyferry apply end to end against real servers: the whole story with a recording
-// writer, SIGKILL in every phase and resume, rollback on a failure before CUTOVER, the
-// lock, rollback refused after CUTOVER, and doctor's findings.
+// writer, SIGKILL in every phase and resume, SIGKILL while the cutover hook runs (the point
+// of no return), rollback on a failure before CUTOVER, the lock, rollback refused after
+// CUTOVER, and doctor's findings.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -32,8 +34,9 @@ using std::chrono::seconds;
 // A spec in its own temp dir; removes what the migration provisioned at the end.
 class SpecDir {
  public:
+  // `hook_prefix` runs before the hook's "echo {uri} > <file>" (e.g. "sleep 3; ").
   SpecDir(const ServerProcess& source, const std::string& after_cutover,
-          const std::string& extra = "") {
+          const std::string& extra = "", const std::string& hook_prefix = "") {
     dir_ = MakeTempDir("kf-apply-");
     path_ = dir_ + "/cache.yaml";
     hook_out_ = dir_ + "/cutover.txt";
@@ -50,8 +53,8 @@ class SpecDir {
                             "  max_pause_ms: 5000\n"
                          << extra
                          << "cutover:\n"
-                            "  hook: \"echo {uri} > "
-                         << hook_out_
+                            "  hook: \""
+                         << hook_prefix << "echo {uri} > " << hook_out_
                          << "\"\n"
                             "after_cutover:\n"
                             "  source: "
@@ -68,6 +71,7 @@ class SpecDir {
   }
   const std::string& path() const { return path_; }
   std::string state_dir() const { return dir_ + "/keyferry-state/demo-cache"; }
+  void RemoveHookOutput() const { std::remove(hook_out_.c_str()); }
   std::string HookOutput() const {
     std::ifstream in(hook_out_);
     std::string line;
@@ -220,6 +224,79 @@ INSTANTIATE_TEST_SUITE_P(EveryPhase, ApplyKillTest,
                          ::testing::Values("PREFLIGHT", "PROVISION", "FULL_SYNC", "CATCH_UP",
                                            "PAUSE_WRITES", "DRAIN", "VERIFY", "CUTOVER",
                                            "DECOMMISSION"));
+
+// Issue #10 item 3: CUTOVER is the point of no return from the moment the hook starts. apply
+// is SIGKILLed while the hook sleeps; the orphaned hook finishes (the application moves to
+// Valkey) and the application writes there. abort must refuse; apply run again must not
+// roll back, re-verify or unpause the source: it runs the hook again and reaches DONE with
+// the provisioned Valkey and the application's write kept, and the source shut down.
+TEST(ApplyTest, KilledDuringTheCutoverHookGoesForwardNeverBack) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string hook_marker = MakeTempDir("kf-hook-") + "/started";
+  SpecDir spec(*source, "shutdown", "", "touch " + hook_marker + "; sleep 3; ");
+  {
+    Subprocess apply({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+    bool hook_started = false;
+    for (int i = 0; i < 3000 && !hook_started; ++i) {
+      hook_started = std::ifstream(hook_marker).good();
+      if (!hook_started) std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_TRUE(hook_started) << apply.Stderr();
+    apply.Signal(SIGKILL);
+    apply.Wait(seconds(10));
+    EXPECT_EQ(spec.Phase(), "CUTOVER");
+    EXPECT_NE(spec.Get("cutover.started"), "") << "the point of no return was not journaled";
+  }
+  RemoveTree(hook_marker.substr(0, hook_marker.rfind('/')));
+  // The orphaned hook finishes by itself: the application now points at Valkey...
+  std::string target_uri;
+  for (int i = 0; i < 500 && target_uri.empty(); ++i) {
+    target_uri = spec.HookOutput();
+    if (target_uri.empty()) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_FALSE(target_uri.empty()) << "the orphaned hook did not finish";
+  // ...and writes there.
+  net::Client app;
+  ASSERT_TRUE(app.Connect(UriOf(target_uri)));
+  auto written = app.Call({"SET", "written-after-cutover", "by-the-application"});
+  ASSERT_TRUE(written && written->IsOk());
+  std::string target_pid = spec.Get("target.pid");
+  ASSERT_FALSE(target_pid.empty());
+
+  // abort and rollback refuse, and change nothing.
+  for (const char* verb : {"abort", "rollback"}) {
+    Subprocess refused({KeyferryBinary(), verb, "-f", spec.path()});
+    EXPECT_EQ(refused.Wait(seconds(30)), 1) << verb << ": " << refused.Stderr();
+    EXPECT_NE(refused.Stderr().find("the cutover hook has started"), std::string::npos)
+        << refused.Stderr();
+  }
+  EXPECT_EQ(::kill(static_cast<pid_t>(std::stol(target_pid)), 0), 0) << "Valkey was removed";
+
+  // apply again: forward to DONE.
+  spec.RemoveHookOutput();
+  Subprocess again({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+  ASSERT_EQ(again.Wait(seconds(120)), 0) << again.Stderr();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  EXPECT_EQ(spec.Get("target.pid"), target_pid) << "the provisioned Valkey was replaced";
+  EXPECT_EQ(spec.HookOutput(), target_uri) << "the hook did not run again";
+  auto kept = app.Call({"GET", "written-after-cutover"});
+  ASSERT_TRUE(kept) << "the Valkey target went away";
+  EXPECT_EQ(kept->str(), "by-the-application");
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = source->HasExited();
+    if (!gone) std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "the source was not decommissioned (shut down)";
+  std::string events = spec.Events();
+  EXPECT_EQ(events.find("rolling back"), std::string::npos) << events;
+  EXPECT_EQ(events.find("source writes resumed"), std::string::npos) << events;
+  EXPECT_EQ(events.find("re-establishing the live sync"), std::string::npos) << events;
+  EXPECT_NE(events.find("a previous apply started the cutover hook"), std::string::npos) << events;
+}
 
 TEST(ApplyTest, TargetKilledDuringFullSyncRollsBack) {
   auto source = StartSource();
@@ -742,13 +819,13 @@ TEST(DoctorTest, NamesMissingPermissionsBusySourceAndVanishedTarget) {
     Subprocess doctor(
         {"env", "KF_TEST_PW=pw", KeyferryBinary(), "doctor", "-f", dir + "/spec.yaml"});
     EXPECT_EQ(doctor.Wait(seconds(30)), 1);
-    EXPECT_NE(doctor.Stdout().find("+PSYNC"), std::string::npos) << doctor.Stdout();
-    EXPECT_NE(doctor.Stdout().find("+REPLCONF"), std::string::npos) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("+psync"), std::string::npos) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("+replconf"), std::string::npos) << doctor.Stdout();
     EXPECT_NE(doctor.Stdout().find("scan source"), std::string::npos) << doctor.Stdout();
     Subprocess apply({"env", "KF_TEST_PW=pw", KeyferryBinary(), "apply", "-f", dir + "/spec.yaml",
                       "--auto-approve"});
     EXPECT_EQ(apply.Wait(seconds(30)), 1);
-    EXPECT_NE(apply.Stderr().find("+PSYNC"), std::string::npos) << apply.Stderr();
+    EXPECT_NE(apply.Stderr().find("+psync"), std::string::npos) << apply.Stderr();
     RemoveTree(dir);
   }
   SpecDir spec(*source, "keep");
