@@ -501,6 +501,25 @@ std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const So
   report.checks.push_back(
       MemoryCheck(source.used_memory, maxmemory, "the target's maxmemory (CONFIG SET maxmemory)"));
 
+  // An evicting target drops keys the copy wrote, and the stream never sends them again.
+  DoctorCheck eviction;
+  eviction.name = "target.eviction";
+  const std::string policy =
+      memory && !memory->is_error() ? net::InfoField(memory->str(), "maxmemory_policy") : "";
+  if (maxmemory > 0 && !policy.empty() && policy != "noeviction") {
+    eviction.status = CheckStatus::kFail;
+    eviction.detail = "the target has maxmemory " + std::to_string(maxmemory) +
+                      " with maxmemory-policy " + policy +
+                      ": it would evict keys the migration copied, silently losing them";
+    eviction.action =
+        "run CONFIG SET maxmemory-policy noeviction on the target (or its service's "
+        "parameter group) for the migration; set the policy back after cutover";
+  } else {
+    eviction.detail = maxmemory == 0 ? "the target has no maxmemory: it never evicts"
+                                     : "the target's maxmemory-policy is noeviction";
+  }
+  report.checks.push_back(eviction);
+
   if (WritesPaused(*uri)) {
     DoctorCheck pause;
     pause.name = "target.writes";

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -291,6 +292,32 @@ TEST(ExactlyOnceTest, EvictingTargetIsRefusedAndEvictionsStopTheSync) {
   source->Call({"SET", "trigger", std::string(1000, 'x')});  // a write makes it evict
   EXPECT_EQ(sync.Wait(seconds(30)), 2);
   EXPECT_NE(sync.Stderr().find("evicted"), std::string::npos) << sync.Stderr();
+  RemoveTree(dir);
+}
+
+// An external target with an evicting policy is a PREFLIGHT failure (doctor's
+// target.eviction), before anything is provisioned or written.
+TEST(ExactlyOnceTest, EvictingExternalTargetFailsPreflight) {
+  auto source = StartSource();
+  auto target = ServerProcess::Start(
+      ServerKind::kValkey,
+      {.config = {{"maxmemory", "50mb"}, {"maxmemory-policy", "allkeys-lru"}}});
+  ASSERT_TRUE(source && target);
+  source->Call({"SET", "k", "v"});
+  std::string dir = MakeTempDir("kf-once-");
+  std::ofstream(dir + "/spec.yaml")
+      << "name: evicting\nsource:\n  uri: redis://127.0.0.1:" << source->port()
+      << "\ntarget:\n  version: \"8.0\"\n  provider: external\n  external:\n    uri: "
+         "redis://127.0.0.1:"
+      << target->port() << "\nafter_cutover:\n  source: keep\n";
+  Subprocess doctor({KeyferryBinary(), "doctor", "-f", dir + "/spec.yaml"});
+  EXPECT_EQ(doctor.Wait(seconds(30)), 1);
+  EXPECT_NE(doctor.Stdout().find("[FAIL] target.eviction"), std::string::npos) << doctor.Stdout();
+  Subprocess apply({KeyferryBinary(), "apply", "-f", dir + "/spec.yaml", "--auto-approve"});
+  EXPECT_EQ(apply.Wait(seconds(60)), 1);
+  EXPECT_NE(apply.Stderr().find("maxmemory-policy allkeys-lru"), std::string::npos)
+      << apply.Stderr();
+  EXPECT_EQ(target->Call({"DBSIZE"}), "0");
   RemoveTree(dir);
 }
 
