@@ -9,12 +9,14 @@
 //    a message and a JSON blob of numbers). Ids increase; events are never deleted or changed
 //    (the table refuses DELETE and UPDATE).
 //
-// Durability: every write is a transaction committed with synchronous=FULL in WAL mode, so a
-// write that returned is on disk even after a power loss or an OS crash, not only after
-// SIGKILL of keyferry. The journal is written a few times per second at most (phase changes,
-// events, a checkpoint and progress once a second), so an fsync per commit costs nothing that
-// matters, while NORMAL could lose the last "CUTOVER finished" across a power loss and make a
-// resumed apply repeat a step that must not be repeated.
+// Durability: state (Set, Erase, Transaction) is committed with synchronous=FULL in WAL
+// mode, so a state write that returned is on disk even after a power loss or an OS crash,
+// not only after SIGKILL of keyferry: NORMAL could lose the last "CUTOVER finished" across
+// a power loss and make a resumed apply repeat a step that must not be repeated. Events
+// (AppendEvent outside a Transaction) are reports: they are committed with
+// synchronous=NORMAL, which survives a SIGKILL but may lose the last events with the
+// power, because apply writes a dozen of them inside the write pause and an fsync each
+// was most of the pause. The next FULL commit makes every earlier event durable too.
 //
 // Concurrency: one apply writes (guarded by the apply lock, below); status, events, doctor and
 // the dashboard open the journal read-only from other processes at the same time. WAL lets
