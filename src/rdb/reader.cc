@@ -227,9 +227,20 @@ class RdbReader::Impl {
   }
   void FlushCapture() {
     if (capturing_ && raw_from_ != nullptr && cur_ > raw_from_) {
-      raw_.append(reinterpret_cast<const char*>(raw_from_), static_cast<size_t>(cur_ - raw_from_));
+      size_t n = static_cast<size_t>(cur_ - raw_from_);
+      GrowRaw(raw_.size() + n);
+      raw_.append(reinterpret_cast<const char*>(raw_from_), n);
     }
     raw_from_ = cur_;
+  }
+  // Past 1 MiB the capture buffer goes at once to the most it holds before a value is
+  // known big (the threshold) instead of doubling: its pages only become resident as they
+  // are written, and no doubling copies tens of MB into a new buffer (needing both for a
+  // moment, up to twice the threshold).
+  void GrowRaw(size_t need) {
+    if (need <= raw_.capacity() || need <= kBigPartBytes) return;
+    uint64_t most = std::min<uint64_t>(opts_.big_value_bytes, kMaxCaptureReserve);
+    if (need <= most) raw_.reserve(static_cast<size_t>(most));
   }
 
   // ---- values ----
@@ -254,6 +265,7 @@ class RdbReader::Impl {
   bool DecodeStreamNode(const uint8_t* key16, std::string_view blob);
   void AddBytes(size_t n) { part_bytes_ += n; }
   static constexpr uint64_t kBigPartBytes = uint64_t{1} << 20;
+  static constexpr uint64_t kMaxCaptureReserve = uint64_t{512} << 20;  // proto-max-bulk-len
   void MaybeEmitPart();
   bool decode() const { return level_ >= AccessLevel::kStruct; }
   bool ElementDone() {
