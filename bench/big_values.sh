@@ -9,6 +9,9 @@
 #   random300   a 300 MiB string of random bytes
 #   text200     a 200 MiB string of repeated text (stored LZF-compressed in the RDB)
 #   list3m      a list of 3,000,000 elements of 32 bytes (quicklist of listpacks)
+#   list3m-random  the same with random characters: its nodes do not compress, so the
+#               RDB holds ~100 MB and keyferry gathers the first 64 MiB before it knows the
+#               value is big (the worst case of the default threshold)
 # For each dataset the RDB file is built once (a scratch redis-server, SAVE), then:
 #   native:   a fresh source loading that RDB and an empty valkey-server 8.0 target, and
 #             `REPLICAOF <source>` on the target, timed until master_link_status:up and the
@@ -19,7 +22,7 @@
 # The table gives both times, their ratio (keyferry / native) and keyferry's peak RSS.
 #
 # Settings: BUILD_DIR (default build; holds src/cli/keyferry), KF_BENCH_DATASETS (default
-# "random200 random300 text200 list3m"), KF_BENCH_DATA_DIR (keep the RDB files there and
+# "random200 random300 text200 list3m list3m-random"), KF_BENCH_DATA_DIR (keep the RDB files there and
 # reuse them), KF_BENCH_KEYFERRY_ARGS (extra arguments for keyferry sync, e.g.
 # "--big-key-threshold 8388608"), KF_BENCH_TIMEOUT (seconds per measurement, default 900).
 # Servers listen on free 127.0.0.1 ports in a temporary directory and are stopped by PID
@@ -30,7 +33,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$here/build}"
 keyferry="$build/src/cli/keyferry"
-datasets="${KF_BENCH_DATASETS:-random200 random300 text200 list3m}"
+datasets="${KF_BENCH_DATASETS:-random200 random300 text200 list3m list3m-random}"
 timeout_s="${KF_BENCH_TIMEOUT:-900}"
 kf_extra="${KF_BENCH_KEYFERRY_ARGS:-}"
 key="bench:big"
@@ -138,17 +141,26 @@ dataset_label() {
     random300) echo "string, 300 MiB random (raw)" ;;
     text200) echo "string, 200 MiB text (LZF)" ;;
     list3m) echo "list, 3M elements x 32 B" ;;
+    list3m-random) echo "list, 3M random elements x 32 B" ;;
   esac
 }
 
-# RPUSH commands (RESP, batches of 1000) for the list: "element:" + a zero-padded number.
+# RPUSH commands (RESP, batches of 1000) for the list: "element:" + a zero-padded number,
+# or (random = 1) 32 random characters of 64.
 gen_list() {
-  awk -v key="$key" 'BEGIN {
-    ORS = ""; n = 3000000;
+  awk -v key="$key" -v random="$1" 'BEGIN {
+    ORS = ""; n = 3000000; srand(1);
+    abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (done = 0; done < n; done += 1000) {
       print "*1002\r\n$5\r\nRPUSH\r\n$" length(key) "\r\n" key "\r\n";
       for (j = done; j < done + 1000; j++) {
-        e = sprintf("element:%024d", j); print "$32\r\n" e "\r\n";
+        if (random) {
+          e = "";
+          for (c = 0; c < 32; c++) e = e substr(abc, 1 + int(rand() * 64), 1);
+        } else {
+          e = sprintf("element:%024d", j);
+        }
+        print "$32\r\n" e "\r\n";
       }
     }
   }'
@@ -170,9 +182,10 @@ build_dataset() {
       (yes "keyferry copies big values in pieces, whatever their type; " || true) |
         head -c $((200 << 20)) | redis-cli -p "$port" -x SET "$key" >/dev/null
       ;;
-    list3m) gen_list | redis-cli -p "$port" --pipe >/dev/null ;;
+    list3m) gen_list 0 | redis-cli -p "$port" --pipe >/dev/null ;;
+    list3m-random) gen_list 1 | redis-cli -p "$port" --pipe >/dev/null ;;
     *)
-      echo "unknown dataset $name (random200, random300, text200, list3m)" >&2
+      echo "unknown dataset $name (random200, random300, text200, list3m, list3m-random)" >&2
       return 1
       ;;
   esac
