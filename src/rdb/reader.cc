@@ -63,6 +63,8 @@ enum class Top : uint8_t {
 
 enum class Ph : uint8_t {
   kStr,
+  kStrPlain,  // a big string's bytes, streamed in parts
+  kStrLzf,    // a big LZF string's compressed bytes, decompressed in parts
   kCount,
   kListElem,
   kSetElem,
@@ -212,6 +214,8 @@ class RdbReader::Impl {
     uint64_t lzf_len = 0;  // kLzf: the uncompressed length
   };
   bool TakeStringHead(StringHead* h, const char* what);
+  // Fails when the string's claimed lengths are above max_string_bytes.
+  bool CheckStringLimits(const StringHead& h, const char* what);
   bool TakeString(int slot, Str* out, const char* what);
   bool SkipString(const char* what);
   std::string Own(const Str& s) {
@@ -223,17 +227,45 @@ class RdbReader::Impl {
   }
   void FlushCapture() {
     if (capturing_ && raw_from_ != nullptr && cur_ > raw_from_) {
-      raw_.append(reinterpret_cast<const char*>(raw_from_), static_cast<size_t>(cur_ - raw_from_));
+      size_t n = static_cast<size_t>(cur_ - raw_from_);
+      GrowRaw(raw_.size() + n);
+      raw_.append(reinterpret_cast<const char*>(raw_from_), n);
     }
     raw_from_ = cur_;
+  }
+  // Past 1 MiB the capture buffer goes at once to the most it holds before a value is
+  // known big (the threshold) instead of doubling: its pages only become resident as they
+  // are written, and no doubling copies tens of MB into a new buffer (needing both for a
+  // moment, up to twice the threshold).
+  void GrowRaw(size_t need) {
+    if (need <= raw_.capacity() || need <= kBigPartBytes) return;
+    uint64_t most = std::min<uint64_t>(opts_.big_value_bytes, kMaxCaptureReserve);
+    if (need <= most) raw_.reserve(static_cast<size_t>(most));
   }
 
   // ---- values ----
   bool StartValue();
   bool FinishValue();
+  // The size of the value so far: its serialized bytes, each LZF string counted at its
+  // uncompressed length (what the target will hold, roughly).
+  uint64_t ValueBytes() const { return 1 + (Offset() - value_start_) + lzf_extra_; }
+  // Parts of a value known to be big: at most this many bytes (1 MiB, or the threshold
+  // when lower).
+  uint64_t PartBytes() const {
+    return std::max<uint64_t>(1, std::min<uint64_t>(opts_.big_value_bytes, kBigPartBytes));
+  }
+  // kRaw: decides whether the value is big and hands over a part when enough is captured.
+  void CheckRawPart();
+  void EmitRawParts(bool last);
+  void ReleaseRaw();
+  // kStruct/kData: a string longer than big_value_bytes, streamed in parts.
+  bool StartBigString(const StringHead& h);
+  void EmitStringPart();
   bool DecodeBlob(std::string_view blob, BlobKind kind);
   bool DecodeStreamNode(const uint8_t* key16, std::string_view blob);
   void AddBytes(size_t n) { part_bytes_ += n; }
+  static constexpr uint64_t kBigPartBytes = uint64_t{1} << 20;
+  static constexpr uint64_t kMaxCaptureReserve = uint64_t{512} << 20;  // proto-max-bulk-len
   void MaybeEmitPart();
   bool decode() const { return level_ >= AccessLevel::kStruct; }
   bool ElementDone() {
@@ -299,6 +331,10 @@ class RdbReader::Impl {
   uint64_t count_ = 0;
   uint64_t blob_index_ = 0;
   uint64_t part_bytes_ = 0;
+  bool big_ = false;        // the value is bigger than big_value_bytes: it goes in parts
+  uint64_t lzf_extra_ = 0;  // bytes this value's LZF strings add once decompressed
+  uint64_t str_left_ = 0;   // kStrPlain / kStrLzf: input bytes of the string still to come
+  LzfStreamDecoder lzf_;    // kStrLzf
   Value value_;
   int64_t min_expire_ = 0;
   int64_t field_ttl_ = -1;
@@ -386,7 +422,7 @@ void RdbReader::Impl::Run() {
       size_t n = static_cast<size_t>(std::min<uint64_t>(Avail(), skip_remaining_));
       cur_ += n;
       skip_remaining_ -= n;
-      if (capturing_ && level_ == AccessLevel::kRaw) MaybeEmitPart();
+      CheckRawPart();
       if (skip_remaining_ > 0) {
         need_ = 1;
         return;
@@ -394,11 +430,7 @@ void RdbReader::Impl::Run() {
       continue;
     }
     if (!Step()) return;
-    // kRaw values are handed over in parts once they grow past big_value_bytes.
-    if (capturing_ && level_ == AccessLevel::kRaw && state_ == Top::kValue &&
-        raw_.size() + static_cast<size_t>(cur_ - raw_from_) >= opts_.big_value_bytes) {
-      MaybeEmitPart();
-    }
+    CheckRawPart();
   }
 }
 
@@ -510,9 +542,7 @@ bool RdbReader::Impl::TakeStringHead(StringHead* h, const char* what) {
   return true;
 }
 
-bool RdbReader::Impl::TakeString(int slot, Str* out, const char* what) {
-  StringHead h;
-  if (!TakeStringHead(&h, what)) return false;
+bool RdbReader::Impl::CheckStringLimits(const StringHead& h, const char* what) {
   const uint64_t limit = opts_.max_string_bytes;
   if (h.kind == StringHead::Kind::kLzf && (h.body > limit || h.lzf_len > limit)) {
     return Fail(RdbErrc::kLimitExceeded,
@@ -524,6 +554,14 @@ bool RdbReader::Impl::TakeString(int slot, Str* out, const char* what) {
     return Fail(RdbErrc::kLimitExceeded, std::string(what) + " claims " + std::to_string(h.body) +
                                              " bytes, above the limit of " + std::to_string(limit));
   }
+  return true;
+}
+
+bool RdbReader::Impl::TakeString(int slot, Str* out, const char* what) {
+  StringHead h;
+  if (!TakeStringHead(&h, what)) return false;
+  const uint64_t limit = opts_.max_string_bytes;
+  if (!CheckStringLimits(h, what)) return false;
   if (Avail() - h.head < h.body) return NeedMore(h.head + static_cast<size_t>(h.body));
   const uint8_t* body = cur_ + h.head;
   if (h.kind == StringHead::Kind::kPlain) {
@@ -561,6 +599,12 @@ bool RdbReader::Impl::SkipString(const char* what) {
     return Fail(RdbErrc::kLimitExceeded, std::string(what) + " claims " + std::to_string(h.body) +
                                              " bytes, above the limit of " +
                                              std::to_string(opts_.max_string_bytes));
+  }
+  if (state_ == Top::kValue && !in_module_aux_) {
+    if (h.kind == StringHead::Kind::kLzf && h.lzf_len > h.body) lzf_extra_ += h.lzf_len - h.body;
+    // A string announces its size: the value is known big from its header on, so a huge
+    // string goes in parts from its first bytes, never gathered up to the threshold.
+    if (ValueBytes() + h.head + h.body > opts_.big_value_bytes) big_ = true;
   }
   if (Avail() - h.head >= h.body) {
     cur_ += h.head + h.body;
@@ -868,7 +912,10 @@ bool RdbReader::Impl::StartValue() {
   value_.type = info_.type;
   part_bytes_ = 0;
   blob_index_ = 0;
-  raw_.clear();
+  big_ = false;
+  lzf_extra_ = 0;
+  info_.string_length = 0;
+  ReleaseRaw();
   raw_emitted_ = 0;
   capturing_ = false;
   TypeKind kind = info_.kind;
@@ -942,18 +989,104 @@ bool RdbReader::Impl::StartValue() {
   return true;
 }
 
-void RdbReader::Impl::MaybeEmitPart() {
-  if (level_ == AccessLevel::kRaw) {
-    FlushCapture();
-    if (raw_.size() >= opts_.big_value_bytes) {
-      raw_emitted_ += raw_.size();
-      sink_->OnRawValue(info_, AsBytes(raw_), false);
-      raw_.clear();
+void RdbReader::Impl::CheckRawPart() {
+  if (!capturing_ || level_ != AccessLevel::kRaw || state_ != Top::kValue || in_module_aux_) return;
+  if (!big_) {
+    if (ValueBytes() <= opts_.big_value_bytes) return;
+    big_ = true;
+  }
+  // The first part goes as soon as the value is known big (that is how the sink learns
+  // it), later ones once a part's worth is captured.
+  if (raw_emitted_ == 0 || raw_.size() + static_cast<size_t>(cur_ - raw_from_) >= PartBytes()) {
+    EmitRawParts(false);
+  }
+}
+
+void RdbReader::Impl::EmitRawParts(bool last) {
+  // raw_ holds the bytes captured in earlier windows (at most one part's worth once the
+  // value is known big); the current window's bytes since raw_from_ go as views, without
+  // a copy. Before the end some bytes are always kept back, so that the last part is
+  // never empty and a big value always comes in two parts at least.
+  size_t tail = static_cast<size_t>(cur_ - raw_from_);
+  if (!last && tail == 0) return;
+  auto emit = [&](ByteView part, bool final) {
+    raw_emitted_ += part.size();
+    sink_->OnRawValue(info_, part, final);
+  };
+  if (!raw_.empty()) {
+    if (last && tail == 0) {
+      ByteView all = AsBytes(raw_);
+      if (raw_emitted_ == 0 && all.size() > 1) {
+        emit(all.first(all.size() - 1), false);
+        all = all.last(1);
+      }
+      emit(all, true);
+      ReleaseRaw();
+      return;
     }
+    emit(AsBytes(raw_), false);
+    ReleaseRaw();
+  }
+  const size_t part = static_cast<size_t>(PartBytes());
+  if (!last) {
+    for (; tail > part; tail -= part, raw_from_ += part) emit(ByteView(raw_from_, part), false);
     return;
   }
-  if (level_ >= AccessLevel::kStruct && part_bytes_ >= opts_.big_value_bytes &&
-      info_.type != ValueType::kString && info_.type != ValueType::kModule) {
+  if (tail == 0) emit(ByteView(), true);  // not reached: bytes were kept back
+  while (tail > 0) {
+    size_t n = std::min(tail, part);
+    tail -= n;
+    emit(ByteView(raw_from_, n), tail == 0);
+    raw_from_ += n;
+  }
+}
+
+void RdbReader::Impl::ReleaseRaw() {
+  // A buffer grown by a big value is given back rather than kept for the next key.
+  if (raw_.capacity() > kBigPartBytes) {
+    std::string().swap(raw_);
+  } else {
+    raw_.clear();
+  }
+}
+
+bool RdbReader::Impl::StartBigString(const StringHead& h) {
+  if (!CheckStringLimits(h, "string value")) return false;
+  if (h.kind == StringHead::Kind::kLzf) {
+    if (h.lzf_len > LzfMaxExpansion(h.body)) {
+      return Fail(RdbErrc::kCorrupt, "string value is an LZF string claiming " +
+                                         std::to_string(h.lzf_len) + " bytes from " +
+                                         std::to_string(h.body) + " compressed bytes");
+    }
+    lzf_.Reset(h.lzf_len);
+    info_.string_length = h.lzf_len;
+    phase_ = Ph::kStrLzf;
+  } else {
+    info_.string_length = h.body;
+    phase_ = Ph::kStrPlain;
+  }
+  cur_ += h.head;
+  str_left_ = h.body;
+  big_ = true;
+  value_.str.clear();
+  value_.str.reserve(static_cast<size_t>(PartBytes()));
+  return true;
+}
+
+void RdbReader::Impl::EmitStringPart() {
+  sink_->OnValue(info_, value_, false);
+  value_.str.clear();  // the sink may have moved it away
+  value_.str.reserve(static_cast<size_t>(PartBytes()));
+}
+
+void RdbReader::Impl::MaybeEmitPart() {
+  if (level_ < AccessLevel::kStruct || info_.type == ValueType::kString ||
+      info_.type == ValueType::kModule) {
+    return;
+  }
+  // The first part tells that the value is big; later ones are smaller.
+  if (part_bytes_ >= (big_ ? PartBytes() : opts_.big_value_bytes)) {
+    big_ = true;
     sink_->OnValue(info_, value_, false);
     Value fresh;
     fresh.type = value_.type;
@@ -984,8 +1117,12 @@ bool RdbReader::Impl::FinishValue() {
     return true;
   }
   if (level_ == AccessLevel::kRaw) {
-    FlushCapture();
-    sink_->OnRawValue(info_, AsBytes(raw_), true);
+    if (big_) {
+      EmitRawParts(true);
+    } else {
+      FlushCapture();
+      sink_->OnRawValue(info_, AsBytes(raw_), true);
+    }
   } else if (level_ >= AccessLevel::kStruct) {
     if (info_.kind == TypeKind::kModule2) {
       FlushCapture();
@@ -995,7 +1132,7 @@ bool RdbReader::Impl::FinishValue() {
   }
   sink_->OnKeyEnd(info_, serialized);
   capturing_ = false;
-  raw_.clear();
+  ReleaseRaw();
   value_ = Value{};
   expire_ms_ = -1;
   idle_s_ = -1;
@@ -1010,15 +1147,58 @@ bool RdbReader::Impl::StepValue() {
   uint64_t v = 0;
   const bool dec = decode();
   switch (phase_) {
-    case Ph::kStr:
-      if (dec) {
-        if (!TakeString(0, &s, "string value")) return false;
-        value_.str = Own(s);
-      } else if (!SkipString("string value")) {
-        return false;
+    case Ph::kStr: {
+      if (!dec) {
+        if (!SkipString("string value")) return false;
+        phase_ = Ph::kDone;
+        return true;
       }
+      StringHead h;
+      if (!TakeStringHead(&h, "string value")) return false;
+      // The same size as at kRaw: type byte, header, and the uncompressed length.
+      uint64_t length = h.kind == StringHead::Kind::kLzf ? h.lzf_len : h.body;
+      if (h.kind != StringHead::Kind::kInt &&
+          ValueBytes() + h.head + length > opts_.big_value_bytes) {
+        return StartBigString(h);
+      }
+      if (!TakeString(0, &s, "string value")) return false;
+      value_.str = Own(s);
+      info_.string_length = value_.str.size();
       phase_ = Ph::kDone;
       return true;
+    }
+    case Ph::kStrPlain: {
+      if (Avail() == 0) return NeedMore(1);
+      size_t room = static_cast<size_t>(PartBytes()) - value_.str.size();
+      size_t n = static_cast<size_t>(std::min<uint64_t>({Avail(), str_left_, room}));
+      value_.str.append(reinterpret_cast<const char*>(cur_), n);
+      cur_ += n;
+      str_left_ -= n;
+      if (str_left_ == 0) {
+        phase_ = Ph::kDone;  // FinishValue hands over the last part
+      } else if (value_.str.size() >= PartBytes()) {
+        EmitStringPart();
+      }
+      return true;
+    }
+    case Ph::kStrLzf: {
+      if (value_.str.size() >= PartBytes()) EmitStringPart();
+      size_t n = static_cast<size_t>(std::min<uint64_t>(Avail(), str_left_));
+      if (n == 0 && str_left_ > 0 && !lzf_.pending_output()) return NeedMore(1);
+      size_t room = static_cast<size_t>(PartBytes()) - value_.str.size();
+      auto used = lzf_.Decode(ByteView(cur_, n), room, &value_.str);
+      if (!used) return Fail(RdbErrc::kCorrupt, used.error().message + " in the string value");
+      cur_ += *used;
+      str_left_ -= *used;
+      if (str_left_ == 0 && !lzf_.pending_output()) {
+        auto finished = lzf_.Finish();
+        if (!finished) {
+          return Fail(RdbErrc::kCorrupt, finished.error().message + " in the string value");
+        }
+        phase_ = Ph::kDone;
+      }
+      return true;
+    }
     case Ph::kCount:
       if (!TakeLen(&count_, "element count")) return false;
       phase_ = count_ ? elem_phase_ : Ph::kDone;

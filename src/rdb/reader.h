@@ -15,7 +15,21 @@
 //   kData   - the logical value (kf::rdb::Value, OnValue).
 // A value bigger than ReaderOptions::big_value_bytes is delivered in parts (several
 // OnValue / OnRawValue calls with last == false, then one with last == true), so a value
-// of hundreds of MB never sits whole in memory; small values come in one call.
+// of hundreds of MB never sits whole in memory; small values come in one call. A value's
+// size here is its serialized size with every LZF-compressed string counted at its
+// uncompressed length (roughly what the value takes once loaded). How parts are cut:
+//   kRaw         - a value is known to be big once the bytes read of it pass the
+//                  threshold, or as soon as a string's header announces a length that
+//                  takes it past the threshold. The first part holds what was gathered
+//                  until then (at most big_value_bytes), every later part at most
+//                  min(big_value_bytes, 1 MiB). The parts joined are the RAW value.
+//   kStruct/kData - aggregates: parts of decoded elements, the first of about
+//                  big_value_bytes, later ones of about min(big_value_bytes, 1 MiB);
+//                  one element is never split. Strings that make the value bigger than
+//                  big_value_bytes (plain or LZF-compressed, decompressed as they stream
+//                  with an 8 KiB window) come as consecutive pieces of Value::str of
+//                  min(big_value_bytes, 1 MiB) bytes (the last one shorter);
+//                  KeyInfo::string_length gives the whole length from the first piece.
 //
 // Memory: the reader holds only the unit it is decoding (one length, one string element,
 // one blob), never the whole file or a whole big value; a unit split across Feed() calls
@@ -49,6 +63,9 @@ struct KeyInfo {
   int64_t idle_s = -1;     // LRU idle seconds (IDLE opcode), -1 = none
   int freq = -1;           // LFU counter (FREQ opcode), -1 = none
   uint64_t offset = 0;     // file offset of the type byte
+  // A string value at kStruct/kData: its length (after LZF decompression), set before the
+  // first OnValue (so a sink can size the whole string before its first piece); else 0.
+  uint64_t string_length = 0;
 };
 
 enum class BlobKind : uint8_t {
@@ -118,7 +135,7 @@ class RdbSink {
 struct ReaderOptions {
   // Largest string / blob / LZF-decompressed string accepted (one element).
   uint64_t max_string_bytes = uint64_t{1} << 32;
-  // Values above this many bytes are delivered in parts.
+  // Values above this many bytes are delivered in parts (see the top of this file).
   uint64_t big_value_bytes = uint64_t{64} << 20;
   // Compare the stored CRC64 with the data (a stored 0 means "not computed" and is accepted).
   bool verify_checksum = true;

@@ -196,8 +196,9 @@ class SnapshotSink::NestedDecoder : public rdb::RdbSink {
   }
 
   rdb::AccessLevel OnKey(const rdb::KeyInfo&) override { return rdb::AccessLevel::kData; }
-  void OnValue(const rdb::KeyInfo&, rdb::Value& part, bool last) override {
-    outer_->WriteValuePart(db_, ByteView(key_), expire_ms_, part, first_part_, last);
+  void OnValue(const rdb::KeyInfo& info, rdb::Value& part, bool last) override {
+    outer_->WriteValuePart(db_, ByteView(key_), expire_ms_, info.string_length, part, first_part_,
+                           last);
     first_part_ = false;
   }
 
@@ -239,7 +240,6 @@ void SnapshotSink::OnFunction(const rdb::FunctionLibrary& library) {
 
 rdb::AccessLevel SnapshotSink::OnKey(const rdb::KeyInfo& key) {
   value_started_ = false;
-  raw_.clear();
   nested_.reset();
   if (error_) return rdb::AccessLevel::kSkip;
   if (!filter_->AcceptsAll() && !filter_->Accepts(AsStringView(key.key))) {
@@ -370,8 +370,10 @@ void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last)
     return;
   }
   if (first) {
+    // The nested reader hands over decoded parts of about chunk_bytes: a big value is
+    // never decoded further ahead than one chunked command or so.
     nested_ = std::make_unique<NestedDecoder>(this, format_, db, key.key, key.expire_ms,
-                                              options_.chunk_bytes * 16);
+                                              options_.chunk_bytes);
     ++keys_chunked_;
   }
   auto fed = nested_->Feed(part, first, last);
@@ -405,22 +407,81 @@ void SnapshotSink::OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last)
     return;
   }
   if (first) ++keys_chunked_;
-  WriteValuePart(db, key.key, key.expire_ms, part, first, last);
+  WriteValuePart(db, key.key, key.expire_ms, key.string_length, part, first, last);
   if (last) ++keys_written_;
 }
 
-void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::Value& part,
-                                  bool first, bool last) {
+void SnapshotSink::SubmitArgs(int db, ByteView key, const std::vector<std::string>& args) {
+  if (error_) return;
+  size_t lane = lanes_->LaneFor(db, key);
+  auto digits = [](size_t v) {
+    size_t n = 1;
+    while (v >= 10) v /= 10, ++n;
+    return n;
+  };
+  size_t size = 3 + digits(args.size());  // the exact size: no over-reserving
+  for (const auto& a : args) size += 5 + digits(a.size()) + a.size();
+  Bytes* out = lanes_->Begin(lane, size);
+  out->push_back('*');
+  AppendInt(out, static_cast<int64_t>(args.size()));
+  out->push_back('\r');
+  out->push_back('\n');
+  for (const auto& a : args) AppendBulk(out, std::string_view(a));
+  // Described from its bytes when it fails: "RPUSH <key> (db N)".
+  auto r = lanes_->End(lane, db, 1, std::string());
+  if (!r) SetError(std::move(r).error());
+}
+
+void SnapshotSink::SubmitSetRange(int db, ByteView key, uint64_t offset, ByteView piece) {
+  if (error_) return;
+  size_t lane = lanes_->LaneFor(db, key);
+  Bytes* out = lanes_->Begin(lane, key.size() + piece.size() + 64);
+  static constexpr std::string_view kSetRange = "*4\r\n$8\r\nSETRANGE\r\n";
+  out->insert(out->end(), kSetRange.begin(), kSetRange.end());
+  AppendBulk(out, key);
+  AppendBulkInt(out, static_cast<int64_t>(offset));
+  AppendBulk(out, piece);
+  // Described from its bytes when it fails: "SETRANGE <key> (db N)".
+  auto r = lanes_->End(lane, db, 1, std::string());
+  if (!r) SetError(std::move(r).error());
+}
+
+void SnapshotSink::WriteStringPart(int db, ByteView key, uint64_t length, const std::string& piece,
+                                   bool first, bool last) {
   std::string_view k = AsStringView(key);
+  if (first && last) {  // a string delivered whole (just over the threshold)
+    Submit(db, key, resp::EncodeCommand({"SET", k, piece}), "SET");
+    return;
+  }
+  if (first) {
+    // DEL, then one SETRANGE at the last byte: the target allocates the whole string once
+    // (zero-filled), and every piece is then copied in place. APPENDs would grow it piece
+    // by piece, and a growth may copy the whole string (docs/sync.md has the numbers).
+    Submit(db, key, resp::EncodeCommand({"DEL", k}), "DEL");
+    if (length > 0) SubmitSetRange(db, key, length - 1, AsBytes(std::string_view("\0", 1)));
+    string_offset_ = 0;
+  }
+  if (!piece.empty()) SubmitSetRange(db, key, string_offset_, AsBytes(piece));
+  string_offset_ += piece.size();  // the reader's pieces add up to `length`
+}
+
+void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, uint64_t string_length,
+                                  rdb::Value& part, bool first, bool last) {
+  std::string_view k = AsStringView(key);
+  if (part.type == rdb::ValueType::kString) {
+    WriteStringPart(db, key, string_length, part.str, first, last);
+    if (last && expire_ms > 0) {
+      Submit(db, key, resp::EncodeCommand({"PEXPIREAT", k, std::to_string(expire_ms)}),
+             "PEXPIREAT");
+    }
+    return;
+  }
   if (first) Submit(db, key, resp::EncodeCommand({"DEL", k}), "DEL");
   std::vector<std::string> args;
   size_t bytes = 0;
-  auto flush = [&](const char* what) {
+  auto flush = [&] {
     if (args.size() <= 2) return;
-    std::vector<ByteView> views;
-    views.reserve(args.size());
-    for (const auto& a : args) views.push_back(AsBytes(a));
-    Submit(db, key, resp::EncodeCommand(views), what);
+    SubmitArgs(db, key, args);
     args.resize(2);  // keep command name and key
     bytes = 0;
   };
@@ -434,27 +495,24 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::
   };
   switch (part.type) {
     case rdb::ValueType::kString:
-      start("APPEND");
-      args.push_back(std::move(part.str));
-      flush("APPEND");
-      break;
+      break;  // written above
     case rdb::ValueType::kList:
       start("RPUSH");
       for (auto& e : part.elements) {
         bytes += e.size();
         args.push_back(std::move(e));
-        if (full()) flush("RPUSH");
+        if (full()) flush();
       }
-      flush("RPUSH");
+      flush();
       break;
     case rdb::ValueType::kSet:
       start("SADD");
       for (auto& e : part.elements) {
         bytes += e.size();
         args.push_back(std::move(e));
-        if (full()) flush("SADD");
+        if (full()) flush();
       }
-      flush("SADD");
+      flush();
       break;
     case rdb::ValueType::kZset:
       start("ZADD");
@@ -462,9 +520,9 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::
         bytes += e.member.size() + 24;
         args.push_back(rdb::FormatScore(e.score));  // %.17g: ZADD reads back the same double
         args.push_back(std::move(e.member));
-        if (full()) flush("ZADD");
+        if (full()) flush();
       }
-      flush("ZADD");
+      flush();
       break;
     case rdb::ValueType::kHash:
       start("HSET");
@@ -472,9 +530,9 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::
         bytes += f.field.size() + f.value.size();
         args.push_back(std::move(f.field));
         args.push_back(std::move(f.value));
-        if (full()) flush("HSET");
+        if (full()) flush();
       }
-      flush("HSET");
+      flush();
       break;
     case rdb::ValueType::kStream: {
       for (auto& entry : part.stream.entries) {
@@ -484,7 +542,7 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::
           args.push_back(std::move(field));
           args.push_back(std::move(value));
         }
-        flush("XADD");
+        flush();
       }
       if (last) {
         const auto& s = part.stream;

@@ -15,8 +15,13 @@
 //    An MSET holds keys of one lane and db only; a cluster writer would have to group them
 //    by slot instead;
 //  - a value bigger than the big-key threshold (the reader hands it over in parts) is
-//    decoded while it streams, by a nested reader, and written as chunked commands: DEL,
-//    then RPUSH / SADD / ZADD / HSET / XADD batches, then PEXPIREAT — never whole in memory.
+//    decoded while it streams, by a nested reader that hands over decoded parts of about
+//    chunk_bytes, and written as chunked commands: DEL, then RPUSH / SADD / ZADD / HSET /
+//    XADD batches, or for a string one SETRANGE at its last byte (the target allocates it
+//    once) and a SETRANGE per piece of at most 1 MiB (LZF strings decompressed as they
+//    stream), then PEXPIREAT — never whole in memory. Such a key is only whole once its
+//    last command is answered; the snapshot counts as applied only at the barrier
+//    (SnapshotLanes::Drain), and a snapshot that fails before is redone from scratch.
 // Function libraries become FUNCTION LOAD REPLACE. The first error stops the sink; the
 // caller checks error() after each Feed.
 #pragma once
@@ -68,14 +73,23 @@ class SnapshotSink : public rdb::RdbSink {
   uint64_t functions_loaded() const { return functions_loaded_; }
 
   // Writes one decoded part of a big value as commands (used by the nested reader too).
-  void WriteValuePart(int db, ByteView key, int64_t expire_ms, rdb::Value& part, bool first,
-                      bool last);
+  // `string_length` is the whole length of a string value (KeyInfo::string_length).
+  void WriteValuePart(int db, ByteView key, int64_t expire_ms, uint64_t string_length,
+                      rdb::Value& part, bool first, bool last);
 
  private:
   class NestedDecoder;
   void Submit(int db, ByteView key, Bytes command, const char* what);
   // RESTORE of one whole value, written straight into the lane's buffer.
   void SubmitRestore(int db, const rdb::KeyInfo& key, ByteView serialized, int footer_version);
+  // One command (args[1] is the key), written straight into the lane's buffer.
+  void SubmitArgs(int db, ByteView key, const std::vector<std::string>& args);
+  // SETRANGE key offset piece, written straight into the lane's buffer.
+  void SubmitSetRange(int db, ByteView key, uint64_t offset, ByteView piece);
+  // One piece of a big string: before the first, DEL and the whole length allocated;
+  // then the piece copied in place.
+  void WriteStringPart(int db, ByteView key, uint64_t length, const std::string& piece, bool first,
+                       bool last);
   void SetError(Error e);
   // Adds a string to its lane's pending MSET; false when `raw` is not a plain string
   // encoding this sink decodes (the caller RESTOREs it instead).
@@ -98,11 +112,11 @@ class SnapshotSink : public rdb::RdbSink {
   rdb::RdbFormat format_;
   int footer_version_ = 11;
   std::optional<Error> error_;
-  Bytes raw_;  // the RAW value of the current key (small values only)
   bool value_started_ = false;
   std::unique_ptr<NestedDecoder> nested_;
   std::vector<PendingMset> msets_;  // by lane
   std::string value_;               // scratch: a decoded string
+  uint64_t string_offset_ = 0;      // where the next piece of a big string goes
   uint64_t keys_written_ = 0;
   uint64_t keys_skipped_ = 0;
   uint64_t keys_chunked_ = 0;

@@ -77,6 +77,16 @@ void Subprocess::Signal(int signo) {
 
 bool Subprocess::running() { return Wait(std::chrono::milliseconds(0)) < 0; }
 
+long Subprocess::PeakRssKb() const {
+  if (pid_ <= 0 || exit_code_ >= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
 std::string Subprocess::Stdout() const {
   std::ifstream in(dir_ + "/stdout");
   std::stringstream ss;

@@ -21,6 +21,10 @@ class Subprocess {
   int Wait(std::chrono::milliseconds timeout);
   void Signal(int signo);
   bool running();
+  // The child's peak resident set so far in KiB (VmHWM of /proc/<pid>/status: the
+  // program's own, from its exec on), or -1 once it has exited or cannot be read. Read it
+  // before stopping the child: a process that has exited has no VmHWM any more.
+  long PeakRssKb() const;
   std::string Stdout() const;
   std::string Stderr() const;
 
