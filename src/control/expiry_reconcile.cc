@@ -57,22 +57,25 @@ Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::
       const size_t to = std::min(names.size(), from + kBatchKeys);
       std::vector<std::vector<std::string>> reads;
       for (size_t i = from; i < to; ++i) {
-        reads.push_back({"DUMP", names[i]});
+        // PEXPIRETIME first: should the key expire between the two reads, DUMP then finds
+        // nothing; the other order could pair a value with "no such key" (-2).
         reads.push_back({"PEXPIRETIME", names[i]});
+        reads.push_back({"DUMP", names[i]});
       }
       auto read = src.CallPipelined(reads);
       if (!read) return MakeError(ReconcileError("reading the source: " + read.error().ToString()));
       std::vector<std::vector<std::string>> writes;
       for (size_t i = from; i < to; ++i) {
-        const resp::Reply& dump = (*read)[2 * (i - from)];
-        const resp::Reply& expire = (*read)[2 * (i - from) + 1];
+        const resp::Reply& expire = (*read)[2 * (i - from)];
+        const resp::Reply& dump = (*read)[2 * (i - from) + 1];
         ++out.keys;
         if (dump.is_error() || expire.is_error()) {
           return MakeError(ReconcileError("the source refused DUMP/PEXPIRETIME of " +
                                           Printable(names[i], 80) + " (db " + db_text +
                                           "): " + (dump.is_error() ? dump.str() : expire.str())));
         }
-        if (dump.is_null()) {
+        const bool gone = expire.type() == resp::ReplyType::kInteger && expire.integer() == -2;
+        if (dump.is_null() || gone) {
           writes.push_back({"DEL", names[i]});
           ++out.deleted;
           continue;

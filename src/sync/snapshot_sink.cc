@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "common/clock.h"
 #include "rdb/canonical.h"
 #include "rdb/crc64.h"
 #include "rdb/encoder.h"
@@ -252,6 +253,10 @@ rdb::AccessLevel SnapshotSink::OnKey(const rdb::KeyInfo& key) {
     return rdb::AccessLevel::kSkip;
   }
   key_db_ = *landed;
+  if (options_.expiries != nullptr && key.expire_ms > 0 &&
+      key.expire_ms <= UnixMillis() + options_.expiry_watch_ms) {
+    options_.expiries->Add(key_db_, std::string(AsStringView(key.key)));
+  }
   if (rdb::IsTypeLoadableAsIs(key.rdb_type, format_.version, options_.target_rdb_version)) {
     return rdb::AccessLevel::kRaw;
   }

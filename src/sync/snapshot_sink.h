@@ -35,6 +35,7 @@
 #include "common/result.h"
 #include "rdb/reader.h"
 #include "sync/key_filter.h"
+#include "sync/target_expiries.h"
 #include "target/snapshot_lanes.h"
 
 namespace kf::sync {
@@ -47,6 +48,11 @@ struct SnapshotSinkOptions {
   uint64_t chunk_elements = 1000;   // elements per chunked command
   uint64_t chunk_bytes = 1u << 20;  // bytes per chunked command
   uint32_t mset_pairs = 128;        // strings per MSET; 0 = every string as RESTORE
+  // When set, keys whose expiry is already past or near (expiry_watch_ms from now) are
+  // recorded here: the target drops them on RESTORE without an `expired` event, so a
+  // stream write that reaches it afterwards would recreate them unseen (target_expiries.h).
+  TargetExpiries* expiries = nullptr;
+  int64_t expiry_watch_ms = 10000;
 };
 
 class SnapshotSink : public rdb::RdbSink {

@@ -61,6 +61,41 @@ std::vector<std::string_view> StreamGroupKeys(const resp::Command& cmd) {
   return keys;
 }
 
+std::optional<AbsoluteExpiry> AbsoluteExpiryOf(const resp::Command& cmd) {
+  auto number = [&](size_t i, int64_t scale) -> std::optional<int64_t> {
+    if (i >= cmd.argc()) return std::nullopt;
+    auto v = cmd.arg_view(i);
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+    if (n > INT64_MAX / scale || n < INT64_MIN / scale) return std::nullopt;
+    return n * scale;
+  };
+  auto at = [&](std::optional<int64_t> ms) -> std::optional<AbsoluteExpiry> {
+    if (!ms || cmd.argc() < 2) return std::nullopt;
+    return AbsoluteExpiry{cmd.arg_view(1), *ms};
+  };
+  if (cmd.ArgEquals(0, "pexpireat")) return at(number(2, 1));
+  if (cmd.ArgEquals(0, "expireat")) return at(number(2, 1000));
+  if (cmd.ArgEquals(0, "set") || cmd.ArgEquals(0, "getex")) {
+    for (size_t i = cmd.ArgEquals(0, "set") ? 3 : 2; i + 1 < cmd.argc(); ++i) {
+      if (cmd.ArgEquals(i, "pxat")) return at(number(i + 1, 1));
+      if (cmd.ArgEquals(i, "exat")) return at(number(i + 1, 1000));
+    }
+    return std::nullopt;
+  }
+  if (cmd.ArgEquals(0, "restore") && cmd.argc() >= 4) {
+    for (size_t i = 4; i < cmd.argc(); ++i) {
+      if (cmd.ArgEquals(i, "absttl")) {
+        auto ms = number(2, 1);
+        if (ms && *ms > 0) return at(ms);
+        return std::nullopt;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 CommandTable CommandTable::FromCommandReply(const resp::Reply& reply) {
   CommandTable table;
   for (const auto& entry : reply.children()) {

@@ -12,6 +12,7 @@
 // keys cannot be split safely and is reported as an error.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,5 +72,17 @@ std::vector<size_t> DbArgumentPositions(const resp::Command& cmd);
 // `XCLAIM ... LASTID <id>`, which moves the group's last id on a replica but not its
 // entries-read: `apply` repairs those groups from the source inside the write pause.
 std::vector<std::string_view> StreamGroupKeys(const resp::Command& cmd);
+
+// The key and absolute expiry (Unix ms) a command gives, in the forms primaries propagate
+// (relative TTLs are rewritten to absolute ones): SET ... PXAT|EXAT t, PEXPIREAT|EXPIREAT
+// key t, GETEX key PXAT|EXAT t, RESTORE key t payload ... ABSTTL. Empty for every other
+// command, or when the time does not parse. A key whose expiry is already past when the
+// target applies such a command is deleted there without an `expired` event
+// (target_expiries.h).
+struct AbsoluteExpiry {
+  std::string_view key;
+  int64_t at_ms = 0;
+};
+std::optional<AbsoluteExpiry> AbsoluteExpiryOf(const resp::Command& cmd);
 
 }  // namespace kf::sync

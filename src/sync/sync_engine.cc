@@ -522,6 +522,7 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   SnapshotSinkOptions so;
   so.target_rdb_version = target_rdb_version;
   so.on_unsupported = options.on_unsupported;
+  if (options.track_target_expiries) so.expiries = &stats->target_expiries;
   SnapshotSink sink(&lanes, &filter, &landing, so);
   rdb::ReaderOptions ro;
   ro.big_value_bytes = options.big_key_threshold;
@@ -679,6 +680,13 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   }
   if (track_stream_groups) {
     for (auto k : StreamGroupKeys(cmd)) group_keys.emplace_back(source_db, std::string(k));
+  }
+  if (options.track_target_expiries) {
+    // A command whose absolute expiry is already past (or about to be) when the target
+    // applies it makes the target delete the key without an `expired` event: watch it.
+    if (auto expiry = AbsoluteExpiryOf(cmd); expiry && expiry->at_ms <= UnixMillis() + 1000) {
+      stats->target_expiries.Add(op.target_db, std::string(expiry->key));
+    }
   }
   if (options.track_target_expiries && (cmd.ArgEquals(0, "del") || cmd.ArgEquals(0, "unlink"))) {
     // The source deleted (or expired) these keys too: a key the target expired by itself

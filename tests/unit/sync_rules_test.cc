@@ -214,6 +214,34 @@ TEST(StreamCommandTest, StreamGroupKeys) {
   EXPECT_EQ(keys({"XCLAIM"}), Keys());
 }
 
+TEST(StreamCommandTest, AbsoluteExpiryOf) {
+  using resp::Command;
+  auto expiry = [](std::vector<std::string> args) -> std::string {
+    Command cmd = Command::FromArgs(args);
+    auto e = AbsoluteExpiryOf(cmd);
+    return e ? std::string(e->key) + "@" + std::to_string(e->at_ms) : "none";
+  };
+  // The forms Redis 7.0 propagates (measured with a replica link: SET ... PX/EX/SETEX/
+  // PSETEX become PXAT, EXPIRE/PEXPIRE/GETEX become PEXPIREAT).
+  EXPECT_EQ(expiry({"SET", "a", "v", "PXAT", "1795775575837"}), "a@1795775575837");
+  EXPECT_EQ(expiry({"set", "a", "v", "exat", "100"}), "a@100000");
+  EXPECT_EQ(expiry({"PEXPIREAT", "e", "1795775674875"}), "e@1795775674875");
+  EXPECT_EQ(expiry({"EXPIREAT", "e", "7"}), "e@7000");
+  EXPECT_EQ(expiry({"GETEX", "g", "PXAT", "5"}), "g@5");
+  EXPECT_EQ(expiry({"RESTORE", "r", "1795775674875", "payload", "REPLACE", "ABSTTL"}),
+            "r@1795775674875");
+  // No absolute expiry: nothing.
+  EXPECT_EQ(expiry({"SET", "a", "v"}), "none");
+  EXPECT_EQ(expiry({"SET", "a", "v", "KEEPTTL"}), "none");
+  EXPECT_EQ(expiry({"SET", "pxat", "pxat"}), "none");  // key and value named like options
+  EXPECT_EQ(expiry({"RESTORE", "r", "0", "payload", "ABSTTL"}), "none");
+  EXPECT_EQ(expiry({"RESTORE", "r", "100", "payload"}), "none");  // relative TTL
+  EXPECT_EQ(expiry({"PEXPIRE", "e", "100"}), "none");
+  EXPECT_EQ(expiry({"PEXPIREAT", "e", "soon"}), "none");
+  EXPECT_EQ(expiry({"EXPIREAT", "e", "99999999999999999"}), "none");  // overflows in ms
+  EXPECT_EQ(expiry({"PEXPIREAT"}), "none");
+}
+
 TEST(TouchedKeysTest, KeepsUpToTheCapacityAndSaysWhenFull) {
   TouchedKeys keys;
   keys.Add({{0, "a"}});
