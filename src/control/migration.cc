@@ -49,6 +49,9 @@ constexpr std::string_view kCutoverStartedKey = kKeyCutoverStarted;
 // after its pause ran out.
 constexpr const char* kCutoverSourceOffsetKey = "cutover.source_offset";
 constexpr const char* kPauseStartKey = "pause.started_ms";
+// The target's notify-keyspace-events before the live sync added the classes it needs;
+// set back at CUTOVER even when the process that changed it died.
+constexpr const char* kTargetNotifyFlagsKey = "target.notify_flags";
 
 // Stream keys whose consumer groups the stream changed are tracked up to this many, for
 // the in-pause repair of entries-read; beyond it the migration stops before the pause.
@@ -350,6 +353,11 @@ Result<void> Migration::Impl::StartEngine() {
   stats_->stream_group_keys.set_capacity(kMaxStreamGroupKeys);
   stats_->target_expiries.set_capacity(kMaxTargetExpiries);
   o.track_target_expiries = true;
+  o.on_target_notify_flags = [this](const std::string& flags) {
+    if (State(kTargetNotifyFlagsKey)) return;  // the first value seen is the operator's
+    auto r = journal_->Set(kTargetNotifyFlagsKey, flags);
+    if (!r) spdlog::warn("journal: {}", r.error().ToString());
+  };
   engine_stop_ = std::make_unique<std::atomic<bool>>(false);
   engine_finished_ = false;
   engine_error_.reset();
@@ -768,6 +776,15 @@ Result<void> Migration::Impl::RemoveMarker() {
   if (!keyspace || keyspace->is_error()) {
     return MakeError(ControlErrc::kPhaseFailed, "removing keyferry's marker: INFO keyspace failed");
   }
+  // The live sync turned on expired events; a sync that died could not turn them off.
+  if (auto flags = State(kTargetNotifyFlagsKey)) {
+    auto restored = client.Call({"CONFIG", "SET", "notify-keyspace-events", *flags});
+    if (!restored || !restored->IsOk()) {
+      Event(phase_, EventKind::kWarn,
+            "could not set notify-keyspace-events back to \"" + *flags +
+                "\" on the target; set it by hand");
+    }
+  }
   // A SWAPDB or MOVE on the source can have carried the marker to another db: every db.
   std::istringstream lines(keyspace->str());
   for (std::string line; std::getline(lines, line);) {
@@ -1117,8 +1134,8 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
   }
   std::error_code ec;
   std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
-  for (const char* key :
-       {kTargetPidKey, kTargetPortKey, kTargetDirKey, kTargetWrittenKey, kPauseStartKey}) {
+  for (const char* key : {kTargetPidKey, kTargetPortKey, kTargetDirKey, kTargetWrittenKey,
+                          kPauseStartKey, kTargetNotifyFlagsKey}) {
     auto r = journal_->Erase(key);
     (void)r;
   }

@@ -45,7 +45,7 @@ ExpirySubscriber::ExpirySubscriber(net::Uri target, TargetExpiries* expiries)
 
 ExpirySubscriber::~ExpirySubscriber() { Stop(); }
 
-Result<void> ExpirySubscriber::Start() {
+Result<void> ExpirySubscriber::Start(const std::function<void(const std::string&)>& before_change) {
   net::Client admin;
   net::ClientOptions co;
   co.client_name = "keyferry-admin";
@@ -62,6 +62,7 @@ Result<void> ExpirySubscriber::Start() {
   }
   old_flags_ = (*flags)[1].str();
   const std::string wanted = WithExpiredEvents(old_flags_);
+  if (before_change) before_change(old_flags_);
   if (wanted != old_flags_) {
     auto set = admin.Call({"CONFIG", "SET", "notify-keyspace-events", wanted});
     if (!set || !set->IsOk()) {

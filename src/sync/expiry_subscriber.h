@@ -10,6 +10,7 @@
 // this subscriber listens to) and restores the configuration.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,7 +30,10 @@ class ExpirySubscriber {
   ExpirySubscriber& operator=(const ExpirySubscriber&) = delete;
 
   // Errors name the target and what it refused (CONFIG, PSUBSCRIBE) and what to do.
-  Result<void> Start();
+  // `before_change` (if set) is called with the target's notify-keyspace-events value
+  // before keyferry changes it, so a caller can keep it somewhere that outlives a crash
+  // (apply journals it and sets it back at CUTOVER).
+  Result<void> Start(const std::function<void(const std::string&)>& before_change = {});
   void Stop();
   bool running() const { return thread_.joinable(); }
 

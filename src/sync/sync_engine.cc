@@ -340,7 +340,7 @@ Result<void> SyncEngine::Session::Prepare() {
   evicted_baseline = TargetEvictions();
   if (options.track_target_expiries) {
     expiry_subscriber = std::make_unique<ExpirySubscriber>(options.target, &stats->target_expiries);
-    KF_RETURN_IF_ERROR(expiry_subscriber->Start());
+    KF_RETURN_IF_ERROR(expiry_subscriber->Start(options.on_target_notify_flags));
   }
   track_recent = stats->recent_keys.capacity() > 0;
   track_stream_groups = stats->stream_group_keys.capacity() > 0;

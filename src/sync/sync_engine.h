@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct SyncOptions {
   // Record the keys the target expires by itself (its `expired` keyspace events) in
   // SyncStats::target_expiries, for a later reconciliation (apply does it in the pause).
   bool track_target_expiries = false;
+  // With track_target_expiries: called with the target's notify-keyspace-events value
+  // before the sync adds the classes it needs (ExpirySubscriber::Start).
+  std::function<void(const std::string&)> on_target_notify_flags;
   // The link is considered dead when the source sends nothing for this long (the source
   // PINGs every repl-ping-replica-period, 10 s by default).
   std::chrono::milliseconds link_timeout{60000};

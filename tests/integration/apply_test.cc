@@ -218,6 +218,16 @@ TEST_P(ApplyKillTest, ResumesAfterSigkill) {
   ASSERT_FALSE(target_uri.empty());
   auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target_uri));
   EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  // What the migration set on the target for itself is gone, even when the process that set
+  // it was killed: no applied-offset marker, and expired events back to the default (off).
+  net::Client target;
+  ASSERT_TRUE(target.Connect(UriOf(target_uri)));
+  auto marker = target.Call({"EXISTS", "keyferry:applied-offset"});
+  ASSERT_TRUE(marker);
+  EXPECT_EQ(marker->integer(), 0);
+  auto flags = target.Call({"CONFIG", "GET", "notify-keyspace-events"});
+  ASSERT_TRUE(flags && flags->size() == 2);
+  EXPECT_EQ((*flags)[1].str(), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryPhase, ApplyKillTest,
