@@ -138,8 +138,7 @@ struct SyncEngine::Session {
   size_t tx_start = 0;  // index in the batch where the open source transaction began
   std::vector<target::StreamOp> carry;  // an open source transaction, for the next batch
   bool target_has_our_data = false;
-  std::string migration_id;  // the marker's id (target/applied_marker.h)
-  bool resumable = false;    // replid/applied came from the target's marker: PSYNC can continue
+  std::string migration_id;       // the marker's id (target/applied_marker.h)
   int64_t evicted_baseline = -1;  // the target's evicted_keys when the sync (re)connected
   std::unique_ptr<ExpirySubscriber> expiry_subscriber;  // with track_target_expiries
   int64_t once_target = -1;
@@ -388,7 +387,6 @@ Result<void> SyncEngine::Session::DecideResume(const std::optional<Checkpoint>& 
     applied = m.offset;
     source_db = m.db;
     target_has_our_data = true;
-    resumable = true;
     spdlog::info(
         "{}: the target holds keyferry's copy up to offset {} (marker): resuming "
         "replication id {} at offset {}",
@@ -475,7 +473,6 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
     replid = m.replid;
     applied = m.offset;
     source_db = m.db;
-    resumable = true;
   } else {
     // No marker (restarted empty) or a snapshot in progress: everything again.
     auto keys = TargetKeys();
@@ -494,7 +491,6 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
                                        "empty or was replaced");
     replid.clear();
     applied = -1;
-    resumable = false;
     target_has_our_data = *keys > 0;
   }
   evicted_baseline = TargetEvictions();
