@@ -52,7 +52,7 @@ struct SnapshotSinkOptions {
   // recorded here: the target drops them on RESTORE without an `expired` event, so a
   // stream write that reaches it afterwards would recreate them unseen (target_expiries.h).
   TargetExpiries* expiries = nullptr;
-  int64_t expiry_watch_ms = 10000;
+  int64_t expiry_watch_ms = 2000;
 };
 
 class SnapshotSink : public rdb::RdbSink {
