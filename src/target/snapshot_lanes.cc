@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <string>
 
 #include "resp/encoder.h"
@@ -17,14 +18,25 @@ constexpr size_t kBatchesInFlight = 2;
 // Answered chunks a lane keeps for reuse (bigger ones are freed).
 constexpr size_t kSpareChunks = 8;
 
-// FNV-1a over db and key: cheap, and stable across runs.
+// A hash of db and key, eight bytes per step (a multiply-xorshift mix): cheap for the
+// millions of keys of a snapshot, and stable across runs.
 uint64_t HashKey(int db, ByteView key) {
-  uint64_t h = 1469598103934665603ULL ^ static_cast<uint64_t>(db);
-  for (uint8_t b : key) {
-    h ^= b;
-    h *= 1099511628211ULL;
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ULL;
+  auto mix = [](uint64_t h, uint64_t w) {
+    h = (h ^ w) * kMul;
+    return h ^ (h >> 32);
+  };
+  uint64_t h = mix(static_cast<uint64_t>(db) + 1, key.size());
+  const uint8_t* p = key.data();
+  size_t n = key.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = mix(h, w);
   }
-  return h;
+  uint64_t tail = 0;
+  for (size_t i = 0; i < n; ++i) tail |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return mix(h, tail);
 }
 
 // Reads one "$<len>\r\n<bytes>\r\n" (or the "*<n>\r\n" header when `header`) at *pos.
@@ -103,7 +115,8 @@ Result<void> SnapshotLanes::Start() {
 }
 
 size_t SnapshotLanes::LaneFor(int db, ByteView key) const {
-  return HashKey(db, key) % lanes_.size();
+  // The high 32 bits scaled to the lane count: no division per key.
+  return static_cast<size_t>(((HashKey(db, key) >> 32) * lanes_.size()) >> 32);
 }
 
 std::optional<Error> SnapshotLanes::failure() const {
