@@ -272,6 +272,13 @@ Result<void> SnapshotLanes::WriteBatch(Lane& lane, Batch& batch, int* current_db
 Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
   size_t k = 0;
   size_t ops = 0;
+  // Replies still owed for this batch after the one being read: the client's reads wait
+  // for them together instead of waking for each packet of replies.
+  size_t owed = 0;
+  for (const auto& chunk : batch.chunks) {
+    for (const auto& op : chunk.ops) owed += op.reply_count;
+  }
+  for (int db : batch.select_before) owed += db >= 0 ? 1 : 0;
   for (const auto& chunk : batch.chunks) {
     size_t start = 0;
     auto next_description = chunk.descriptions.begin();
@@ -283,7 +290,7 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
         ++next_description;
       }
       if (batch.select_before[k] >= 0) {
-        auto reply = lane.client->ReadReply();
+        auto reply = lane.client->ReadReply(--owed);
         if (!reply || reply->is_error()) {
           return MakeError(TargetErrc::kRejected,
                            "the target " + endpoint_ + " refused SELECT " +
@@ -299,7 +306,7 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
                    : DescribeOp(ByteView(chunk.bytes).subspan(start, op.end - start), op.db);
       };
       for (uint32_t r = 0; r < op.reply_count; ++r) {
-        auto reply = lane.client->ReadReply();
+        auto reply = lane.client->ReadReply(--owed);
         if (!reply) {
           return MakeError(TargetErrc::kLinkFailed, "reading the target's reply to " + describe() +
                                                         " from " + endpoint_ +
