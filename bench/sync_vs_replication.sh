@@ -43,7 +43,9 @@ datasets="${KF_BENCH_DATASETS:-strings hashes lists}"
 scale="${KF_BENCH_SCALE:-1}"
 timeout_s="${KF_BENCH_TIMEOUT:-600}"
 kf_extra="${KF_BENCH_KEYFERRY_ARGS:-}"
-diskless_load="${KF_BENCH_DISKLESS_LOAD:-disabled}"
+native_loads="${KF_BENCH_DISKLESS_LOAD:-disabled on-empty-db}"
+io_threads="${KF_BENCH_IO_THREADS:-1}"
+clk_tck="$(getconf CLK_TCK)"
 
 for tool in redis-server redis-cli valkey-server valkey-cli awk; do
   if ! command -v "$tool" >/dev/null; then
@@ -216,10 +218,11 @@ build_dataset() {
   rm -rf "$dir"
 }
 
-# start_pair NAME RUN: a source loading the dataset and an empty target. Sets SRC_PORT,
-# DST_PORT, SRC_PID, DST_PID, SRC_KEYS.
+# start_pair NAME RUN [DISKLESS_LOAD]: a source loading the dataset and an empty target
+# (repl-diskless-load DISKLESS_LOAD, default disabled; io-threads KF_BENCH_IO_THREADS). Sets
+# SRC_PORT, DST_PORT, SRC_PID, DST_PID, SRC_KEYS and the CPU counters read by cpu_report.
 start_pair() {
-  local name="$1" run="$2" rdb="$data_dir/$1-$scale.rdb"
+  local name="$1" run="$2" load="${3:-disabled}" rdb="$data_dir/$1-$scale.rdb"
   local dir="$work/run-$run"
   mkdir -p "$dir/source"
   ln -sf "$rdb" "$dir/source/dataset.rdb"
@@ -227,16 +230,43 @@ start_pair() {
     --repl-diskless-sync yes --repl-diskless-sync-delay 0
   SRC_PID="$SERVER_PID"
   SRC_PORT="$SERVER_PORT"
-  start_server valkey "$dir/target" --repl-diskless-load "$diskless_load"
+  start_server valkey "$dir/target" --repl-diskless-load "$load" --io-threads "$io_threads"
   DST_PID="$SERVER_PID"
   DST_PORT="$SERVER_PORT"
   SRC_KEYS="$(key_count redis-cli "$SRC_PORT")"
+  SRC_TICKS0="$(process_ticks "$SRC_PID")"
+  DST_TICKS0="$(process_ticks "$DST_PID")"
+  DST_MAIN_TICKS0="$(thread_ticks "$DST_PID" "$DST_PID")"
 }
 
 stop_pair() {
   stop_pid "$SRC_PID"
   stop_pid "$DST_PID"
   rm -rf "$work/run-$1"
+}
+
+# CPU ticks (user + system) of a process: its threads and the children it has reaped.
+process_ticks() {
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# CPU ticks (user + system) of one thread.
+thread_ticks() {
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/task/$2/stat" 2>/dev/null || echo 0
+}
+
+# After a run: prints "source_s target_s target_main_s", the CPU seconds the source (main
+# process and its RDB child, once reaped), the target (all threads) and the target's main
+# thread spent during the run.
+cpu_report() {
+  local i
+  for i in $(seq 1 100); do  # the source reaps its RDB child in its cron (10 times a second)
+    pgrep -P "$SRC_PID" >/dev/null || break
+    sleep 0.05
+  done
+  awk -v s0="$SRC_TICKS0" -v s1="$(process_ticks "$SRC_PID")" -v d0="$DST_TICKS0" \
+    -v d1="$(process_ticks "$DST_PID")" -v m0="$DST_MAIN_TICKS0" \
+    -v m1="$(thread_ticks "$DST_PID" "$DST_PID")" -v hz="$clk_tck" \
+    'BEGIN { printf "%.2f %.2f %.2f\n", (s1 - s0) / hz, (d1 - d0) / hz, (m1 - m0) / hz }'
 }
 
 # One native run: prints seconds.
@@ -307,53 +337,86 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 results="$work/results"
 : >"$results"
+read -ra loads <<<"$native_loads"
 run_id=0
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "keyferry: $keyferry; $(redis-server --version | awk '{ print $1, $2, $3 }') ->" \
-  "$(valkey-server --version | awk '{ print $1, $2, $3 }'); $(nproc) cores; $repeats runs each" >&2
+  "$(valkey-server --version | awk '{ print $1, $2, $3 }') (io-threads $io_threads);" \
+  "$(nproc) cores; $repeats runs each" >&2
 for name in $datasets; do
   build_dataset "$name"
-  native_times=()
-  kf_times=()
-  kf_rss=()
-  kf_cpu=()
+  # Per kind of run ("native-<load>" or "keyferry"): one line per run in $work/<kind>.runs,
+  # "seconds source_cpu target_cpu target_main_cpu [kf_rss_kb kf_cpu]".
+  rm -f "$work"/*.runs
   keys=0
   for rep in $(seq 1 "$repeats"); do
-    run_id=$((run_id + 1))
-    start_pair "$name" "$run_id"
-    keys="$SRC_KEYS"
-    t="$(run_native)"
-    native_times+=("$t")
-    stop_pair "$run_id"
-
+    line="  $name run $rep:"
+    # Interleaved, so that load from other work on the machine hits every kind alike.
+    for load in "${loads[@]}"; do
+      run_id=$((run_id + 1))
+      start_pair "$name" "$run_id" "$load"
+      keys="$SRC_KEYS"
+      t="$(run_native)"
+      cpu3="$(cpu_report)"
+      echo "$t $cpu3" >>"$work/native-$load.runs"
+      stop_pair "$run_id"
+      line+=" native ($load) $t s,"
+    done
     run_id=$((run_id + 1))
     start_pair "$name" "$run_id"
     kf_out="$(run_keyferry "$run_id")"
     read -r t rss cpu <<<"$kf_out"
-    kf_times+=("$t")
-    kf_rss+=("$rss")
-    kf_cpu+=("$cpu")
+    cpu3="$(cpu_report)"
+    echo "$t $cpu3 $rss $cpu" >>"$work/keyferry.runs"
     stop_pair "$run_id"
-    echo "  $name run $rep: native ${native_times[-1]} s, keyferry $t s (CPU $cpu s, peak RSS" \
-      "$((rss / 1024)) MB)" >&2
+    read -r _ src_cpu dst_cpu dst_main <<<"$t $cpu3"
+    echo "$line keyferry $t s (CPU $cpu s, peak RSS $((rss / 1024)) MB; source CPU $src_cpu s," \
+      "target CPU $dst_cpu s, of it main thread $dst_main s)" >&2
   done
-  nat="$(printf '%s\n' "${native_times[@]}" | median)"
-  kf="$(printf '%s\n' "${kf_times[@]}" | median)"
-  rss="$(printf '%s\n' "${kf_rss[@]}" | sort -g | tail -1)"
-  cpu="$(printf '%s\n' "${kf_cpu[@]}" | median)"
-  echo "$name|$(dataset_label "$name")|$keys|$nat|$kf|$rss|$cpu" >>"$results"
+  # column N of a kind's runs, median
+  col() { awk -v c="$2" '{ print $c }' "$work/$1.runs" | median; }
+  row="$name|$(dataset_label "$name")|$keys"
+  for load in "${loads[@]}"; do
+    row+="|native-$load:$(col "native-$load" 1):$(col "native-$load" 2):$(col "native-$load" 3)"
+    row+=":$(col "native-$load" 4)"
+  done
+  rss="$(awk '{ print $5 }' "$work/keyferry.runs" | sort -g | tail -1)"
+  kf_cpu="$(awk '{ print $6 }' "$work/keyferry.runs" | median)"
+  row+="|keyferry:$(col keyferry 1):$(col keyferry 2):$(col keyferry 3):$(col keyferry 4)"
+  echo "$row|$rss|$kf_cpu" >>"$results"
 done
 
 echo
-echo "Native replication (REPLICAOF, diskless sync, repl-diskless-load $diskless_load) vs" \
-  "keyferry sync --once${kf_extra:+ $kf_extra}; median of $repeats runs; ratio = keyferry/native time"
-awk -F'|' 'BEGIN {
-    printf "%-34s %9s %9s %11s %10s %12s %6s %8s %9s\n", "dataset", "keys", "native s",
-      "native k/s", "keyferry s", "keyferry k/s", "ratio", "kf CPU s", "kf RSS MB";
+echo "Native replication (REPLICAOF, diskless sync; repl-diskless-load as named) vs keyferry sync" \
+  "--once${kf_extra:+ $kf_extra}; target io-threads $io_threads; median of $repeats runs;" \
+  "ratio = keyferry time / native time (below 1.00 = keyferry faster)"
+awk -F'|' -v loads="$native_loads" 'BEGIN {
+    n = split(loads, l, " ");
+    printf "%-30s %8s", "dataset", "keys";
+    for (i = 1; i <= n; i++) printf " %22s", "native s (" l[i] ")";
+    printf " %10s", "keyferry s";
+    for (i = 1; i <= n; i++) printf " %20s", "ratio vs " l[i];
+    printf " %8s %9s\n", "kf CPU s", "kf RSS MB";
   }
   {
-    printf "%-34s %9d %9.2f %11.0f %10.2f %12.0f %6.2f %8s %9.1f\n", $2, $3, $4, $3 / $4, $5,
-      $3 / $5, $5 / $4, ($7 == "-" ? "-" : sprintf("%.2f", $7)), $6 / 1024;
+    printf "%-30s %8d", $2, $3;
+    for (i = 1; i <= n; i++) { split($(3 + i), f, ":"); nat[i] = f[2]; printf " %22.2f", f[2] }
+    split($(4 + n), k, ":");
+    printf " %10.2f", k[2];
+    for (i = 1; i <= n; i++) printf " %20.2f", k[2] / nat[i];
+    printf " %8s %9.1f\n", $(6 + n), $(5 + n) / 1024;
+  }' "$results"
+echo
+echo "CPU seconds per run (medians): the source (main process + its RDB child), the target (all" \
+  "threads) and the target's main thread"
+awk -F'|' 'BEGIN { printf "%-30s %-22s %7s %9s %9s %11s\n", "dataset", "run", "time s",
+    "source", "target", "target main" }
+  {
+    for (i = 4; i <= NF - 2; i++) {
+      split($i, f, ":");
+      printf "%-30s %-22s %7.2f %9.2f %9.2f %11.2f\n", (i == 4 ? $2 : ""), f[1], f[2], f[3], f[4],
+        f[5];
+    }
   }' "$results"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine" \
   "slows both kinds of run, keyferry's pipeline more: it runs source, target and keyferry at once)"

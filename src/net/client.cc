@@ -25,7 +25,7 @@ void Client::Close() {
   if (conn_) conn_->Close();
   conn_.reset();
   parser_.Reset();
-  rbuf_.clear();
+  rlen_ = 0;
   rpos_ = 0;
 }
 
@@ -127,15 +127,15 @@ Result<void> Client::Send(std::initializer_list<std::string_view> args) {
   return Send(enc);
 }
 
-Result<resp::Reply> Client::ReadReply() {
+Result<resp::Reply> Client::ReadReply(size_t replies_after) {
   if (!connected()) {
     return MakeError(NetErrc::kNotConnected,
                      "not connected to " + uri_.Endpoint() + "; call Connect first");
   }
   const auto deadline = Clock::now() + options_.io_timeout;
   for (;;) {
-    if (rpos_ < rbuf_.size()) {
-      resp::ParseOutcome out = parser_.Feed(ByteView(rbuf_).subspan(rpos_));
+    if (rpos_ < rlen_) {
+      resp::ParseOutcome out = parser_.Feed(ByteView(rbuf_).subspan(rpos_, rlen_ - rpos_));
       rpos_ += out.consumed;
       if (out.complete()) return parser_.TakeReply();
       if (out.malformed()) {
@@ -144,17 +144,17 @@ Result<resp::Reply> Client::ReadReply() {
                                 " (is this a Redis/Valkey server?)"});
       }
     }
-    // Everything buffered was consumed: read more.
-    rbuf_.resize(kReadChunk);
+    // Everything buffered was consumed: read more. At least one byte of this reply is
+    // still to come, and at least 3 of each reply after it.
+    if (rbuf_.size() < kReadChunk) rbuf_.resize(kReadChunk);
     rpos_ = 0;
+    rlen_ = 0;
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) remaining = std::chrono::milliseconds(0);
-    auto n = conn_->ReadSome(rbuf_, remaining);
-    if (!n) {
-      rbuf_.clear();
-      return Broken(std::move(n).error());
-    }
-    rbuf_.resize(*n);
+    size_t wait_for = replies_after > kReadChunk ? kReadChunk : 1 + 3 * replies_after;
+    auto n = conn_->ReadSome(rbuf_, remaining, wait_for);
+    if (!n) return Broken(std::move(n).error());
+    rlen_ = *n;
   }
 }
 
@@ -218,9 +218,10 @@ Result<ReleasedConnection> Client::Release() {
                          " in the middle of a reply; read the pending reply first");
   }
   ReleasedConnection out;
-  out.buffered.assign(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_), rbuf_.end());
+  out.buffered.assign(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
+                      rbuf_.begin() + static_cast<std::ptrdiff_t>(rlen_));
   out.connection = std::move(conn_);
-  rbuf_.clear();
+  rlen_ = 0;
   rpos_ = 0;
   parser_.Reset();
   return out;

@@ -78,7 +78,11 @@ class Client {
   // Writes bytes that are already RESP-encoded commands (e.g. built ahead by a producer
   // thread); the caller reads one reply per command it encoded.
   Result<void> SendRaw(std::span<const ByteView> encoded);
-  Result<resp::Reply> ReadReply();
+  // `replies_after`: how many more replies the caller is owed after this one (commands it
+  // pipelined). When the socket has to be read, the read waits for the bytes those
+  // replies take at the least (3 each, "+\r\n") instead of waking for every packet
+  // (Connection::ReadSome's wait_for).
+  Result<resp::Reply> ReadReply(size_t replies_after = 0);
 
   // Hands over the connection. Fails (and keeps it) when a reply is partially parsed.
   Result<ReleasedConnection> Release();
@@ -99,7 +103,8 @@ class Client {
   ClientOptions options_;
   std::unique_ptr<Connection> conn_;
   resp::ReplyParser parser_;
-  Bytes rbuf_;
+  Bytes rbuf_;       // kReadChunk bytes once used, of which rlen_ hold data
+  size_t rlen_ = 0;  // (kept sized: no zero-filling of 64 KiB per read)
   size_t rpos_ = 0;
   resp::Reply hello_;
   uint64_t skipped_pushes_ = 0;

@@ -4,6 +4,7 @@
 // run until the (now aborted) handler has run, so no handler outlives the call.
 #include "net/connection.h"
 
+#include <algorithm>
 #include <asio.hpp>
 #include <vector>
 
@@ -58,6 +59,7 @@ Connection::~Connection() = default;
 bool Connection::is_open() const { return impl_->socket.is_open(); }
 
 void Connection::Close() {
+  low_water_ = 1;  // a new socket starts without the option
   asio::error_code ignored;
   impl_->socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   impl_->socket.close(ignored);
@@ -166,20 +168,48 @@ Result<void> Connection::WriteAll(std::span<const ByteView> segments,
   return {};
 }
 
-Result<size_t> Connection::ReadSome(std::span<uint8_t> buffer, std::chrono::milliseconds timeout) {
+Result<size_t> Connection::ReadSome(std::span<uint8_t> buffer, std::chrono::milliseconds timeout,
+                                    size_t wait_for) {
   if (!is_open()) {
     return MakeError(NetErrc::kNotConnected, "cannot read from " +
                                                  (endpoint_.empty() ? "a server" : endpoint_) +
                                                  ": the connection is not open; reconnect");
   }
+  const auto deadline = Clock::now() + timeout;
+  // A low-water mark only shapes when a sleeping read wakes up: a non-blocking read (asio
+  // tries one first) returns whatever is buffered, so no byte waits for the mark.
+  constexpr size_t kMaxLowWater = 64 * 1024;
+  size_t low_water = std::clamp<size_t>(wait_for, 1, kMaxLowWater);
   Impl::OpState op;
-  impl_->socket.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                                [&op](const asio::error_code& e, size_t n) {
-                                  op.ec = e;
-                                  op.bytes = n;
-                                  op.done = true;
-                                });
-  bool timed_out = impl_->Run(&op, Clock::now() + timeout);
+  auto start_read = [&] {
+    if (low_water != low_water_) {
+      asio::error_code ignored;  // without the option, reads just wake up sooner
+      impl_->socket.set_option(
+          asio::socket_base::receive_low_watermark(static_cast<int>(low_water)), ignored);
+      low_water_ = low_water;
+    }
+    op = Impl::OpState{};
+    impl_->socket.async_read_some(asio::buffer(buffer.data(), buffer.size()),
+                                  [&op](const asio::error_code& e, size_t n) {
+                                    op.ec = e;
+                                    op.bytes = n;
+                                    op.done = true;
+                                  });
+  };
+  start_read();
+  bool timed_out = false;
+  if (low_water > 1) {
+    // Not more than kLowWaterPatience with the mark: a slow server's replies still come
+    // back in time, a little later.
+    timed_out = impl_->Run(&op, std::min(deadline, Clock::now() + kLowWaterPatience));
+    if (timed_out && Clock::now() < deadline) {
+      low_water = 1;
+      start_read();
+      timed_out = impl_->Run(&op, deadline);
+    }
+  } else {
+    timed_out = impl_->Run(&op, deadline);
+  }
   if (timed_out) {
     return MakeError(NetErrc::kTimeout, "no reply from " + endpoint_ + " within " + Ms(timeout) +
                                             "; the server may be busy, paused or blocked — "

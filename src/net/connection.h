@@ -42,7 +42,16 @@ class Connection {
 
   // Reads at least one byte into `buffer` (which must not be empty) and returns the count.
   // kTimeout when nothing arrived in time; kClosedByPeer on EOF or reset.
-  Result<size_t> ReadSome(std::span<uint8_t> buffer, std::chrono::milliseconds timeout);
+  //
+  // `wait_for` > 1 says that many bytes are certainly coming (e.g. the replies owed to
+  // pipelined commands): when nothing is buffered, the read sleeps until that many bytes
+  // are there (SO_RCVLOWAT, capped at 64 KiB), or at most kLowWaterPatience, after which
+  // it takes what came. So a caller is woken once for a batch of replies, not once per
+  // packet the server writes — which also spares the server the wake-up it does for each.
+  // Bytes already buffered in the kernel are returned at once, whatever `wait_for`.
+  Result<size_t> ReadSome(std::span<uint8_t> buffer, std::chrono::milliseconds timeout,
+                          size_t wait_for = 1);
+  static constexpr std::chrono::milliseconds kLowWaterPatience{100};
 
   void Close();
   bool is_open() const;
@@ -53,6 +62,7 @@ class Connection {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;
+  size_t low_water_ = 1;  // SO_RCVLOWAT as set on the socket
 };
 
 }  // namespace kf::net

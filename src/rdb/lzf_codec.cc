@@ -43,6 +43,27 @@ Result<void> LzfDecompress(ByteView in, uint64_t expected_len, uint64_t limit, s
   return {};
 }
 
+Result<void> LzfDecompressInto(ByteView in, std::span<uint8_t> out) {
+  if (out.size() > LzfMaxExpansion(in.size()) || in.size() > UINT32_MAX ||
+      out.size() > UINT32_MAX) {
+    return MakeError(RdbErrc::kCorrupt, "LZF string claims " + std::to_string(out.size()) +
+                                            " uncompressed bytes from only " +
+                                            std::to_string(in.size()) + " compressed bytes");
+  }
+  if (out.empty()) {
+    if (!in.empty()) return MakeError(RdbErrc::kCorrupt, "LZF string of length 0 has data");
+    return {};
+  }
+  unsigned int n = lzf_decompress(in.data(), static_cast<unsigned int>(in.size()), out.data(),
+                                  static_cast<unsigned int>(out.size()));
+  if (n != out.size()) {
+    return MakeError(RdbErrc::kCorrupt, "LZF data decompressed to " + std::to_string(n) +
+                                            " bytes instead of the claimed " +
+                                            std::to_string(out.size()));
+  }
+  return {};
+}
+
 namespace {
 constexpr size_t kWindowMask = LzfStreamDecoder::kWindowBytes - 1;
 static_assert((LzfStreamDecoder::kWindowBytes & kWindowMask) == 0, "window is a power of two");

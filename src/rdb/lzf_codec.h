@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "common/bytes.h"
@@ -30,6 +31,11 @@ constexpr uint64_t LzfMaxExpansion(uint64_t compressed_len) { return compressed_
 // with RdbErrc::kLimitExceeded when expected_len > limit or more than `in` can expand to,
 // and with RdbErrc::kCorrupt when the data does not decompress to exactly expected_len.
 Result<void> LzfDecompress(ByteView in, uint64_t expected_len, uint64_t limit, std::string* out);
+
+// Decompresses `in` into exactly `out.size()` bytes at out.data() (memory the caller owns,
+// e.g. the tail of a buffer being encoded, so the bytes are written once). Fails like
+// LzfDecompress (without a limit: the caller sized `out`); on failure `out` holds garbage.
+Result<void> LzfDecompressInto(ByteView in, std::span<uint8_t> out);
 
 // Streaming LZF decompression of one string whose uncompressed length is announced.
 //

@@ -264,6 +264,10 @@ class RdbReader::Impl {
   bool DecodeBlob(std::string_view blob, BlobKind kind);
   bool DecodeStreamNode(const uint8_t* key16, std::string_view blob);
   void AddBytes(size_t n) { part_bytes_ += n; }
+  void ResetValue() {
+    value_ = Value{};
+    value_dirty_ = false;
+  }
   static constexpr uint64_t kBigPartBytes = uint64_t{1} << 20;
   static constexpr uint64_t kMaxCaptureReserve = uint64_t{512} << 20;  // proto-max-bulk-len
   void MaybeEmitPart();
@@ -336,6 +340,7 @@ class RdbReader::Impl {
   uint64_t str_left_ = 0;   // kStrPlain / kStrLzf: input bytes of the string still to come
   LzfStreamDecoder lzf_;    // kStrLzf
   Value value_;
+  bool value_dirty_ = false;  // value_ may hold something of an earlier value
   int64_t min_expire_ = 0;
   int64_t field_ttl_ = -1;
   uint64_t container_ = 0;
@@ -714,16 +719,18 @@ bool RdbReader::Impl::Step() {
         }
       }
       TypeKind kind = ClassifyType(op, format_);
-      std::string fmt = std::string(format_.magic == RdbMagic::kValkey ? "VALKEY" : "REDIS") +
-                        " RDB version " + std::to_string(format_.version);
+      auto fmt = [&] {  // only for the errors: this runs once per key
+        return std::string(format_.magic == RdbMagic::kValkey ? "VALKEY" : "REDIS") +
+               " RDB version " + std::to_string(format_.version);
+      };
       if (kind == TypeKind::kInvalid) {
         return Fail(RdbErrc::kUnknownOpcode, "byte " + std::to_string(op) +
                                                  " is neither an opcode nor a value type in " +
-                                                 fmt + "; expected a key type or opcode");
+                                                 fmt() + "; expected a key type or opcode");
       }
       if (kind == TypeKind::kUnsupported) {
         return Fail(RdbErrc::kUnsupportedType,
-                    "value type " + std::to_string(op) + " of " + fmt +
+                    "value type " + std::to_string(op) + " of " + fmt() +
                         " is not supported by this reader; use a target/version that keyferry "
                         "can decode or drop such keys at the source");
       }
@@ -747,7 +754,7 @@ bool RdbReader::Impl::Step() {
     }
     case Top::kKey: {
       if (!TakeString(0, &s, "key name")) return false;
-      key_ = Own(s);
+      key_.assign(s.v.data(), s.v.size());  // a copy into key_'s buffer: no allocation per key
       info_ = KeyInfo{};
       info_.key = AsBytes(key_);
       info_.db = db_;
@@ -908,7 +915,12 @@ bool RdbReader::Impl::Step() {
 // Values.
 
 bool RdbReader::Impl::StartValue() {
-  value_ = Value{};
+  // value_ is only written for values that are decoded, module values and streams (whose
+  // metadata is read at every level); it is reset after such a value, and left alone for
+  // the others (most keys at kRaw), which saves building and freeing a Value per key.
+  if (value_dirty_) ResetValue();
+  value_dirty_ = level_ >= AccessLevel::kStruct || info_.kind == TypeKind::kModule2 ||
+                 info_.kind == TypeKind::kStream;
   value_.type = info_.type;
   part_bytes_ = 0;
   blob_index_ = 0;
@@ -1133,7 +1145,7 @@ bool RdbReader::Impl::FinishValue() {
   sink_->OnKeyEnd(info_, serialized);
   capturing_ = false;
   ReleaseRaw();
-  value_ = Value{};
+  if (value_dirty_) ResetValue();
   expire_ms_ = -1;
   idle_s_ = -1;
   freq_ = -1;

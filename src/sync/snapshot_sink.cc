@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <span>
 
 #include "common/clock.h"
 #include "rdb/canonical.h"
@@ -43,22 +45,43 @@ void AppendRdbLength(Bytes* out, uint64_t len) {
   }
 }
 
+// Makes room for n more bytes at the end of *out and returns where they go. Encoding
+// through this (one resize, then memcpy) instead of a push_back per byte keeps the per-key
+// cost of building RESTOREs and MSETs small.
+uint8_t* Extend(Bytes* out, size_t n) {
+  size_t at = out->size();
+  out->resize(at + n);
+  return out->data() + at;
+}
+
+void Append(Bytes* out, std::string_view s) {
+  if (!s.empty()) std::memcpy(Extend(out, s.size()), s.data(), s.size());
+}
+
 // Appends decimal `v`.
 void AppendInt(Bytes* out, int64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out->insert(out->end(), buf, end);
+  Append(out, std::string_view(buf, static_cast<size_t>(end - buf)));
+}
+
+// Appends the header of a RESP bulk string of n bytes: "$<n>\r\n".
+void AppendBulkHeader(Bytes* out, uint64_t n) {
+  char buf[24];
+  buf[0] = '$';
+  auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 2, n);
+  end[0] = '\r';
+  end[1] = '\n';
+  Append(out, std::string_view(buf, static_cast<size_t>(end + 2 - buf)));
 }
 
 // Appends one RESP bulk string: "$<n>\r\n<bytes>\r\n".
 void AppendBulk(Bytes* out, ByteView bytes) {
-  out->push_back('$');
-  AppendInt(out, static_cast<int64_t>(bytes.size()));
-  out->push_back('\r');
-  out->push_back('\n');
-  out->insert(out->end(), bytes.begin(), bytes.end());
-  out->push_back('\r');
-  out->push_back('\n');
+  AppendBulkHeader(out, bytes.size());
+  uint8_t* p = Extend(out, bytes.size() + 2);
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  p[bytes.size()] = '\r';
+  p[bytes.size() + 1] = '\n';
 }
 
 void AppendBulk(Bytes* out, std::string_view s) { AppendBulk(out, AsBytes(s)); }
@@ -75,9 +98,10 @@ constexpr size_t kMsetValueBytes = 16 * 1024;
 // Bytes of pairs after which a pending MSET is written.
 constexpr size_t kMsetBytes = 64 * 1024;
 
-// Decodes a serialized plain string (type byte 0, then an RDB string: raw, int-encoded or
-// LZF) into *out. False for anything else or anything malformed.
-bool DecodeRawString(ByteView raw, std::string* out) {
+// Appends a serialized plain string (type byte 0, then an RDB string: raw, int-encoded or
+// LZF) to *out as a RESP bulk string, decoded straight into place. False for anything
+// else or anything malformed, with *out as it was.
+bool AppendRawStringBulk(Bytes* out, ByteView raw) {
   if (raw.size() < 2 || raw[0] != 0) return false;
   const uint8_t* p = raw.data() + 1;
   const uint8_t* end = raw.data() + raw.size();
@@ -89,15 +113,13 @@ bool DecodeRawString(ByteView raw, std::string* out) {
   size_t left = static_cast<size_t>(end - p);
   if (!special) {
     if (len != left) return false;
-    out->assign(reinterpret_cast<const char*>(p), left);
+    AppendBulk(out, ByteView(p, left));
     return true;
   }
   if (len <= 2) {  // int8 / int16 / int32
     size_t bytes = size_t{1} << len;
     if (left != bytes) return false;
-    char buf[24];
-    auto [e, ec] = std::to_chars(buf, buf + sizeof buf, rdb::DecodeLeSigned(p, bytes));
-    out->assign(buf, e);
+    AppendBulkInt(out, rdb::DecodeLeSigned(p, bytes));
     return true;
   }
   if (len != 3) return false;  // LZF: compressed length, plain length, data
@@ -110,9 +132,19 @@ bool DecodeRawString(ByteView raw, std::string* out) {
     return false;
   }
   p += used;
-  if (clen != static_cast<uint64_t>(end - p)) return false;
-  return rdb::LzfDecompress(ByteView(p, static_cast<size_t>(clen)), plen, kMsetValueBytes * 64, out)
-      .has_value();
+  if (clen != static_cast<uint64_t>(end - p) || plen > kMsetValueBytes * 64) return false;
+  size_t at = out->size();
+  AppendBulkHeader(out, plen);
+  uint8_t* value = Extend(out, static_cast<size_t>(plen) + 2);
+  auto decoded = rdb::LzfDecompressInto(ByteView(p, static_cast<size_t>(clen)),
+                                        std::span<uint8_t>(value, static_cast<size_t>(plen)));
+  if (!decoded) {
+    out->resize(at);
+    return false;
+  }
+  value[plen] = '\r';
+  value[plen + 1] = '\n';
+  return true;
 }
 
 // Bytes RESTORE takes besides the key and the value.
@@ -125,34 +157,30 @@ void AppendRestore(Bytes* out, ByteView key, ByteView serialized, int footer_ver
                    int64_t expire_ms, int64_t idle_s, int freq) {
   bool has_idle = idle_s >= 0;
   bool has_freq = !has_idle && freq >= 0;
-  int argc = 6 + (has_idle || has_freq ? 2 : 0);
-  out->push_back('*');
-  AppendInt(out, argc);
-  static constexpr std::string_view kRestore = "\r\n$7\r\nRESTORE\r\n";
-  out->insert(out->end(), kRestore.begin(), kRestore.end());
+  Append(out, has_idle || has_freq ? "*8\r\n$7\r\nRESTORE\r\n" : "*6\r\n$7\r\nRESTORE\r\n");
   AppendBulk(out, key);
   AppendBulkInt(out, expire_ms > 0 ? expire_ms : 0);
-  out->push_back('$');
-  AppendInt(out, static_cast<int64_t>(serialized.size() + 10));
-  out->push_back('\r');
-  out->push_back('\n');
-  out->insert(out->end(), serialized.begin(), serialized.end());
+  AppendBulkHeader(out, serialized.size() + 10);
+  uint8_t* p = Extend(out, serialized.size() + 12);
+  std::memcpy(p, serialized.data(), serialized.size());
+  p += serialized.size();
   uint8_t version[2] = {static_cast<uint8_t>(footer_version & 0xff),
                         static_cast<uint8_t>((footer_version >> 8) & 0xff)};
-  out->insert(out->end(), version, version + 2);
+  p[0] = version[0];
+  p[1] = version[1];
   uint64_t crc = rdb::Crc64(rdb::Crc64(0, serialized), ByteView(version, 2));
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(crc >> (8 * i)));
-  out->push_back('\r');
-  out->push_back('\n');
-  AppendBulk(out, std::string_view("ABSTTL"));
+  for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<uint8_t>(crc >> (8 * i));
+  p[10] = '\r';
+  p[11] = '\n';
+  Append(out, "$6\r\nABSTTL\r\n");
   if (has_idle) {
-    AppendBulk(out, std::string_view("IDLETIME"));
+    Append(out, "$8\r\nIDLETIME\r\n");
     AppendBulkInt(out, idle_s);
   } else if (has_freq) {
-    AppendBulk(out, std::string_view("FREQ"));
+    Append(out, "$4\r\nFREQ\r\n");
     AppendBulkInt(out, freq);
   }
-  AppendBulk(out, std::string_view("REPLACE"));
+  Append(out, "$7\r\nREPLACE\r\n");
 }
 
 }  // namespace
@@ -318,16 +346,19 @@ void SnapshotSink::SubmitRestore(int db, const rdb::KeyInfo& key, ByteView seria
 }
 
 bool SnapshotSink::AddToMset(int db, size_t lane, ByteView key, ByteView raw) {
-  if (!DecodeRawString(raw, &value_)) return false;
   if (msets_.size() <= lane) msets_.resize(lane + 1);
   PendingMset& m = msets_[lane];
   if (m.count > 0 && m.db != db) FlushMset(lane);
+  size_t at = m.pairs.size();
+  AppendBulk(&m.pairs, key);
+  if (!AppendRawStringBulk(&m.pairs, raw)) {
+    m.pairs.resize(at);
+    return false;
+  }
   if (m.count == 0) {
     m.db = db;
     m.first_key.assign(key.begin(), key.end());
   }
-  AppendBulk(&m.pairs, key);
-  AppendBulk(&m.pairs, std::string_view(value_));
   ++m.count;
   if (m.count >= options_.mset_pairs || m.pairs.size() >= kMsetBytes) FlushMset(lane);
   return true;
@@ -338,11 +369,10 @@ void SnapshotSink::FlushMset(size_t lane) {
   if (m.count == 0) return;
   if (!error_) {
     Bytes* out = lanes_->Begin(lane, m.pairs.size() + 32);
-    out->push_back('*');
+    Append(out, "*");
     AppendInt(out, 1 + 2 * static_cast<int64_t>(m.count));
-    static constexpr std::string_view kMset = "\r\n$4\r\nMSET\r\n";
-    out->insert(out->end(), kMset.begin(), kMset.end());
-    out->insert(out->end(), m.pairs.begin(), m.pairs.end());
+    Append(out, "\r\n$4\r\nMSET\r\n");
+    Append(out, AsStringView(ByteView(m.pairs)));
     std::string what =
         m.count == 1 ? "MSET" : "MSET of " + std::to_string(m.count) + " strings, the first";
     auto r = lanes_->End(lane, m.db, 1, what + " " + KeyLabel(ByteView(m.first_key), m.db));

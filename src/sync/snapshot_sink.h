@@ -121,7 +121,6 @@ class SnapshotSink : public rdb::RdbSink {
   bool value_started_ = false;
   std::unique_ptr<NestedDecoder> nested_;
   std::vector<PendingMset> msets_;  // by lane
-  std::string value_;               // scratch: a decoded string
   uint64_t string_offset_ = 0;      // where the next piece of a big string goes
   uint64_t keys_written_ = 0;
   uint64_t keys_skipped_ = 0;

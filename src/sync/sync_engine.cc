@@ -32,6 +32,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
+// How often ACKs go between the end of a full sync and the first byte of the stream, and
+// for how long at most (a source without writes may send nothing for 10 s).
+constexpr milliseconds kStartAckInterval{20};
+constexpr milliseconds kStartAckFor{2000};
+
 Result<std::string> Info(net::Client& client, const char* section) {
   auto reply = client.Call({"INFO", section});
   if (!reply) return MakeError(reply.error());
@@ -151,6 +156,11 @@ struct SyncEngine::Session {
   bool track_stream_groups = false;                     // stats->stream_group_keys has a capacity
   std::vector<std::pair<int, std::string>> group_keys;  // their stream keys in this batch
   Clock::time_point last_tick = Clock::now();
+  // After a full sync, until the first stream byte: ACKs every kStartAckInterval instead of
+  // every second (see RunStream).
+  bool awaiting_stream = false;
+  Clock::time_point awaiting_since = Clock::now();
+  Clock::time_point last_start_ack = Clock::now();
   net::Client source_admin;  // reads the source's offset for /status
   Clock::time_point next_offset_poll = Clock::now();
 
@@ -734,6 +744,19 @@ Result<void> SyncEngine::Session::RunStream() {
     if (stop) return {};
     if (options.once && once_target >= 0 && applied >= once_target) return {};
     KF_RETURN_IF_ERROR(Tick(false));
+    // A diskless primary starts the stream on the first ACK it gets once it has reaped its
+    // RDB child. The ACK sent right after the snapshot can beat that (the child exits a
+    // moment after its last byte), and the primary then holds the stream until the next
+    // ACK: a second later with one ACK a second. So ACK often until the stream flows.
+    if (awaiting_stream && Clock::now() - awaiting_since > kStartAckFor) awaiting_stream = false;
+    if (awaiting_stream && link.open() && applied >= 0 &&
+        Clock::now() - last_start_ack >= kStartAckInterval) {
+      last_start_ack = Clock::now();
+      auto acked = link.SendAck(applied);
+      if (!acked) {
+        return MakeError(LinkLost("sending REPLCONF ACK failed: " + acked.error().ToString()));
+      }
+    }
     ByteView data;
     if (!leftover.empty()) {
       buf.assign(leftover.begin(), leftover.end());
@@ -756,6 +779,7 @@ Result<void> SyncEngine::Session::RunStream() {
       }
       data = ByteView(buf.data(), *n);
     }
+    awaiting_stream = false;
     last_data = Clock::now();
     batch.clear();
     if (!carry.empty()) {  // an open source transaction from the last read comes first
@@ -904,6 +928,8 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
         auto offset = s.SourceOffset();
         s.once_target = offset ? *offset : reply->offset;
       }
+      s.awaiting_stream = true;
+      s.awaiting_since = s.last_start_ack = Clock::now();
       auto ticked = s.Tick(true);  // the first ACK, right after the snapshot is applied
       if (!ticked && !IsLinkLoss(ticked.error())) return fail(std::move(ticked).error());
     } else {

@@ -1,7 +1,8 @@
 // Integration tests of net::Client and net::Connection against real servers: Redis 7.0
 // and Valkey 8.0, each test run on both. Binary-safe values, a 10,000-command pipeline,
 // AUTH (right and wrong), refused connects, read timeouts against a paused server,
-// RESP3 HELLO, SELECT, peer close, concurrent clients and handing over a connection.
+// RESP3 HELLO, SELECT, peer close, concurrent clients, handing over a connection, and
+// reads that wait for the replies a pipeline owes.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -112,6 +113,41 @@ TEST_P(NetClientTest, TenThousandPipelinedCommands) {
     }
   }
   EXPECT_EQ(s->Call({"DBSIZE"}), std::to_string(kN / 4 + 2));
+}
+
+// ReadReply(replies_after): reads wait for the bytes the owed replies take; a pipeline of
+// 5,000 INCRs read that way gets every reply right, and a hint that promises more than
+// comes (here 1,000 replies for one PING) only delays the read by at most
+// Connection::kLowWaterPatience, far below the I/O timeout.
+TEST_P(NetClientTest, OwedRepliesArriveRightAndAWrongHintOnlyWaitsBriefly) {
+  auto s = Start();
+  ASSERT_TRUE(s);
+  Client c;
+  ClientOptions options;
+  options.io_timeout = milliseconds(5000);
+  ASSERT_TRUE(c.Connect(UriOf(*s), options).has_value());
+  constexpr size_t kN = 5000;
+  resp::CommandEncoder enc;
+  for (size_t i = 0; i < kN; ++i) enc.Add({"INCR", "owed"});
+  ASSERT_TRUE(c.Send(enc).has_value());
+  for (size_t i = 0; i < kN; ++i) {
+    auto r = c.ReadReply(kN - 1 - i);
+    ASSERT_TRUE(r.has_value()) << i << ": " << r.error().message;
+    ASSERT_EQ(r->integer(), static_cast<int64_t>(i + 1)) << i;
+  }
+  ASSERT_TRUE(c.Send({"PING"}).has_value());
+  auto start = Clock::now();
+  auto pong = c.ReadReply(1000);
+  auto waited = Clock::now() - start;
+  ASSERT_TRUE(pong.has_value()) << pong.error().message;
+  EXPECT_EQ(pong->str(), "PONG");
+  EXPECT_LT(waited, Connection::kLowWaterPatience + milliseconds(1000));
+  // The connection is still good, and a read without a hint does not wait.
+  start = Clock::now();
+  auto after = c.Call({"GET", "owed"});
+  ASSERT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_EQ(after->str(), std::to_string(kN));
+  EXPECT_LT(Clock::now() - start, Connection::kLowWaterPatience);
 }
 
 TEST_P(NetClientTest, ErrorRepliesAreRepliesNotFailures) {

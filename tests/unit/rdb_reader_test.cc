@@ -151,6 +151,40 @@ TEST_P(FixtureTest, RawValuesAreDumpPayloads) {
   }
 }
 
+// Keys read at kRaw, kSkip and kData in turn: every value decoded at kData is the one a
+// reader at kData for every key gives (the reader leaves its Value alone for keys it does
+// not decode, and must not carry anything of them into the next decoded one).
+TEST_P(FixtureTest, MixedLevelsDecodeLikeDataOnly) {
+  class MixedSink : public DataSink {
+   public:
+    AccessLevel OnKey(const KeyInfo&) override {
+      static constexpr AccessLevel kOrder[] = {AccessLevel::kRaw, AccessLevel::kData,
+                                               AccessLevel::kSkip, AccessLevel::kData};
+      AccessLevel level = kOrder[n++ % 4];
+      decoded.push_back(level == AccessLevel::kData);
+      return level;
+    }
+    size_t n = 0;
+    std::vector<bool> decoded;
+  } mixed;
+  RdbReader mr(&mixed);
+  ASSERT_TRUE(FeedInPieces(mr, data_, [] { return size_t{4096}; }).has_value());
+  DataSink data;
+  RdbReader dr(&data);
+  ASSERT_TRUE(FeedWhole(dr, data_).has_value());
+  std::vector<std::pair<std::string, Value>> want;
+  for (size_t i = 0; i < data.values.size(); ++i) {
+    if (mixed.decoded[i]) want.push_back(data.values[i]);
+  }
+  ASSERT_GT(want.size(), 10u);
+  ASSERT_EQ(mixed.values.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(mixed.values[i].first, want[i].first);
+    EXPECT_TRUE(mixed.values[i].second == want[i].second)
+        << "key " << Printable(want[i].first) << " differs after keys at other levels";
+  }
+}
+
 TEST_P(FixtureTest, RawPartsStayBoundedWhenFedWhole) {
   class PartSink : public RdbSink {
    public:
