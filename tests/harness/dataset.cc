@@ -42,6 +42,10 @@ std::string Bin(int i) {
   return s;
 }
 
+const char kSeedLibrary[] =
+    "#!lua name=kflib\n"
+    "redis.register_function('kf_echo', function(keys, args) return args[1] end)\n";
+
 std::vector<Cmd> SeedCommands(const SeedOptions& o, int db) {
   const std::string p = o.prefix + "db" + std::to_string(db) + ":";
   std::vector<Cmd> c;
@@ -112,6 +116,15 @@ std::vector<Cmd> SeedCommands(const SeedOptions& o, int db) {
   c.push_back({"XREADGROUP", "GROUP", "g1", "alice", "COUNT", "4", "STREAMS", p + "stream", ">"});
   c.push_back({"XREADGROUP", "GROUP", "g1", "bob", "COUNT", "3", "STREAMS", p + "stream", ">"});
   c.push_back({"XACK", p + "stream", "g1", "1700000000000-2"});
+  // Fixed delivery times (XREADGROUP stamps the server's clock), so that two deployments
+  // seeded apart (a cluster and a standalone) hold equal pending entries.
+  for (const auto& [consumer, ids] : std::vector<std::pair<std::string, std::vector<int>>>{
+           {"alice", {1, 3, 4}}, {"bob", {6, 7, 8}}}) {
+    Cmd claim = {"XCLAIM", p + "stream", "g1", consumer, "0"};
+    for (int id : ids) claim.push_back("1700000000000-" + std::to_string(id));
+    for (const char* arg : {"TIME", "1700000001000", "JUSTID"}) claim.push_back(arg);
+    c.push_back(claim);
+  }
   c.push_back({"XGROUP", "CREATE", p + "stream:empty", "g", "$", "MKSTREAM"});
   // Millisecond expiries on about one key in seven.
   c.push_back({"PEXPIREAT", p + "str:int", std::to_string(far_future + 123)});
@@ -153,16 +166,21 @@ void Normalize(rdb::Value& v) {
   }
 }
 
+using KeyMap = std::map<std::pair<int, std::string>, KeyState>;
+
 // (db, key) → state, for every db with keys.
-std::map<std::pair<int, std::string>, KeyState> ReadAll(const net::Uri& uri,
-                                                        std::vector<std::string>* errors) {
-  std::map<std::pair<int, std::string>, KeyState> out;
+KeyMap ReadAll(const net::Uri& uri, std::vector<std::string>* errors) {
+  KeyMap out;
   net::Client client;
   auto connected = client.Connect(uri);
   if (!connected) {
     errors->push_back("cannot connect to " + uri.Endpoint() + ": " + connected.error().ToString());
     return out;
   }
+  // A cluster node answers MOVED for keys of a slot it is importing unless the read is
+  // preceded by ASKING (which holds for one command).
+  auto cluster_info = Call(client, {"CLUSTER", "INFO"});
+  const bool cluster = cluster_info && !cluster_info->is_error();
   for (int db = 0; db < 16; ++db) {
     auto sel = Call(client, {"SELECT", std::to_string(db)});
     if (!sel || sel->is_error()) break;
@@ -180,7 +198,9 @@ std::map<std::pair<int, std::string>, KeyState> ReadAll(const net::Uri& uri,
         // keyferry's applied-offset marker is a running sync's bookkeeping, not data.
         if (k.str() == target::kAppliedMarkerKey) continue;
         keys.push_back(k.str());
+        if (cluster) reads.push_back({"ASKING"});
         reads.push_back({"DUMP", k.str()});
+        if (cluster) reads.push_back({"ASKING"});
         reads.push_back({"PEXPIRETIME", k.str()});
       }
       if (reads.empty()) continue;
@@ -189,10 +209,16 @@ std::map<std::pair<int, std::string>, KeyState> ReadAll(const net::Uri& uri,
         errors->push_back("DUMP failed: " + replies.error().ToString());
         return out;
       }
+      const size_t stride = cluster ? 4 : 2;
       for (size_t i = 0; i < keys.size(); ++i) {
-        const auto& dump = (*replies)[2 * i];
-        const auto& ttl = (*replies)[2 * i + 1];
+        const auto& dump = (*replies)[stride * i + stride / 2 - 1];
+        const auto& ttl = (*replies)[stride * i + stride - 1];
         if (dump.is_null()) continue;  // expired or deleted between SCAN and DUMP
+        if (dump.is_error()) {
+          errors->push_back("DUMP " + Printable(keys[i], 60) + " on " + uri.Endpoint() +
+                            " answered " + dump.str());
+          continue;
+        }
         KeyState state;
         auto value = rdb::DecodeDumpPayload(dump.bytes());
         if (!value) {
@@ -209,6 +235,24 @@ std::map<std::pair<int, std::string>, KeyState> ReadAll(const net::Uri& uri,
     } while (cursor != "0");
   }
   return out;
+}
+
+// The merged content of a deployment's nodes; a key on two nodes is an error.
+KeyMap ReadDeployment(const std::vector<net::Uri>& nodes, std::vector<std::string>* errors) {
+  KeyMap merged;
+  std::map<std::pair<int, std::string>, std::string> holder;
+  for (const auto& uri : nodes) {
+    for (auto& [k, state] : ReadAll(uri, errors)) {
+      auto [it, inserted] = holder.emplace(k, uri.Endpoint());
+      if (!inserted) {
+        errors->push_back("key " + Printable(k.second, 60) + " is on two nodes, " + it->second +
+                          " and " + uri.Endpoint());
+        continue;
+      }
+      merged[k] = std::move(state);
+    }
+  }
+  return merged;
 }
 
 std::string Functions(const net::Uri& uri) {
@@ -245,6 +289,16 @@ std::string JoinDiffs(const std::vector<std::string>& diffs) {
   return out;
 }
 
+std::vector<Cmd> EveryTypeCommands(const SeedOptions& options, int db) {
+  std::vector<Cmd> commands = SeedCommands(options, db);
+  commands.erase(commands.begin());  // the SELECT
+  return commands;
+}
+
+std::vector<std::string> SeedFunctionLoad() {
+  return {"FUNCTION", "LOAD", "REPLACE", kSeedLibrary};
+}
+
 void SeedEveryType(const net::Uri& uri, const SeedOptions& options) {
   net::Client client;
   auto connected = client.Connect(uri);
@@ -254,10 +308,7 @@ void SeedEveryType(const net::Uri& uri, const SeedOptions& options) {
     if (::testing::Test::HasFatalFailure()) return;
   }
   if (options.functions) {
-    auto loaded = Call(client, {"FUNCTION", "LOAD", "REPLACE",
-                                "#!lua name=kflib\n"
-                                "redis.register_function('kf_echo', function(keys, args) "
-                                "return args[1] end)\n"});
+    auto loaded = Call(client, {"FUNCTION", "LOAD", "REPLACE", kSeedLibrary});
     ASSERT_TRUE(loaded);
     ASSERT_FALSE(loaded->is_error()) << loaded->str();
   }
@@ -344,9 +395,15 @@ void Writer::Run() {
 
 std::vector<std::string> CanonicalDiff(const net::Uri& source, const net::Uri& target,
                                        size_t max_reported) {
+  return CanonicalDiff(std::vector<net::Uri>{source}, std::vector<net::Uri>{target}, max_reported);
+}
+
+std::vector<std::string> CanonicalDiff(const std::vector<net::Uri>& source_nodes,
+                                       const std::vector<net::Uri>& target_nodes,
+                                       size_t max_reported) {
   std::vector<std::string> diffs;
-  auto a = ReadAll(source, &diffs);
-  auto b = ReadAll(target, &diffs);
+  auto a = ReadDeployment(source_nodes, &diffs);
+  auto b = ReadDeployment(target_nodes, &diffs);
   auto name = [](const std::pair<int, std::string>& k) {
     return "db" + std::to_string(k.first) + " " + Printable(k.second, 60);
   };
@@ -372,7 +429,23 @@ std::vector<std::string> CanonicalDiff(const net::Uri& source, const net::Uri& t
     if (diffs.size() >= max_reported) break;
     if (!a.count(k)) diffs.push_back("extra on target: " + name(k));
   }
-  if (Functions(source) != Functions(target)) diffs.push_back("function libraries differ");
+  // Functions live on each node: every primary of a cluster must hold the same libraries.
+  auto functions = [&diffs](const std::vector<net::Uri>& nodes, const char* side) {
+    std::string first;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::string libs = Functions(nodes[i]);
+      if (i == 0) {
+        first = libs;
+      } else if (libs != first) {
+        diffs.push_back(std::string("function libraries differ between ") + side + " nodes " +
+                        nodes[0].Endpoint() + " and " + nodes[i].Endpoint());
+      }
+    }
+    return first;
+  };
+  if (functions(source_nodes, "source") != functions(target_nodes, "target")) {
+    diffs.push_back("function libraries differ");
+  }
   return diffs;
 }
 

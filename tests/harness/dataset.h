@@ -12,6 +12,12 @@
 // absolute expiry to the millisecond. Consumer seen/active times are not compared
 // (they are clocks of the server that served the reads). Function libraries are compared
 // by name and code. Returns a description of every difference (empty = equal).
+//
+// Either side may be a cluster, given as the URIs of all its primaries: their contents are
+// merged (a cluster has db 0 only). A key found on two primaries, a key a node holds but
+// cannot serve (DUMP answers MOVED: it lies in a slot the node does not own) and primaries
+// of one cluster with different function libraries are differences too. Keys of a slot
+// being migrated are read with ASKING, so a half-migrated slot reads as one whole.
 #pragma once
 
 #include <atomic>
@@ -39,6 +45,11 @@ std::string JoinDiffs(const std::vector<std::string>& diffs);
 // Seeds `uri` (must be reachable); fails the current test on errors.
 void SeedEveryType(const net::Uri& uri, const SeedOptions& options = {});
 
+// The commands SeedEveryType runs in one db (without the SELECT), each touching one key,
+// and the FUNCTION LOAD of its library: what a cluster test sends through a cluster client.
+std::vector<std::vector<std::string>> EveryTypeCommands(const SeedOptions& options, int db);
+std::vector<std::string> SeedFunctionLoad();
+
 // A background writer changing keys of every type in dbs 0 and 3.
 class Writer {
  public:
@@ -59,6 +70,10 @@ class Writer {
 };
 
 std::vector<std::string> CanonicalDiff(const net::Uri& source, const net::Uri& target,
+                                       size_t max_reported = 20);
+// The same for deployments of several nodes: every primary of a cluster, or one server.
+std::vector<std::string> CanonicalDiff(const std::vector<net::Uri>& source_nodes,
+                                       const std::vector<net::Uri>& target_nodes,
                                        size_t max_reported = 20);
 
 // Waits until the source reports a replica (keyferry) whose acknowledged offset equals the

@@ -215,6 +215,11 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(ServerKind kind, ServerOptio
   }
   for (int attempt = 0; attempt < 5; ++attempt) {
     server->port_ = FreeLoopbackPort();
+    if (server->options_.cluster) {
+      do {
+        server->cluster_port_ = FreeLoopbackPort();
+      } while (server->cluster_port_ == server->port_);
+    }
     if (server->Launch()) return server;
   }
   ADD_FAILURE() << "could not start " << ServerBinary(kind) << "; its log:\n" << server->ReadLog();
@@ -239,6 +244,10 @@ bool ServerProcess::Launch() {
                                    "no",
                                    "--protected-mode",
                                    "no"};
+  if (options_.cluster) {
+    args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-port",
+                             std::to_string(cluster_port_), "--cluster-config-file", "nodes.conf"});
+  }
   for (const auto& [name, value] : options_.config) {
     args.push_back("--" + name);
     std::istringstream words(value);

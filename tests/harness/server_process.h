@@ -25,6 +25,10 @@ struct ServerOptions {
   // Given as command-line arguments `--name value`; a value may hold spaces (several words).
   std::vector<std::pair<std::string, std::string>> config;
   std::chrono::milliseconds start_timeout{10000};
+  // Cluster mode: cluster-enabled yes, cluster-config-file nodes.conf in the server's dir
+  // and a cluster bus port of its own, free, chosen with the client port (the default bus
+  // port, client port + 10000, may be taken or above 65535). Kept across Restart().
+  bool cluster = false;
 };
 
 class ServerProcess {
@@ -41,6 +45,8 @@ class ServerProcess {
   ServerKind kind() const { return kind_; }
   const std::string& host() const { return host_; }
   int port() const { return port_; }
+  // The cluster bus port (options.cluster), else 0.
+  int cluster_port() const { return cluster_port_; }
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
   // "redis://127.0.0.1:<port>" (with the password from `requirepass` when one was set).
@@ -76,6 +82,7 @@ class ServerProcess {
   ServerOptions options_;
   std::string host_ = "127.0.0.1";
   int port_ = 0;
+  int cluster_port_ = 0;
   pid_t pid_ = -1;
   std::string dir_;
   std::string password_;
