@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "control/apply_transitions.h"
 #include "control/checks.h"
 #include "control/control_errc.h"
 #include "control/cutover_hook.h"
@@ -161,9 +162,16 @@ class Migration::Impl {
     return spec_.TargetUri(port);
   }
 
+  // The journal facts the transitions depend on (apply_transitions.h).
+  JournalFacts ReadFacts();
+  // Runs the step of `phase` (nothing for a terminal state).
+  Result<void> RunStep(Phase phase);
+
   // Phases.
   Result<void> Preflight();
   Result<void> Provision();
+  Result<void> FullSync();
+  Result<void> CatchUp();
   Result<void> StartEngine();
   Result<void> WaitFullSync();
   Result<void> WaitCatchUp();
@@ -1148,205 +1156,192 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
 
 Result<Phase> Migration::Impl::Apply() {
   std::string fingerprint = spec_.Fingerprint();
-  Phase start = Phase::kPreflight;
-  // Past the point of no return the journal's cutover keys decide where to go on, whatever
-  // the phase says (a failed hook leaves FAILED behind): never back to the copy.
-  const bool cutover_done = State(kCutoverDoneKey).has_value();
-  const bool cutover_started = cutover_done || State(kCutoverStartedKey).has_value();
-  if (auto saved = State(kKeyPhase)) {
-    auto parsed = ParsePhase(*saved);
-    if (parsed && !IsTerminal(*parsed)) start = *parsed;
-    if (parsed && *parsed == Phase::kDone) {
-      Event(Phase::kDone, EventKind::kInfo, "the migration is already done; nothing to do");
-      return Phase::kDone;
+  std::optional<Phase> journaled;
+  const auto saved = State(kKeyPhase);
+  if (saved) journaled = ParsePhase(*saved);
+  const JournalFacts facts = ReadFacts();
+  const ResumePoint resume = ResumeAt(journaled, facts);
+  if (resume.already_done) {
+    Event(Phase::kDone, EventKind::kInfo, "the migration is already done; nothing to do");
+    return Phase::kDone;
+  }
+  auto saved_fp = State(kKeySpecFingerprint);
+  if (resume.spec_locked && saved_fp && *saved_fp != fingerprint) {
+    std::vector<std::string> changed;
+    if (auto before = State(kKeySpecJson)) {
+      auto json = nlohmann::json::parse(*before, nullptr, false);
+      if (!json.is_discarded()) changed = ChangedFields(json, spec_.ToJson());
     }
-    bool resumable = parsed && (!IsTerminal(*parsed) || cutover_started);
-    auto saved_fp = State(kKeySpecFingerprint);
-    if (resumable && saved_fp && *saved_fp != fingerprint) {
-      std::vector<std::string> changed;
-      if (auto before = State(kKeySpecJson)) {
-        auto json = nlohmann::json::parse(*before, nullptr, false);
-        if (!json.is_discarded()) changed = ChangedFields(json, spec_.ToJson());
-      }
-      changed.erase(std::remove(changed.begin(), changed.end(), "origin"), changed.end());
-      // After the hook started, fixing the hook (or what happens to the source) is how a
-      // failed cutover is finished; anything else would describe another migration.
-      bool only_cutover = cutover_started && !changed.empty() &&
-                          std::all_of(changed.begin(), changed.end(), [](const std::string& f) {
-                            return f.starts_with("cutover.") || f.starts_with("after_cutover.");
-                          });
-      if (!only_cutover) {
-        std::string fields;
-        for (const auto& f : changed) fields += (fields.empty() ? " (changed: " : ", ") + f;
-        if (!fields.empty()) fields += ")";
-        return MakeError(
-            ControlErrc::kSpecChanged,
-            "the spec changed since this migration started" + fields + " (phase " + *saved +
-                (cutover_started
-                     ? "); the cutover has started, so only cutover.* and after_cutover.* may "
-                       "change: put the other fields back and run keyferry apply again"
-                     : "); finish it with the original spec, or abort it (keyferry abort) "
-                       "before applying a changed one"));
-      }
-      Event(Phase::kCutover, EventKind::kInfo,
-            "the spec's cutover settings changed since the cutover started; using the new ones");
+    changed.erase(std::remove(changed.begin(), changed.end(), "origin"), changed.end());
+    if (!SpecChangeAllowed(changed, facts)) {
+      std::string fields;
+      for (const auto& f : changed) fields += (fields.empty() ? " (changed: " : ", ") + f;
+      if (!fields.empty()) fields += ")";
+      return MakeError(
+          ControlErrc::kSpecChanged,
+          "the spec changed since this migration started" + fields + " (phase " + *saved +
+              (facts.cutover_started || facts.cutover_done
+                   ? "); the cutover has started, so only cutover.* and after_cutover.* may "
+                     "change: put the other fields back and run keyferry apply again"
+                   : "); finish it with the original spec, or abort it (keyferry abort) "
+                     "before applying a changed one"));
     }
+    Event(Phase::kCutover, EventKind::kInfo,
+          "the spec's cutover settings changed since the cutover started; using the new ones");
   }
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecFingerprint, fingerprint));
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecJson, spec_.ToJson().dump()));
   KF_RETURN_IF_ERROR(journal_->Set(kKeySpecName, spec_.name));
-  if (cutover_done) {
-    start = Phase::kDecommission;
-  } else if (cutover_started) {
-    start = Phase::kCutover;
-    resumed_cutover_ = true;
+  resumed_cutover_ = resume.cutover_interrupted;
+  if (resume.resumed_at != Phase::kPreflight) {
+    Event(resume.resumed_at, EventKind::kInfo,
+          "resuming the migration at " + std::string(PhaseName(resume.resumed_at)));
   }
-  if (start != Phase::kPreflight) {
-    Event(start, EventKind::kInfo, "resuming the migration at " + std::string(PhaseName(start)));
-  }
-  // A process that died inside the write pause, before the hook started, left no live
-  // sync: go back to FULL_SYNC/CATCH_UP (the source's pause times out by itself) and pause
-  // again.
-  if ((start == Phase::kPauseWrites || start == Phase::kDrain || start == Phase::kVerify ||
-       start == Phase::kCutover) &&
-      !cutover_started) {
-    Event(start, EventKind::kInfo, "re-establishing the live sync before pausing writes again");
-    start = Phase::kFullSync;
-  }
-  // A resumed copy needs its provisioned target: reuse it when it is the same live
-  // process, else start a new one and copy again from the start (never resume into an
-  // empty server).
-  if ((start == Phase::kFullSync || start == Phase::kCatchUp) &&
-      spec_.target.provider == ProviderKind::kLocal) {
-    const auto pid_before = State(kTargetPidKey);
-    if (auto ensured = Provision(); !ensured) {
-      phase_ = start;
-      Event(start, EventKind::kFail, ensured.error().ToString());
-      return Rollback(ensured.error().ToString(), Phase::kRolledBack);
-    }
-    if (State(kTargetPidKey) != pid_before) start = Phase::kFullSync;
+  if (resume.back_to_live_sync) {
+    Event(resume.resumed_at, EventKind::kInfo,
+          "re-establishing the live sync before pausing writes again");
   }
 
-  auto fail = [&](Error e) -> Result<Phase> {
+  // Carries out a failed step's consequence (NextAfter): an event, then a rollback or,
+  // past the point of no return, FAILED with nothing rolled back.
+  auto fail = [&](Error e, const Next& next) -> Result<Phase> {
     Event(phase_, EventKind::kFail, e.ToString());
-    if (CutoverStarted()) {
-      // Past the point of no return: stop, roll nothing back; apply run again goes on.
-      auto r = SetPhase(Phase::kFailed, PhaseStatus::kFailed);
+    if (next.kind == NextKind::kFailAfterCutover) {
+      auto r = SetPhase(next.phase, PhaseStatus::kFailed);
       (void)r;
-      Event(Phase::kFailed, EventKind::kFinish,
+      Event(next.phase, EventKind::kFinish,
             "stopped after the cutover started; nothing was rolled back. Run keyferry apply "
             "again to finish the migration");
       return MakeError(std::move(e));
     }
-    bool by_operator = e.code == make_error_code(ControlErrc::kAborted) ||
-                       e.code == make_error_code(ControlErrc::kDeclined);
-    return Rollback(e.ToString(), by_operator ? Phase::kAborted : Phase::kRolledBack);
-  };
-  auto run = [&](Phase phase, auto&& body) -> Result<void> {
-    KF_RETURN_IF_ERROR(SetPhase(phase));
-    Event(phase, EventKind::kStart, "started");
-    HoldForTests(phase, options_.stop);
-    auto r = body();
-    if (!r) return r;
-    return {};
+    return Rollback(e.ToString(), next.phase);
   };
 
-  for (Phase phase = start; phase != Phase::kDone;) {
-    if (StopRequested() && !CutoverStarted()) {
-      return fail(Error{make_error_code(ControlErrc::kAborted), "aborted by the operator"});
+  Phase entry = resume.entry;
+  // A resumed copy needs its provisioned target: reuse it when it is the same live
+  // process, else start a new one and copy again from the start (never resume into an
+  // empty server).
+  if (resume.confirm_target && spec_.target.provider == ProviderKind::kLocal) {
+    const auto pid_before = State(kTargetPidKey);
+    if (auto ensured = Provision(); !ensured) {
+      phase_ = entry;
+      return fail(ensured.error(), NextAfter(entry, OutcomeOf(ensured), ReadFacts()));
     }
-    Result<void> r;
-    switch (phase) {
-      case Phase::kPreflight:
-        r = run(phase, [&] { return Preflight(); });
-        phase = Phase::kProvision;
-        break;
-      case Phase::kProvision:
-        r = run(phase, [&] { return Provision(); });
-        phase = Phase::kFullSync;
-        break;
-      case Phase::kFullSync:
-        r = run(phase, [&]() -> Result<void> {
-          if (spec_.migration.write_pause == WritePause::kReadOnly) {
-            if (!State(kPauseStartKey)) {
-              pause_started_ms_ = UnixMillis();
-              KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
-            }
-            StartPauseKeeper();
-            Event(phase, EventKind::kInfo,
-                  "write_pause read-only: source writes are paused for the whole migration");
-          }
-          KF_RETURN_IF_ERROR(StartEngine());
-          return WaitFullSync();
-        });
-        phase = Phase::kCatchUp;
-        break;
-      case Phase::kCatchUp:
-        r = run(phase, [&]() -> Result<void> {
-          KF_RETURN_IF_ERROR(StartEngine());
-          KF_RETURN_IF_ERROR(WaitCatchUp());
-          KF_RETURN_IF_ERROR(LiveVerify());
-          KF_RETURN_IF_ERROR(CollectStreamKeysAfterResume());
-          KF_RETURN_IF_ERROR(WaitCatchUp());  // the verify took time: close the gap again
-          if (!options_.auto_approve) {
-            auto target = TargetUri();
-            std::string question =
-                "The target " + (target ? target->Endpoint() : std::string("(unknown)")) +
-                " has caught up. Pause writes on the source, cut over and " +
-                (spec_.after_cutover.source == SourceAfterCutover::kKeep ? "keep" : "shut down") +
-                " the source? This cannot be undone. [y/N] ";
-            switch (AskOperator(Phase::kCatchUp, question)) {
-              case Confirmation::kYes:
-                break;
-              case Confirmation::kNo:
-                return MakeError(ControlErrc::kDeclined,
-                                 "the operator declined the cutover; nothing was paused or cut "
-                                 "over");
-              case Confirmation::kStopped:
-                return MakeError(ControlErrc::kAborted,
-                                 "aborted by the operator while apply awaited the confirmation; "
-                                 "nothing was paused or cut over");
-            }
-            // The answer may have taken a while: close the gap again before pausing.
-            KF_RETURN_IF_ERROR(WaitCatchUp());
-          }
-          return Result<void>();
-        });
-        phase = Phase::kPauseWrites;
-        break;
-      case Phase::kPauseWrites:
-        r = run(phase, [&] { return PauseWrites(); });
-        phase = Phase::kDrain;
-        break;
-      case Phase::kDrain:
-        r = run(phase, [&] { return Drain(); });
-        phase = Phase::kVerify;
-        break;
-      case Phase::kVerify:
-        r = run(phase, [&] { return VerifyFinal(); });
-        phase = Phase::kCutover;
-        break;
-      case Phase::kCutover:
-        r = run(phase, [&] { return Cutover(); });
-        phase = Phase::kDecommission;
-        break;
-      case Phase::kDecommission:
-        r = run(phase, [&] { return Decommission(); });
-        phase = Phase::kDone;
-        break;
-      default:
-        phase = Phase::kDone;
-        break;
+    entry = EntryAfterTargetCheck(entry, State(kTargetPidKey) != pid_before);
+  }
+
+  Next next{NextKind::kRunPhase, entry};
+  while (next.kind == NextKind::kRunPhase) {
+    const Phase phase = next.phase;
+    if (StopRequested()) {
+      Next stopped = NextAfter(phase, StepOutcome::kStopped, ReadFacts());
+      if (stopped.kind != NextKind::kRunPhase) {
+        return fail(Error{make_error_code(ControlErrc::kAborted), "aborted by the operator"},
+                    stopped);
+      }
     }
-    if (!r) return fail(std::move(r).error());
-    if (phase_ != Phase::kCutover && phase_ != Phase::kFullSync && phase_ != Phase::kCatchUp) {
-      Event(phase_, EventKind::kFinish, "done");
+    Result<void> r = SetPhase(phase);
+    if (r) {
+      Event(phase, EventKind::kStart, "started");
+      HoldForTests(phase, options_.stop);
+      r = RunStep(phase);
+    }
+    next = NextAfter(phase, OutcomeOf(r), ReadFacts());
+    if (!r) return fail(std::move(r).error(), next);
+    // FULL_SYNC, CATCH_UP and CUTOVER journal their own finish event, with their numbers.
+    if (phase != Phase::kCutover && phase != Phase::kFullSync && phase != Phase::kCatchUp) {
+      Event(phase, EventKind::kFinish, "done");
     }
   }
+  if (next.kind == NextKind::kNoStep) return next.phase;
   KF_RETURN_IF_ERROR(SetPhase(Phase::kDone, PhaseStatus::kDone));
   nlohmann::json report = nlohmann::json::parse(stats_ ? stats_->ToJson() : "{}");
   Event(Phase::kDone, EventKind::kFinish, "migration complete", report);
   return Phase::kDone;
+}
+
+// FULL_SYNC: the live sync starts (or resumes from its checkpoint) and the snapshot is
+// applied; in read-only mode the source's writes are paused from here on.
+Result<void> Migration::Impl::FullSync() {
+  if (spec_.migration.write_pause == WritePause::kReadOnly) {
+    if (!State(kPauseStartKey)) {
+      pause_started_ms_ = UnixMillis();
+      KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
+    }
+    StartPauseKeeper();
+    Event(Phase::kFullSync, EventKind::kInfo,
+          "write_pause read-only: source writes are paused for the whole migration");
+  }
+  KF_RETURN_IF_ERROR(StartEngine());
+  return WaitFullSync();
+}
+
+// CATCH_UP: the gap closes, the live verify runs, and the operator confirms (unless
+// auto_approve) before anything is paused; the gap is closed again after each wait.
+Result<void> Migration::Impl::CatchUp() {
+  KF_RETURN_IF_ERROR(StartEngine());
+  KF_RETURN_IF_ERROR(WaitCatchUp());
+  KF_RETURN_IF_ERROR(LiveVerify());
+  KF_RETURN_IF_ERROR(CollectStreamKeysAfterResume());
+  KF_RETURN_IF_ERROR(WaitCatchUp());  // the verify took time: close the gap again
+  if (!options_.auto_approve) {
+    auto target = TargetUri();
+    std::string question =
+        "The target " + (target ? target->Endpoint() : std::string("(unknown)")) +
+        " has caught up. Pause writes on the source, cut over and " +
+        (spec_.after_cutover.source == SourceAfterCutover::kKeep ? "keep" : "shut down") +
+        " the source? This cannot be undone. [y/N] ";
+    switch (AskOperator(Phase::kCatchUp, question)) {
+      case Confirmation::kYes:
+        break;
+      case Confirmation::kNo:
+        return MakeError(ControlErrc::kDeclined,
+                         "the operator declined the cutover; nothing was paused or cut over");
+      case Confirmation::kStopped:
+        return MakeError(ControlErrc::kAborted,
+                         "aborted by the operator while apply awaited the confirmation; "
+                         "nothing was paused or cut over");
+    }
+    // The answer may have taken a while: close the gap again before pausing.
+    KF_RETURN_IF_ERROR(WaitCatchUp());
+  }
+  return {};
+}
+
+JournalFacts Migration::Impl::ReadFacts() {
+  JournalFacts facts;
+  facts.cutover_done = State(kCutoverDoneKey).has_value();
+  facts.cutover_started = State(kCutoverStartedKey).has_value();
+  return facts;
+}
+
+Result<void> Migration::Impl::RunStep(Phase phase) {
+  switch (phase) {
+    case Phase::kPreflight:
+      return Preflight();
+    case Phase::kProvision:
+      return Provision();
+    case Phase::kFullSync:
+      return FullSync();
+    case Phase::kCatchUp:
+      return CatchUp();
+    case Phase::kPauseWrites:
+      return PauseWrites();
+    case Phase::kDrain:
+      return Drain();
+    case Phase::kVerify:
+      return VerifyFinal();
+    case Phase::kCutover:
+      return Cutover();
+    case Phase::kDecommission:
+      return Decommission();
+    case Phase::kDone:
+    case Phase::kFailed:
+    case Phase::kRolledBack:
+    case Phase::kAborted:
+      break;
+  }
+  return {};  // terminal states have no step (NextAfter never runs one)
 }
 
 Migration::Migration(Spec spec, Journal* journal, ApplyOptions options)
