@@ -19,6 +19,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "cli/cli_app.h"
 #include "common/clock.h"
@@ -149,6 +150,18 @@ int RunSync(const SyncArgs& args) {
                    "--target at another server\n",
                    net::SameServerMessage(*source, *target, *target_id).c_str());
       return kExitError;
+    }
+    // One node of a cluster holds only its own slots: "done" over a third of the keys.
+    for (const auto& [id, uri, end, flag] :
+         {std::tuple{&source_id, &*source, "source", "--source"},
+          std::tuple{&target_id, &*target, "target", "--target"}}) {
+      if (*id && (*id)->cluster()) {
+        std::fprintf(
+            stderr,
+            "keyferry sync refused: %s. Nothing was written; point %s at a standalone server\n",
+            net::ClusterNodeMessage(*uri, end).c_str(), flag);
+        return kExitError;
+      }
     }
   }
   options.source = *source;

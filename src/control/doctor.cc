@@ -12,6 +12,7 @@
 #include "control/local_provider.h"
 #include "net/client.h"
 #include "net/errc.h"
+#include "net/identity_probe.h"
 #include "net/server_info.h"
 
 namespace kf::control {
@@ -229,6 +230,18 @@ SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
       facts.subexpiry += ToInt(text.substr(pos + 10));
     }
   }
+
+  DoctorCheck topology;
+  topology.name = "source.topology";
+  if (facts.identity.cluster()) {
+    topology.status = CheckStatus::kFail;
+    topology.detail = net::ClusterNodeMessage(*uri, "source");
+    topology.action = "set source.uri to a standalone Redis server";
+  } else {
+    topology.detail = facts.identity.mode.empty() ? "not a cluster node (mode unknown)"
+                                                  : "mode " + facts.identity.mode;
+  }
+  report.checks.push_back(topology);
 
   DoctorCheck state;
   state.name = "source.state";
@@ -448,6 +461,18 @@ std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const So
   same.detail = identity.run_id.empty() ? "the target's run_id is unknown"
                                         : "the target is another server than the source";
   report.checks.push_back(same);
+
+  DoctorCheck topology;
+  topology.name = "target.topology";
+  if (identity.cluster()) {
+    topology.status = CheckStatus::kFail;
+    topology.detail = net::ClusterNodeMessage(*uri, "target");
+    topology.action = "set target.external.uri to a standalone Valkey server";
+  } else {
+    topology.detail =
+        identity.mode.empty() ? "not a cluster node (mode unknown)" : "mode " + identity.mode;
+  }
+  report.checks.push_back(topology);
 
   DoctorCheck engine;
   engine.name = "target.engine";

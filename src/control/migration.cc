@@ -326,6 +326,12 @@ Result<void> Migration::Impl::Provision() {
                          ": copying a server onto itself would destroy its data; set "
                          "target.external.uri to the Valkey server to migrate to");
   }
+  if (target_id && target_id->cluster()) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     net::ClusterNodeMessage(*target, "target") +
+                         "; nothing was written: set target.external.uri to a standalone "
+                         "Valkey server");
+  }
   if (!State(kTargetWrittenKey)) {
     auto keyspace = client.Call({"INFO", "keyspace"});
     if (keyspace && !keyspace->is_error() && keyspace->str().find("keys=") != std::string::npos) {

@@ -94,7 +94,14 @@ Plan MakePlan(const Spec& spec) {
                             server.error().ToString() +
                             "; check source.uri and that the server runs (keyferry doctor -f " +
                             spec.origin + " tells more)");
-    } else if (spec.target.provider == ProviderKind::kExternal) {
+    } else {
+      auto source_id = net::ParseServerIdentity(*server);
+      if (source_id.cluster()) {
+        plan.errors.push_back(net::ClusterNodeMessage(*source, "source") +
+                              "; set source.uri to a standalone server");
+      }
+    }
+    if (server && spec.target.provider == ProviderKind::kExternal) {
       auto target = spec.TargetUri(0);
       auto source_id = net::ParseServerIdentity(*server);
       auto target_id = target ? net::ReadServerIdentity(*target) : Result<net::ServerIdentity>();
@@ -102,6 +109,10 @@ Plan MakePlan(const Spec& spec) {
         plan.errors.push_back(net::SameServerMessage(*source, *target, *target_id) +
                               ": copying a server onto itself would destroy its data; set "
                               "target.external.uri to the Valkey server to migrate to");
+      }
+      if (target && target_id && target_id->cluster()) {
+        plan.errors.push_back(net::ClusterNodeMessage(*target, "target") +
+                              "; set target.external.uri to a standalone Valkey server");
       }
     }
   }

@@ -24,4 +24,16 @@ std::string SameServerMessage(const Uri& source, const Uri& target, const Server
          id.run_id + (a == b ? std::string(")") : "; only the spelling differs)");
 }
 
+std::string ClusterNodeMessage(const Uri& uri, std::string_view end) {
+  std::string what =
+      end == "source"
+          ? "a sync from it would copy only the slots that one node serves and miss every other "
+            "shard's keys"
+          : "it takes only the keys of its own slots and answers MOVED for the others";
+  return "the " + std::string(end) + " " + uri.Endpoint() +
+         " is a node of a Redis/Valkey Cluster (INFO server says cluster mode); this keyferry "
+         "migrates standalone servers only (cluster support is not built yet): " +
+         what;
+}
+
 }  // namespace kf::net

@@ -21,4 +21,10 @@ Result<ServerIdentity> ReadServerIdentity(const Uri& uri, const ClientOptions& o
 // as given and the run id that gave it away; the caller says what that would have broken.
 std::string SameServerMessage(const Uri& source, const Uri& target, const ServerIdentity& id);
 
+// "the source X is a node of a cluster (redis_mode:cluster) ...": why a cluster node cannot
+// be a source or a target of this version (it would copy, or take, only the slots of that
+// one node); `end` is "source" or "target". The caller says what was (not) done and what to
+// point the end at instead.
+std::string ClusterNodeMessage(const Uri& uri, std::string_view end);
+
 }  // namespace kf::net

@@ -56,6 +56,8 @@ ServerIdentity ParseServerIdentity(std::string_view info_server) {
   id.engine = is_valkey ? "valkey" : "redis";
   id.version = !valkey.empty() ? valkey : InfoField(info_server, "redis_version");
   id.run_id = InfoField(info_server, "run_id");
+  id.mode = InfoField(info_server, "server_mode");
+  if (id.mode.empty()) id.mode = InfoField(info_server, "redis_mode");
   return id;
 }
 

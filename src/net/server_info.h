@@ -20,6 +20,10 @@ struct ServerIdentity {
   std::string engine;   // "valkey" (server_name:valkey or a valkey_version field), else "redis"
   std::string version;  // valkey_version for Valkey, redis_version otherwise; "" when absent
   std::string run_id;   // random per server start; "" when absent
+  // server_mode (Valkey 8+), else redis_mode: "standalone", "cluster" or "sentinel"; ""
+  // when absent.
+  std::string mode;
+  bool cluster() const { return mode == "cluster"; }
 };
 ServerIdentity ParseServerIdentity(std::string_view info_server);
 

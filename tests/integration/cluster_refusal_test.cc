@@ -1,0 +1,133 @@
+// A node of a Redis/Valkey Cluster given where this keyferry expects a standalone server
+// (issue #11: "given one node of a Redis Cluster as the source it copies that node's shard
+// only and reports success"). Until cluster support lands, every command refuses such an
+// end before anything is written, naming the node and what to point at instead:
+//  - sync from one node of a 3-primary Redis Cluster into a standalone Valkey: exit 2, the
+//    target stays empty (before, it exited 0 with about a third of the keys);
+//  - sync from a standalone Redis into one node of a Valkey Cluster: exit 2, no node of
+//    the cluster received a key;
+//  - verify with a cluster node at either end: exit 2;
+//  - doctor FAILs source.topology / target.topology, plan exits 2 and apply stops in
+//    PREFLIGHT without provisioning anything.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "harness/cluster_process.h"
+#include "harness/dataset.h"
+#include "harness/server_process.h"
+#include "harness/subprocess.h"
+
+namespace kf::test {
+namespace {
+
+using std::chrono::seconds;
+
+// Keys held by every node of the cluster together.
+long TotalKeys(const ClusterProcess& cluster) {
+  long total = 0;
+  for (const auto& node : cluster.nodes()) {
+    if (node->running()) total += std::stol(node->Call({"DBSIZE"}));
+  }
+  return total;
+}
+
+// Seeds 300 keys through the cluster client: every primary gets some.
+void SeedCluster(ClusterProcess& cluster) {
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < 300; ++i) {
+    commands.push_back({"SET", "key:" + std::to_string(i), "value-" + std::to_string(i)});
+  }
+  auto replies = cluster.Run(commands);
+  ASSERT_EQ(replies.size(), commands.size());
+  for (const auto& node : cluster.Primaries()) {
+    ASSERT_GT(std::stol(node->Call({"DBSIZE"})), 0) << "a primary got no key";
+  }
+}
+
+TEST(ClusterRefusalTest, OneNodeOfAClusterAsSourceIsRefusedBeforeAnyWrite) {
+  auto cluster = ClusterProcess::Start(ServerKind::kRedis, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  SeedCluster(*cluster);
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  const std::string node = cluster->uri();
+
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", node, "--target", target->uri(), "--once"});
+  EXPECT_EQ(sync.Wait(seconds(60)), 2) << sync.Stdout() << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("is a node of a Redis/Valkey Cluster"), std::string::npos)
+      << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("point --source at a standalone server"), std::string::npos)
+      << sync.Stderr();
+  EXPECT_EQ(target->Call({"DBSIZE"}), "0") << "keys were written before the refusal";
+
+  Subprocess verify({KeyferryBinary(), "verify", "--source", node, "--target", target->uri()});
+  EXPECT_EQ(verify.Wait(seconds(60)), 2) << verify.Stdout() << verify.Stderr();
+  EXPECT_NE(verify.Stderr().find("other shards unchecked"), std::string::npos) << verify.Stderr();
+
+  // apply: doctor and plan name the problem; apply stops in PREFLIGHT, provisions nothing.
+  const std::string dir = MakeTempDir("kf-cluster-refusal-");
+  const std::string spec = dir + "/cache.yaml";
+  std::ofstream(spec) << "name: refusal\nsource:\n  uri: " << node
+                      << "\ntarget:\n  provider: local\nafter_cutover:\n  source: keep\n";
+  Subprocess doctor({KeyferryBinary(), "doctor", "-f", spec});
+  EXPECT_EQ(doctor.Wait(seconds(60)), 1) << doctor.Stdout();
+  EXPECT_NE(doctor.Stdout().find("[FAIL] source.topology"), std::string::npos) << doctor.Stdout();
+  Subprocess plan({KeyferryBinary(), "plan", "-f", spec});
+  EXPECT_EQ(plan.Wait(seconds(60)), 2) << plan.Stdout() << plan.Stderr();
+  EXPECT_NE((plan.Stdout() + plan.Stderr()).find("is a node of a Redis/Valkey Cluster"),
+            std::string::npos)
+      << plan.Stdout() << plan.Stderr();
+  Subprocess apply({KeyferryBinary(), "apply", "-f", spec, "--auto-approve"});
+  EXPECT_NE(apply.Wait(seconds(120)), 0) << apply.Stdout() << apply.Stderr();
+  const std::string out = apply.Stdout() + apply.Stderr();
+  EXPECT_NE(out.find("source.topology"), std::string::npos) << out;
+  EXPECT_EQ(out.find("PROVISION: started"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/keyferry-state/refusal/target"))
+      << "a target was provisioned";
+  RemoveTree(dir);
+}
+
+TEST(ClusterRefusalTest, OneNodeOfAClusterAsTargetIsRefusedBeforeAnyWrite) {
+  ServerOptions options;
+  options.config = {{"repl-diskless-sync-delay", "0"}};
+  auto source = ServerProcess::Start(ServerKind::kRedis, options);
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  const std::string node = cluster->uri();
+
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", source->uri(), "--target", node, "--once"});
+  EXPECT_EQ(sync.Wait(seconds(60)), 2) << sync.Stdout() << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("the target 127.0.0.1:"), std::string::npos) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("point --target at a standalone server"), std::string::npos)
+      << sync.Stderr();
+  EXPECT_EQ(TotalKeys(*cluster), 0) << "keys were written into the cluster";
+
+  Subprocess verify({KeyferryBinary(), "verify", "--source", source->uri(), "--target", node});
+  EXPECT_EQ(verify.Wait(seconds(60)), 2) << verify.Stdout() << verify.Stderr();
+
+  const std::string dir = MakeTempDir("kf-cluster-refusal-");
+  const std::string spec = dir + "/cache.yaml";
+  std::ofstream(spec) << "name: refusal\nsource:\n  uri: " << source->uri()
+                      << "\ntarget:\n  provider: external\n  external:\n    uri: " << node
+                      << "\nafter_cutover:\n  source: keep\n";
+  Subprocess doctor({KeyferryBinary(), "doctor", "-f", spec});
+  EXPECT_EQ(doctor.Wait(seconds(60)), 1) << doctor.Stdout();
+  EXPECT_NE(doctor.Stdout().find("[FAIL] target.topology"), std::string::npos) << doctor.Stdout();
+  Subprocess apply({KeyferryBinary(), "apply", "-f", spec, "--auto-approve"});
+  EXPECT_NE(apply.Wait(seconds(120)), 0) << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(TotalKeys(*cluster), 0) << "apply wrote into the cluster";
+  RemoveTree(dir);
+}
+
+}  // namespace
+}  // namespace kf::test
