@@ -15,7 +15,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "cli/cli_app.h"
@@ -74,16 +73,6 @@ int RunVerify(const VerifyArgs& args) {
       return Fail(args, net::SameServerMessage(*source, *target, *target_id) +
                             "; comparing a server with itself proves nothing: point --target at "
                             "the other server");
-    }
-    for (const auto& [id, uri, end, flag] :
-         {std::tuple{&source_id, &*source, "source", "--source"},
-          std::tuple{&target_id, &*target, "target", "--target"}}) {
-      if (*id && (*id)->cluster()) {
-        return Fail(args, net::ClusterNodeMessage(*uri, end) +
-                              "; comparing one node would leave the other shards unchecked: "
-                              "point " +
-                              flag + " at a standalone server");
-      }
     }
   }
 

@@ -1,7 +1,13 @@
 // One end of a verify: connection, messages, rate limit (see endpoint.h).
 #include "verify/endpoint.h"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
 #include "common/bytes.h"
+#include "net/cluster_probe.h"
+#include "net/cluster_slots.h"
 #include "net/errc.h"
 #include "resp/encoder.h"
 #include "verify/verify_errc.h"
@@ -21,6 +27,26 @@ std::string InfoLine(const std::string& info, std::string_view field) {
     pos += needle.size();
   }
   return "";
+}
+
+std::string Upper(std::string_view word) {
+  std::string out(word);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Sums "keys=" and "expires=" of every "db0:" line of INFO keyspace replies.
+void AddKeyspace(const std::string& info, int64_t* keys, int64_t* expires) {
+  const std::string line = InfoLine(info, "db0");
+  for (auto [name, total] : {std::pair<std::string_view, int64_t*>{"keys=", keys},
+                             std::pair<std::string_view, int64_t*>{"expires=", expires}}) {
+    size_t at = line.find(name);
+    if (at == std::string::npos) continue;
+    int64_t v = 0;
+    const char* begin = line.data() + at + name.size();
+    std::from_chars(begin, line.data() + line.size(), v);
+    *total += v;
+  }
 }
 
 }  // namespace
@@ -77,12 +103,78 @@ Result<void> Endpoint::Connect() {
   if (!probe)
     return MakeError(VerifyErrc::kUnreachable,
                      "cannot talk to " + Describe() + ": " + probe.error().ToString());
-  has_pexpiretime_ = !probe->is_error();
+  // A cluster node that does not serve the probe's slot redirects it: the command exists.
+  has_pexpiretime_ = !probe->is_error() || probe->str().starts_with("MOVED ");
+  if (info && info->is_string() && !info->is_error() &&
+      (InfoLine(info->str(), "server_mode") == "cluster" ||
+       InfoLine(info->str(), "redis_mode") == "cluster")) {
+    return ConnectCluster();
+  }
+  return {};
+}
+
+Result<void> Endpoint::ConnectCluster() {
+  net::ClusterReadOptions read;
+  read.client = client_options_;
+  auto topology = net::ReadClusterTopology(uri_, read);
+  if (!topology) {
+    return MakeError(VerifyErrc::kUnreachable, "--" + role_ + ": " + Describe() +
+                                                   " is a cluster node, but its cluster could "
+                                                   "not be read: " +
+                                                   topology.error().ToString());
+  }
+  if (!*topology) return {};  // answered as a standalone server after all
+  const net::ClusterTopology& t = **topology;
+  if (auto missing = t.UnassignedSlots(); !missing.empty()) {
+    return MakeError(VerifyErrc::kServerError,
+                     Describe() + " belongs to a cluster that does not serve slots " +
+                         net::SlotRangesToString(missing) + " (cluster_state:" + t.state +
+                         "); the compare would miss their keys: wait for cluster_state:ok "
+                         "and run verify again");
+  }
+  if (!t.migrations.empty()) {
+    return MakeError(VerifyErrc::kServerError,
+                     Describe() + " belongs to a cluster with a slot migration in progress (" +
+                         net::DescribeSlotMigration(t.migrations.front()) +
+                         "); its keys are on two nodes: finish the move and run verify again");
+  }
+  if (uri_.db != 0) {
+    return MakeError(VerifyErrc::kBadOption,
+                     Describe() + " is a cluster node: a cluster has db 0 only; drop /" +
+                         std::to_string(uri_.db) + " from --" + role_);
+  }
+  slot_node_.assign(net::kClusterSlotCount, 0);
+  for (const auto& shard : t.shards) {
+    if (shard.slots.empty()) continue;
+    auto node = std::make_unique<Node>();
+    node->uri = net::NodeUri(uri_, shard.primary);
+    auto connected = node->client.Connect(node->uri, client_options_);
+    if (!connected) {
+      return MakeError(VerifyErrc::kUnreachable, "--" + role_ +
+                                                     ": cannot connect to the cluster's primary " +
+                                                     node->uri.Endpoint() + " (slots " +
+                                                     net::SlotRangesToString(shard.slots) +
+                                                     "): " + connected.error().ToString());
+    }
+    for (const auto& range : shard.slots) {
+      for (int slot = range.first; slot <= range.last; ++slot) {
+        slot_node_[static_cast<size_t>(slot)] = static_cast<uint16_t>(nodes_.size());
+      }
+    }
+    nodes_.push_back(std::move(node));
+  }
+  server_ += " cluster of " + std::to_string(nodes_.size()) + " primaries";
+  db_ = 0;
   return {};
 }
 
 Result<void> Endpoint::Select(int db) {
   if (db == db_) return {};
+  if (cluster()) {
+    return MakeError(VerifyErrc::kBadOption,
+                     Describe() + " is a cluster, which has db 0 only; the compare asked for db " +
+                         std::to_string(db) + ": check --db / --db-map");
+  }
   auto reply = Call({"SELECT", std::to_string(db)}, "SELECT " + std::to_string(db));
   if (!reply) return MakeError(std::move(reply).error());
   if (reply->is_error()) {
@@ -106,6 +198,7 @@ Error Endpoint::Lost(const Error& io, std::string_view what) {
 Result<void> Endpoint::Send(const std::vector<Command>& commands, std::string_view what) {
   if (commands.empty()) return {};
   limiter_.Acquire(commands.size());
+  if (cluster()) return SendCluster(commands, what);
   resp::CommandEncoder encoder;
   for (const auto& c : commands) encoder.Add(c);
   auto sent = client_.Send(encoder);
@@ -117,12 +210,170 @@ Result<void> Endpoint::Send(const std::vector<Command>& commands, std::string_vi
 Result<std::vector<resp::Reply>> Endpoint::Receive(size_t n, std::string_view what) {
   std::vector<resp::Reply> replies;
   replies.reserve(n);
+  if (cluster()) {
+    for (size_t i = 0; i < n; ++i) {
+      if (routes_.empty()) {
+        return MakeError(VerifyErrc::kUnexpectedReply,
+                         "internal: a reply was read from " + Describe() + " for " +
+                             std::string(what) + " that no command asked for");
+      }
+      Route route = routes_.front();
+      routes_.pop_front();
+      auto reply = ReceiveCluster(route, what);
+      if (!reply) return MakeError(std::move(reply).error());
+      replies.push_back(std::move(*reply));
+    }
+    return replies;
+  }
   for (size_t i = 0; i < n; ++i) {
     auto reply = client_.ReadReply();
     if (!reply) return MakeError(Lost(reply.error(), what));
     replies.push_back(std::move(*reply));
   }
   return replies;
+}
+
+Result<void> Endpoint::SendCluster(const std::vector<Command>& commands, std::string_view what) {
+  std::vector<resp::CommandEncoder> encoders(nodes_.size());
+  std::vector<size_t> counts(nodes_.size(), 0);
+  auto to_node = [&](size_t node, const Command& c) {
+    encoders[node].Add(c);
+    ++counts[node];
+  };
+  for (const auto& c : commands) {
+    const std::string name = c.empty() ? "" : Upper(c[0]);
+    Route route;
+    if (name == "SCAN" && c.size() >= 2) {
+      // "<primary>.<cursor>", or "0" for the first primary's start.
+      size_t node = 0;
+      std::string cursor = c[1];
+      if (auto dot = c[1].find('.'); dot != std::string::npos) {
+        auto [p, ec] = std::from_chars(c[1].data(), c[1].data() + dot, node);
+        if (ec != std::errc() || p != c[1].data() + dot || node >= nodes_.size()) {
+          return MakeError(VerifyErrc::kUnexpectedReply,
+                           "internal: cluster SCAN cursor \"" + c[1] + "\" names no primary");
+        }
+        cursor = c[1].substr(dot + 1);
+      }
+      Command scan = c;
+      scan[1] = cursor;
+      route = {RouteKind::kScan, node};
+      to_node(node, scan);
+    } else if (name == "DBSIZE" || name == "FUNCTION" || name == "PING" ||
+               (name == "INFO" && c.size() == 2 && Upper(c[1]) == "KEYSPACE")) {
+      route.kind = name == "DBSIZE" ? RouteKind::kSum
+                   : name == "INFO" ? RouteKind::kKeyspace
+                                    : RouteKind::kSame;
+      for (size_t n = 0; n < nodes_.size(); ++n) to_node(n, c);
+    } else if (c.size() >= 2) {
+      const bool key_third = name == "MEMORY" || name == "XINFO" || name == "OBJECT";
+      if (key_third && c.size() < 3) {
+        return MakeError(VerifyErrc::kUnexpectedReply,
+                         "internal: " + name + " without a key sent to cluster " + Describe());
+      }
+      const std::string& key = key_third ? c[2] : c[1];
+      route = {RouteKind::kNode, slot_node_[static_cast<size_t>(net::KeySlot(key))]};
+      to_node(route.node, c);
+    } else {
+      route = {RouteKind::kNode, 0};
+      to_node(0, c);
+    }
+    routes_.push_back(route);
+  }
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (counts[n] == 0) continue;
+    auto sent = nodes_[n]->client.Send(encoders[n]);
+    if (!sent) return MakeError(Lost(sent.error(), what));
+  }
+  commands_sent_ += commands.size();
+  return {};
+}
+
+Result<resp::Reply> Endpoint::ReadFrom(size_t node, std::string_view what) {
+  auto reply = nodes_[node]->client.ReadReply();
+  if (!reply) return MakeError(Lost(reply.error(), what));
+  if (reply->is_error() &&
+      (reply->str().starts_with("MOVED ") || reply->str().starts_with("ASK "))) {
+    return MakeError(VerifyErrc::kServerError,
+                     "the cluster's primary " + nodes_[node]->uri.Endpoint() + " (of " +
+                         Describe() + ") answered " + std::string(what) + " with " + reply->str() +
+                         ": slots moved during the compare, so it is incomplete; run verify "
+                         "again once the cluster is stable");
+  }
+  return std::move(*reply);
+}
+
+Result<resp::Reply> Endpoint::ReceiveCluster(const Route& route, std::string_view what) {
+  switch (route.kind) {
+    case RouteKind::kNode:
+      return ReadFrom(route.node, what);
+    case RouteKind::kScan: {
+      auto reply = ReadFrom(route.node, what);
+      if (!reply) return reply;
+      if (reply->is_error() || reply->type() != resp::ReplyType::kArray || reply->size() != 2 ||
+          !(*reply)[0].is_string()) {
+        return reply;  // the caller names the shape error
+      }
+      const std::string next = (*reply)[0].str();
+      std::string cursor;
+      if (next != "0") {
+        cursor = std::to_string(route.node) + "." + next;
+      } else if (route.node + 1 < nodes_.size()) {
+        cursor = std::to_string(route.node + 1) + ".0";
+      } else {
+        cursor = "0";
+      }
+      std::vector<resp::Reply> parts;
+      parts.push_back(resp::Reply::Bulk(cursor));
+      parts.push_back(std::move(reply->mutable_children()[1]));
+      return resp::Reply::Aggregate(resp::ReplyType::kArray, std::move(parts));
+    }
+    case RouteKind::kSum:
+    case RouteKind::kKeyspace:
+    case RouteKind::kSame: {
+      std::vector<resp::Reply> all;
+      for (size_t n = 0; n < nodes_.size(); ++n) {
+        auto reply = ReadFrom(n, what);
+        if (!reply) return reply;
+        all.push_back(std::move(*reply));
+      }
+      for (auto& r : all) {
+        if (r.is_error()) return std::move(r);
+      }
+      if (route.kind == RouteKind::kSum) {
+        int64_t total = 0;
+        for (const auto& r : all) {
+          if (r.type() != resp::ReplyType::kInteger) return std::move(all.front());
+          total += r.integer();
+        }
+        return resp::Reply::Integer(total);
+      }
+      if (route.kind == RouteKind::kKeyspace) {
+        int64_t keys = 0, expires = 0;
+        for (const auto& r : all) {
+          if (!r.is_string()) return std::move(all.front());
+          AddKeyspace(r.str(), &keys, &expires);
+        }
+        std::string text = "# Keyspace\r\n";
+        if (keys > 0) {
+          text += "db0:keys=" + std::to_string(keys) + ",expires=" + std::to_string(expires) +
+                  ",avg_ttl=0\r\n";
+        }
+        return resp::Reply::Bulk(text);
+      }
+      for (size_t n = 1; n < all.size(); ++n) {
+        if (!(all[n] == all[0])) {
+          return resp::Reply::Error("ERR the cluster's primaries " + nodes_[0]->uri.Endpoint() +
+                                    " and " + nodes_[n]->uri.Endpoint() + " answer differently (" +
+                                    std::string(what) +
+                                    "): a cluster's function libraries must be the same on every "
+                                    "primary; load them on each (FUNCTION LOAD REPLACE)");
+        }
+      }
+      return std::move(all.front());
+    }
+  }
+  return MakeError(VerifyErrc::kUnexpectedReply, "internal: unknown cluster route");
 }
 
 Result<std::vector<resp::Reply>> Endpoint::Run(const std::vector<Command>& commands,

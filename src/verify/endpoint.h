@@ -8,9 +8,27 @@
 //
 // Send/Receive are the two halves of a pipelined exchange, so that both ends can work on
 // their share of a batch at the same time (RunBoth).
+//
+// An end may be any node of a Redis/Valkey Cluster (INFO server says cluster mode): the
+// endpoint then reads the cluster's shards (net::ReadClusterTopology), opens a connection
+// to every primary that serves slots, and answers as if the whole cluster were one server
+// with db 0 only:
+//  - a command with a key goes to the primary serving the key's slot (the key is the
+//    second word, the third for MEMORY USAGE and XINFO); replies come back in the order
+//    the commands were sent, whichever primaries answered them;
+//  - SCAN walks the primaries one after the other; its cursor is "<primary>.<cursor>"
+//    between primaries and "0" at the end, so the caller's loop is unchanged;
+//  - DBSIZE and INFO keyspace add up every primary's counts; FUNCTION LIST is asked of
+//    every primary and must be the same on all of them (an error reply says which differ);
+//  - SELECT of a db other than 0 is an error.
+// A cluster whose slots are not all served, or with a slot migration in progress, is
+// refused at Connect (reads would be redirected); a MOVED or ASK reply met later (slots
+// moved during the compare) ends the compare with an error, never with "equal".
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,8 +50,12 @@ class Endpoint {
   // role: "source" or "target".
   Endpoint(std::string role, net::Uri uri, const VerifyOptions& options);
 
-  // Connects, logs in and probes the server (PING, version, PEXPIRETIME support).
+  // Connects, logs in and probes the server (PING, version, PEXPIRETIME support); for a
+  // cluster node, connects to every primary too (see above).
   Result<void> Connect();
+  // Whether this end is a cluster, and its primaries (after Connect).
+  bool cluster() const { return !nodes_.empty(); }
+  size_t primary_count() const { return nodes_.size(); }
 
   const std::string& role() const { return role_; }
   // "the source 127.0.0.1:6379" — for messages.
@@ -61,6 +83,21 @@ class Endpoint {
 
  private:
   Error Lost(const Error& io, std::string_view what);
+  Result<void> ConnectCluster();
+
+  // Cluster mode: one primary, and where a sent command's reply is to be read.
+  struct Node {
+    net::Uri uri;
+    net::Client client;
+  };
+  enum class RouteKind { kNode, kScan, kSum, kKeyspace, kSame };
+  struct Route {
+    RouteKind kind = RouteKind::kNode;
+    size_t node = 0;  // kNode, kScan: the primary that got the command
+  };
+  Result<void> SendCluster(const std::vector<Command>& commands, std::string_view what);
+  Result<resp::Reply> ReceiveCluster(const Route& route, std::string_view what);
+  Result<resp::Reply> ReadFrom(size_t node, std::string_view what);
 
   std::string role_;
   net::Uri uri_;
@@ -71,6 +108,9 @@ class Endpoint {
   std::string server_;
   bool has_pexpiretime_ = true;
   uint64_t commands_sent_ = 0;
+  std::vector<std::unique_ptr<Node>> nodes_;  // empty: a standalone server
+  std::vector<uint16_t> slot_node_;           // slot → index in nodes_
+  std::deque<Route> routes_;                  // of commands sent, replies not yet read
 };
 
 // Sends `a_commands` to `a` and `b_commands` to `b`, then reads both replies: the two

@@ -299,6 +299,18 @@ std::vector<std::string> SeedFunctionLoad() {
   return {"FUNCTION", "LOAD", "REPLACE", kSeedLibrary};
 }
 
+std::vector<std::vector<std::string>> EveryTypeCommandsForCompare() {
+  static const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  std::vector<std::vector<std::string>> commands = EveryTypeCommands({}, 0);
+  for (auto& c : commands) {
+    if (c[0] == "PEXPIRE") c = {"PEXPIREAT", c[1], std::to_string(now_ms + std::stoll(c[2]))};
+  }
+  commands.push_back(SeedFunctionLoad());
+  return commands;
+}
+
 void SeedEveryType(const net::Uri& uri, const SeedOptions& options) {
   net::Client client;
   auto connected = client.Connect(uri);

@@ -49,6 +49,10 @@ void SeedEveryType(const net::Uri& uri, const SeedOptions& options = {});
 // and the FUNCTION LOAD of its library: what a cluster test sends through a cluster client.
 std::vector<std::vector<std::string>> EveryTypeCommands(const SeedOptions& options, int db);
 std::vector<std::string> SeedFunctionLoad();
+// EveryTypeCommands({}, 0) plus SeedFunctionLoad(), with relative expiries turned absolute
+// once per process: two deployments written one after the other (a cluster and a
+// standalone server) hold identical content.
+std::vector<std::vector<std::string>> EveryTypeCommandsForCompare();
 
 // A background writer changing keys of every type in dbs 0 and 3.
 class Writer {

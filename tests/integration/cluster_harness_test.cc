@@ -23,18 +23,8 @@ using Cmd = std::vector<std::string>;
 
 const char* EngineName(ServerKind kind) { return kind == ServerKind::kRedis ? "Redis" : "Valkey"; }
 
-// The seed of every type for db 0, with relative expiries turned absolute (fixed once), so
-// that two deployments written one after the other hold identical content.
-std::vector<Cmd> SeedForCompare() {
-  static const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
-  std::vector<Cmd> commands = EveryTypeCommands({}, 0);
-  for (auto& c : commands) {
-    if (c[0] == "PEXPIRE") c = {"PEXPIREAT", c[1], std::to_string(now_ms + std::stoll(c[2]))};
-  }
-  return commands;
-}
+// The seed of every type for db 0 with absolute expiries and the function library.
+std::vector<Cmd> SeedForCompare() { return EveryTypeCommandsForCompare(); }
 
 void ExpectAllOk(const std::vector<resp::Reply>& replies, const std::vector<Cmd>& commands) {
   ASSERT_EQ(replies.size(), commands.size());
@@ -48,7 +38,6 @@ void ExpectAllOk(const std::vector<resp::Reply>& replies, const std::vector<Cmd>
 // Seeds a cluster through the harness's cluster client (functions to every primary).
 void SeedCluster(ClusterProcess& cluster) {
   auto commands = SeedForCompare();
-  commands.push_back(SeedFunctionLoad());
   ExpectAllOk(cluster.Run(commands), commands);
 }
 
@@ -58,7 +47,6 @@ std::unique_ptr<ServerProcess> SeededStandalone(ServerKind kind) {
   net::Client client;
   EXPECT_TRUE(client.Connect(UriOf(server->uri())));
   auto commands = SeedForCompare();
-  commands.push_back(SeedFunctionLoad());
   auto replies = client.CallPipelined(commands);
   EXPECT_TRUE(replies);
   if (replies) ExpectAllOk(*replies, commands);
