@@ -38,8 +38,7 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// Journal state keys.
-// The target's (target.pid, target.port, target.dir, target.written) are in provider.h.
+// Journal state keys (the target's own, target.pid/port/dir/written, are in provider.h).
 constexpr std::string_view kCutoverDoneKey = kKeyCutoverDone;
 constexpr std::string_view kCutoverStartedKey = kKeyCutoverStarted;
 // The source's replication offset when the hook started (the offset DRAIN waited for):
