@@ -10,6 +10,7 @@
 #include "control/cutover_hook.h"
 #include "control/journal.h"
 #include "control/local_provider.h"
+#include "control/provider.h"
 #include "net/client.h"
 #include "net/errc.h"
 #include "net/identity_probe.h"
@@ -375,8 +376,8 @@ std::string CheckLocalBinary(const Spec& spec, DoctorReport& report) {
 std::string CheckLocalTarget(const Spec& spec, DoctorReport& report, const SourceFacts& source,
                              Journal* journal, bool for_preflight) {
   std::string version = CheckLocalBinary(spec, report);
-  auto pid = journal ? journal->Get("target.pid") : Result<std::optional<std::string>>{};
-  auto port = journal ? journal->Get("target.port") : Result<std::optional<std::string>>{};
+  auto pid = journal ? journal->Get(kKeyTargetPid) : Result<std::optional<std::string>>{};
+  auto port = journal ? journal->Get(kKeyTargetPort) : Result<std::optional<std::string>>{};
   bool provisioned = journal && pid && *pid && port && *port;
   int wanted_port = spec.target.local.port;
   if (!provisioned && wanted_port > 0) {
@@ -411,7 +412,7 @@ std::string CheckLocalTarget(const Spec& spec, DoctorReport& report, const Sourc
         drift.action =
             "the cutover has started, so the data lives in that server: restart it from its "
             "directory (" +
-            journal->Get("target.dir").value_or(std::nullopt).value_or("the state dir") +
+            journal->Get(kKeyTargetDir).value_or(std::nullopt).value_or("the state dir") +
             ") before running keyferry apply again";
       } else {
         drift.action =
@@ -504,7 +505,7 @@ std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const So
       keys += static_cast<uint64_t>(ToInt(text.substr(pos + 5)));
     }
   }
-  auto written = journal ? journal->Get("target.written") : Result<std::optional<std::string>>{};
+  auto written = journal ? journal->Get(kKeyTargetWritten) : Result<std::optional<std::string>>{};
   bool ours = journal && written && *written;
   if (keys > 0 && !ours) {
     empty.status = CheckStatus::kFail;

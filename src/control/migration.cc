@@ -20,7 +20,7 @@
 #include "control/cutover_hook.h"
 #include "control/doctor.h"
 #include "control/expiry_reconcile.h"
-#include "control/local_provider.h"
+#include "control/provider.h"
 #include "control/source_backlog.h"
 #include "control/source_control.h"
 #include "control/stream_group_repair.h"
@@ -38,21 +38,17 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// Journal state keys.
-constexpr const char* kTargetPidKey = "target.pid";
-constexpr const char* kTargetPortKey = "target.port";
-constexpr const char* kTargetDirKey = "target.dir";
-constexpr const char* kTargetWrittenKey = "target.written";
+// Journal state keys (the target's own, target.pid/port/dir/written, are in provider.h).
 constexpr std::string_view kCutoverDoneKey = kKeyCutoverDone;
 constexpr std::string_view kCutoverStartedKey = kKeyCutoverStarted;
 // The source's replication offset when the hook started (the offset DRAIN waited for):
 // a resumed cutover compares it with the source's offset to tell whether Redis took writes
 // after its pause ran out.
 constexpr const char* kCutoverSourceOffsetKey = "cutover.source_offset";
-constexpr const char* kPauseStartKey = "pause.started_ms";
+constexpr std::string_view kPauseStartKey = "pause.started_ms";
 // The target's notify-keyspace-events before the live sync added the classes it needs;
 // set back at CUTOVER even when the process that changed it died.
-constexpr const char* kTargetNotifyFlagsKey = "target.notify_flags";
+constexpr std::string_view kTargetNotifyFlagsKey = "target.notify_flags";
 
 // Stream keys whose consumer groups the stream changed are tracked up to this many, for
 // the in-pause repair of entries-read; beyond it the migration stops before the pause.
@@ -98,7 +94,10 @@ std::string RollbackRefusal(const std::string& target_endpoint, bool finished) {
 class Migration::Impl {
  public:
   Impl(Spec spec, Journal* journal, ApplyOptions options)
-      : spec_(std::move(spec)), journal_(journal), options_(std::move(options)) {}
+      : spec_(std::move(spec)),
+        journal_(journal),
+        options_(std::move(options)),
+        provider_(MakeProvider(spec_, journal_)) {}
 
   ~Impl() {
     StopPauseKeeper();
@@ -148,19 +147,22 @@ class Migration::Impl {
   // "awaiting-confirmation" and the live progress is journaled once a second.
   Confirmation AskOperator(Phase phase, const std::string& question);
 
-  // The local target's password (from local.password_env), or "".
-  std::string LocalPassword() {
-    auto target = spec_.TargetUri(0);
-    return target && target->has_password ? target->password : "";
+  // The provider's events: in PROVISION (also when a resumed copy confirms its target
+  // before any phase runs), and in the current phase (rollback).
+  ProviderEvent ProvisionEvents() {
+    return [this](EventKind kind, const std::string& message, const nlohmann::json& data) {
+      Event(Phase::kProvision, kind, message, data);
+    };
+  }
+  ProviderEvent PhaseEvents() {
+    return [this](EventKind kind, const std::string& message, const nlohmann::json& data) {
+      Event(phase_, kind, message, data);
+    };
   }
 
   // Endpoints.
   Result<net::Uri> SourceUri() { return spec_.SourceUri(); }
-  Result<net::Uri> TargetUri() {
-    int port = 0;
-    if (auto p = State(kTargetPortKey)) port = std::stoi(*p);
-    return spec_.TargetUri(port);
-  }
+  Result<net::Uri> TargetUri() { return provider_->TargetUri(); }
 
   // The journal facts the transitions depend on (apply_transitions.h).
   JournalFacts ReadFacts();
@@ -191,6 +193,7 @@ class Migration::Impl {
   Spec spec_;
   Journal* journal_;
   ApplyOptions options_;
+  std::unique_ptr<Provider> provider_;  // holds spec_ and journal_: declared after them
   Phase phase_ = Phase::kPreflight;
   std::unique_ptr<sync::SyncStats> stats_;
   std::unique_ptr<std::atomic<bool>> engine_stop_;
@@ -244,107 +247,8 @@ Result<void> Migration::Impl::Preflight() {
   return {};
 }
 
-Result<void> Migration::Impl::Provision() {
-  if (spec_.target.provider == ProviderKind::kLocal) {
-    if (auto pid = State(kTargetPidKey)) {
-      LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kTargetPortKey)),
-                         spec_.target.local.bind, State(kTargetDirKey).value_or(""),
-                         LocalPassword()};
-      auto health = CheckLocalServer(server);
-      if (health.alive) {
-        Event(Phase::kProvision, EventKind::kInfo,
-              "reusing the valkey-server keyferry started (pid " + *pid + ", port " +
-                  std::to_string(server.port) + ")");
-        return {};
-      }
-      Event(Phase::kProvision, EventKind::kWarn,
-            health.problem + "; provisioning a new one and starting the copy over");
-      auto removed = RemoveLocalServer(server);
-      (void)removed;
-      std::error_code ec;
-      std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
-    }
-    LocalServerConfig config;
-    config.binary = spec_.target.local.valkey_server;
-    config.bind = spec_.target.local.bind;
-    config.port = spec_.target.local.port;
-    if (spec_.target.local.maxmemory > 0) {
-      config.maxmemory = std::to_string(spec_.target.local.maxmemory);
-    }
-    config.persistence = std::string(PersistenceName(spec_.target.local.persistence));
-    config.password = LocalPassword();
-    config.extra_config = spec_.target.local.extra_config;
-    config.dir = spec_.state_dir + "/target";
-    auto server = StartLocalServer(config, milliseconds(15000));
-    if (!server) return MakeError(server.error());
-    KF_RETURN_IF_ERROR(journal_->Set(kTargetPidKey, std::to_string(server->pid)));
-    KF_RETURN_IF_ERROR(journal_->Set(kTargetPortKey, std::to_string(server->port)));
-    KF_RETURN_IF_ERROR(journal_->Set(kTargetDirKey, server->dir));
-    // PREFLIGHT asked the binary; the running server must say the same (a wrapper script
-    // or a PATH change in between would otherwise go unnoticed). Failing here rolls back,
-    // which removes the server just started.
-    auto target = TargetUri();
-    if (!target) return MakeError(target.error());
-    auto identity = net::ReadServerIdentity(*target);
-    if (!identity) {
-      return MakeError(ControlErrc::kProvisionFailed,
-                       "the started server on port " + std::to_string(server->port) +
-                           " does not answer INFO server: " + identity.error().ToString());
-    }
-    std::string mismatch =
-        EngineMismatch(spec_, "the server started from target.local.valkey_server " + config.binary,
-                       identity->engine, identity->version);
-    if (!mismatch.empty()) {
-      return MakeError(ControlErrc::kProvisionFailed,
-                       mismatch + "; point target.local.valkey_server at a valkey-server " +
-                           (spec_.target.version.empty() ? "" : spec_.target.version + " ") +
-                           "program");
-    }
-    Event(Phase::kProvision, EventKind::kInfo,
-          "started valkey-server pid " + std::to_string(server->pid) + " on " + server->bind + ":" +
-              std::to_string(server->port),
-          {{"pid", server->pid}, {"port", server->port}});
-    return {};
-  }
-  // External: reachable, not the source, and empty unless keyferry already wrote there
-  // (PREFLIGHT checked all of it; checked again here, right before the first write).
-  auto target = TargetUri();
-  if (!target) return MakeError(target.error());
-  net::Client client;
-  auto connected = client.Connect(*target);
-  if (!connected) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     "cannot reach the external target: " + connected.error().ToString());
-  }
-  auto source = SourceUri();
-  if (!source) return MakeError(source.error());
-  auto source_id = net::ReadServerIdentity(*source);
-  auto target_id = net::ReadServerIdentity(*target);
-  if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     net::SameServerMessage(*source, *target, *target_id) +
-                         ": copying a server onto itself would destroy its data; set "
-                         "target.external.uri to the Valkey server to migrate to");
-  }
-  if (target_id && target_id->cluster()) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     net::ClusterNodeMessage(*target, "target") +
-                         "; nothing was written: set target.external.uri to a standalone "
-                         "Valkey server");
-  }
-  if (!State(kTargetWrittenKey)) {
-    auto keyspace = client.Call({"INFO", "keyspace"});
-    if (keyspace && !keyspace->is_error() && keyspace->str().find("keys=") != std::string::npos) {
-      return MakeError(ControlErrc::kProvisionFailed,
-                       "the external target " + target->Endpoint() +
-                           " is not empty; an external target must be empty before the "
-                           "migration (keyferry will not mix its copy with other data)");
-    }
-  }
-  Event(Phase::kProvision, EventKind::kInfo,
-        "external target " + target->Endpoint() + " is reachable and empty");
-  return {};
-}
+// PROVISION: the provider starts the target or checks the given one (provider.h).
+Result<void> Migration::Impl::Provision() { return provider_->Provision(ProvisionEvents()); }
 
 Result<void> Migration::Impl::StartEngine() {
   if (engine_thread_.joinable()) return {};
@@ -361,7 +265,7 @@ Result<void> Migration::Impl::StartEngine() {
   o.writers = spec_.migration.writers;
   // The target is keyferry's: provisioned by it, or an external one it found empty.
   o.flush_target = true;
-  KF_RETURN_IF_ERROR(journal_->Set(kTargetWrittenKey, "1"));
+  KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetWritten, "1"));
   stats_ = std::make_unique<sync::SyncStats>();
   stats_->recent_keys.set_capacity(static_cast<size_t>(spec_.migration.pause_verify_keys));
   stats_->stream_group_keys.set_capacity(kMaxStreamGroupKeys);
@@ -870,30 +774,7 @@ Result<void> Migration::Impl::ResumeInterruptedCutover() {
 
   // The data lives in the target now: it must still be there. A new, empty one is no
   // replacement.
-  if (spec_.target.provider == ProviderKind::kLocal) {
-    auto pid = State(kTargetPidKey);
-    LocalServer server{pid ? static_cast<pid_t>(std::stol(*pid)) : -1, target->port,
-                       spec_.target.local.bind, State(kTargetDirKey).value_or(""), LocalPassword()};
-    auto health = CheckLocalServer(server);
-    if (!health.alive) {
-      return MakeError(ControlErrc::kPhaseFailed,
-                       health.problem +
-                           ". The cutover had started, so the data lives in that server: "
-                           "keyferry will not provision a new, empty one. Start valkey-server "
-                           "again from its directory " +
-                           server.dir + " on port " + std::to_string(server.port) +
-                           ", then run keyferry apply again");
-    }
-  } else {
-    net::Client client;
-    if (auto connected = client.Connect(*target); !connected) {
-      return MakeError(ControlErrc::kPhaseFailed,
-                       "the external target " + target->Endpoint() +
-                           " does not answer: " + connected.error().ToString() +
-                           ". The cutover had started, so the data lives there: bring it "
-                           "back, then run keyferry apply again");
-    }
-  }
+  KF_RETURN_IF_ERROR(provider_->ConfirmAfterCutover());
 
   // What the source did since the hook started: a moved offset means writes reached Redis
   // after its pause ran out (the application was still pointed there); they are not in
@@ -1124,32 +1005,11 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
       }
     }
   }
-  if (spec_.target.provider == ProviderKind::kLocal) {
-    if (auto pid = State(kTargetPidKey)) {
-      LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kTargetPortKey)),
-                         spec_.target.local.bind, State(kTargetDirKey).value_or(""),
-                         LocalPassword()};
-      auto r = RemoveLocalServer(server);
-      if (!r) clean = false;
-      Event(phase_, EventKind::kInfo, "removed the provisioned valkey-server (pid " + *pid + ")");
-    }
-  } else if (State(kTargetWrittenKey)) {
-    if (auto target = TargetUri()) {
-      net::Client client;
-      if (client.Connect(*target)) {
-        auto f1 = client.Call({"FLUSHALL"});
-        auto f2 = client.Call({"FUNCTION", "FLUSH"});
-        (void)f1;
-        (void)f2;
-        Event(phase_, EventKind::kInfo,
-              "emptied the external target " + target->Endpoint() + " (it was empty before)");
-      }
-    }
-  }
+  if (!provider_->Remove(PhaseEvents())) clean = false;
   std::error_code ec;
   std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
-  for (const char* key : {kTargetPidKey, kTargetPortKey, kTargetDirKey, kTargetWrittenKey,
-                          kPauseStartKey, kTargetNotifyFlagsKey}) {
+  for (std::string_view key : {kKeyTargetPid, kKeyTargetPort, kKeyTargetDir, kKeyTargetWritten,
+                               kPauseStartKey, kTargetNotifyFlagsKey}) {
     auto r = journal_->Erase(key);
     (void)r;
   }
@@ -1227,13 +1087,14 @@ Result<Phase> Migration::Impl::Apply() {
   // A resumed copy needs its provisioned target: reuse it when it is the same live
   // process, else start a new one and copy again from the start (never resume into an
   // empty server).
-  if (resume.confirm_target && spec_.target.provider == ProviderKind::kLocal) {
-    const auto pid_before = State(kTargetPidKey);
-    if (auto ensured = Provision(); !ensured) {
+  if (resume.confirm_target) {
+    auto replaced = provider_->ConfirmOrReplace(ProvisionEvents());
+    if (!replaced) {
       phase_ = entry;
-      return fail(ensured.error(), NextAfter(entry, OutcomeOf(ensured), ReadFacts()));
+      Result<void> failed = MakeError(replaced.error());
+      return fail(replaced.error(), NextAfter(entry, OutcomeOf(failed), ReadFacts()));
     }
-    entry = EntryAfterTargetCheck(entry, State(kTargetPidKey) != pid_before);
+    entry = EntryAfterTargetCheck(entry, *replaced);
   }
 
   Next next{NextKind::kRunPhase, entry};

@@ -1,11 +1,10 @@
 // Plan: the change set, from the spec, the journal and the source's INFO.
 #include "control/plan.h"
 
-#include <cstdlib>
-
 #include "control/doctor.h"
 #include "control/journal.h"
 #include "control/migration.h"
+#include "control/provider.h"
 #include "control/source_control.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
@@ -28,7 +27,7 @@ bool JournalStanding(const Spec& spec, Plan& plan) {
   std::string phase = get(kKeyPhase);
   if (phase.empty()) return false;
   std::string target;
-  if (auto uri = spec.TargetUri(std::atoi(get("target.port").c_str()))) target = uri->Endpoint();
+  if (auto uri = MakeProvider(spec, journal->get())->TargetUri()) target = uri->Endpoint();
   plan.data["journal_phase"] = phase;
   if (phase == "DONE") {
     plan.done = true;
@@ -65,6 +64,7 @@ Plan MakePlan(const Spec& spec) {
   std::string& t = plan.text;
   if (JournalStanding(spec, plan)) return plan;
   t += "Migration \"" + spec.name + "\" (state in " + spec.state_dir + ")\n\n";
+  const auto provider = MakeProvider(spec, nullptr);
 
   // Source, read-only.
   std::string version;
@@ -101,8 +101,8 @@ Plan MakePlan(const Spec& spec) {
                               "; set source.uri to a standalone server");
       }
     }
-    if (server && spec.target.provider == ProviderKind::kExternal) {
-      auto target = spec.TargetUri(0);
+    if (server && provider->kind() == ProviderKind::kExternal) {
+      auto target = provider->TargetUri();
       auto source_id = net::ParseServerIdentity(*server);
       auto target_id = target ? net::ReadServerIdentity(*target) : Result<net::ServerIdentity>();
       if (target && target_id && net::SameServer(source_id, *target_id)) {
@@ -118,24 +118,9 @@ Plan MakePlan(const Spec& spec) {
   }
   if (!source) plan.errors.push_back(source.error().ToString());
   // Target.
-  if (spec.target.provider == ProviderKind::kLocal) {
-    const auto& l = spec.target.local;
-    std::string port = l.port ? std::to_string(l.port) : "a free port";
-    d["provision"] = {{"provider", "local"},
-                      {"binary", l.valkey_server},
-                      {"bind", l.bind},
-                      {"port", l.port},
-                      {"maxmemory", l.maxmemory},
-                      {"persistence", PersistenceName(l.persistence)},
-                      {"dir", spec.state_dir + "/target"}};
-    t += "  + provision  " + l.valkey_server + " on " + l.bind + ":" + port + ", maxmemory " +
-         (l.maxmemory ? std::to_string(l.maxmemory) + " bytes" : std::string("unlimited")) +
-         ", persistence " + std::string(PersistenceName(l.persistence)) + ", data in " +
-         spec.state_dir + "/target\n";
-  } else {
-    d["provision"] = {{"provider", "external"}, {"uri", spec.target.external.uri}};
-    t += "  = target     external " + spec.target.external.uri + " (must be empty)\n";
-  }
+  ProviderDescription described = provider->Describe();
+  d["provision"] = described.data;
+  t += described.line + "\n";
   // Path and transcoding.
   std::string transcoding;
   if (source_rdb < 0) {

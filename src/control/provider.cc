@@ -1,0 +1,266 @@
+// Provider: the local standalone and the external target of a migration (see provider.h).
+#include "control/provider.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "control/checks.h"
+#include "control/control_errc.h"
+#include "control/local_provider.h"
+#include "net/client.h"
+#include "net/identity_probe.h"
+#include "net/server_info.h"
+
+namespace kf::control {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::optional<std::string> JournalState(Journal* journal, std::string_view key) {
+  if (journal == nullptr) return std::nullopt;
+  auto v = journal->Get(key);
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// LocalStandaloneProvider
+
+std::optional<std::string> LocalStandaloneProvider::State(std::string_view key) const {
+  return JournalState(journal_, key);
+}
+
+std::string LocalStandaloneProvider::Password() const {
+  auto target = spec_.TargetUri(0);
+  return target && target->has_password ? target->password : "";
+}
+
+Result<net::Uri> LocalStandaloneProvider::TargetUri() const {
+  int port = 0;
+  if (auto p = State(kKeyTargetPort)) port = std::stoi(*p);
+  return spec_.TargetUri(port);
+}
+
+Result<void> LocalStandaloneProvider::Provision(const ProviderEvent& event) {
+  if (auto pid = State(kKeyTargetPid)) {
+    LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kKeyTargetPort)),
+                       spec_.target.local.bind, State(kKeyTargetDir).value_or(""), Password()};
+    auto health = CheckLocalServer(server);
+    if (health.alive) {
+      event(EventKind::kInfo,
+            "reusing the valkey-server keyferry started (pid " + *pid + ", port " +
+                std::to_string(server.port) + ")",
+            nlohmann::json::object());
+      return {};
+    }
+    event(EventKind::kWarn, health.problem + "; provisioning a new one and starting the copy over",
+          nlohmann::json::object());
+    auto removed = RemoveLocalServer(server);
+    (void)removed;
+    std::error_code ec;
+    std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
+  }
+  LocalServerConfig config;
+  config.binary = spec_.target.local.valkey_server;
+  config.bind = spec_.target.local.bind;
+  config.port = spec_.target.local.port;
+  if (spec_.target.local.maxmemory > 0) {
+    config.maxmemory = std::to_string(spec_.target.local.maxmemory);
+  }
+  config.persistence = std::string(PersistenceName(spec_.target.local.persistence));
+  config.password = Password();
+  config.extra_config = spec_.target.local.extra_config;
+  config.dir = spec_.state_dir + "/target";
+  auto server = StartLocalServer(config, milliseconds(15000));
+  if (!server) return MakeError(server.error());
+  KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetPid, std::to_string(server->pid)));
+  KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetPort, std::to_string(server->port)));
+  KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetDir, server->dir));
+  // PREFLIGHT asked the binary; the running server must say the same (a wrapper script
+  // or a PATH change in between would otherwise go unnoticed). Failing here rolls back,
+  // which removes the server just started.
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  auto identity = net::ReadServerIdentity(*target);
+  if (!identity) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     "the started server on port " + std::to_string(server->port) +
+                         " does not answer INFO server: " + identity.error().ToString());
+  }
+  std::string mismatch =
+      EngineMismatch(spec_, "the server started from target.local.valkey_server " + config.binary,
+                     identity->engine, identity->version);
+  if (!mismatch.empty()) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     mismatch + "; point target.local.valkey_server at a valkey-server " +
+                         (spec_.target.version.empty() ? "" : spec_.target.version + " ") +
+                         "program");
+  }
+  event(EventKind::kInfo,
+        "started valkey-server pid " + std::to_string(server->pid) + " on " + server->bind + ":" +
+            std::to_string(server->port),
+        {{"pid", server->pid}, {"port", server->port}});
+  return {};
+}
+
+Result<bool> LocalStandaloneProvider::ConfirmOrReplace(const ProviderEvent& event) {
+  const auto pid_before = State(kKeyTargetPid);
+  KF_RETURN_IF_ERROR(Provision(event));
+  return State(kKeyTargetPid) != pid_before;
+}
+
+Result<void> LocalStandaloneProvider::ConfirmAfterCutover() {
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  auto pid = State(kKeyTargetPid);
+  LocalServer server{pid ? static_cast<pid_t>(std::stol(*pid)) : -1, target->port,
+                     spec_.target.local.bind, State(kKeyTargetDir).value_or(""), Password()};
+  auto health = CheckLocalServer(server);
+  if (!health.alive) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     health.problem +
+                         ". The cutover had started, so the data lives in that server: "
+                         "keyferry will not provision a new, empty one. Start valkey-server "
+                         "again from its directory " +
+                         server.dir + " on port " + std::to_string(server.port) +
+                         ", then run keyferry apply again");
+  }
+  return {};
+}
+
+Result<void> LocalStandaloneProvider::Remove(const ProviderEvent& event) {
+  auto pid = State(kKeyTargetPid);
+  if (!pid) return {};
+  LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kKeyTargetPort)),
+                     spec_.target.local.bind, State(kKeyTargetDir).value_or(""), Password()};
+  auto r = RemoveLocalServer(server);
+  event(EventKind::kInfo, "removed the provisioned valkey-server (pid " + *pid + ")",
+        nlohmann::json::object());
+  return r;
+}
+
+ProviderDescription LocalStandaloneProvider::Describe() const {
+  const auto& l = spec_.target.local;
+  std::string port = l.port ? std::to_string(l.port) : "a free port";
+  ProviderDescription d;
+  d.data = {{"provider", "local"},
+            {"binary", l.valkey_server},
+            {"bind", l.bind},
+            {"port", l.port},
+            {"maxmemory", l.maxmemory},
+            {"persistence", PersistenceName(l.persistence)},
+            {"dir", spec_.state_dir + "/target"}};
+  d.line = "  + provision  " + l.valkey_server + " on " + l.bind + ":" + port + ", maxmemory " +
+           (l.maxmemory ? std::to_string(l.maxmemory) + " bytes" : std::string("unlimited")) +
+           ", persistence " + std::string(PersistenceName(l.persistence)) + ", data in " +
+           spec_.state_dir + "/target";
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------
+// ExternalProvider
+
+bool ExternalProvider::Written() const {
+  return JournalState(journal_, kKeyTargetWritten).has_value();
+}
+
+Result<net::Uri> ExternalProvider::TargetUri() const { return spec_.TargetUri(0); }
+
+// Reachable, not the source, and empty unless keyferry already wrote there (PREFLIGHT
+// checked all of it; checked again here, right before the first write).
+Result<void> ExternalProvider::Provision(const ProviderEvent& event) {
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  net::Client client;
+  auto connected = client.Connect(*target);
+  if (!connected) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     "cannot reach the external target: " + connected.error().ToString());
+  }
+  auto source = spec_.SourceUri();
+  if (!source) return MakeError(source.error());
+  auto source_id = net::ReadServerIdentity(*source);
+  auto target_id = net::ReadServerIdentity(*target);
+  if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     net::SameServerMessage(*source, *target, *target_id) +
+                         ": copying a server onto itself would destroy its data; set "
+                         "target.external.uri to the Valkey server to migrate to");
+  }
+  if (target_id && target_id->cluster()) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     net::ClusterNodeMessage(*target, "target") +
+                         "; nothing was written: set target.external.uri to a standalone "
+                         "Valkey server");
+  }
+  if (!Written()) {
+    auto keyspace = client.Call({"INFO", "keyspace"});
+    if (keyspace && !keyspace->is_error() && keyspace->str().find("keys=") != std::string::npos) {
+      return MakeError(ControlErrc::kProvisionFailed,
+                       "the external target " + target->Endpoint() +
+                           " is not empty; an external target must be empty before the "
+                           "migration (keyferry will not mix its copy with other data)");
+    }
+  }
+  event(EventKind::kInfo, "external target " + target->Endpoint() + " is reachable and empty",
+        nlohmann::json::object());
+  return {};
+}
+
+Result<bool> ExternalProvider::ConfirmOrReplace(const ProviderEvent&) { return false; }
+
+Result<void> ExternalProvider::ConfirmAfterCutover() {
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  net::Client client;
+  if (auto connected = client.Connect(*target); !connected) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "the external target " + target->Endpoint() +
+                         " does not answer: " + connected.error().ToString() +
+                         ". The cutover had started, so the data lives there: bring it "
+                         "back, then run keyferry apply again");
+  }
+  return {};
+}
+
+// The target was empty before keyferry wrote to it: emptying it (keys and function
+// libraries) puts it back. Best effort, as a rollback is.
+Result<void> ExternalProvider::Remove(const ProviderEvent& event) {
+  if (!Written()) return {};
+  auto target = TargetUri();
+  if (!target) return {};
+  net::Client client;
+  if (client.Connect(*target)) {
+    auto f1 = client.Call({"FLUSHALL"});
+    auto f2 = client.Call({"FUNCTION", "FLUSH"});
+    (void)f1;
+    (void)f2;
+    event(EventKind::kInfo,
+          "emptied the external target " + target->Endpoint() + " (it was empty before)",
+          nlohmann::json::object());
+  }
+  return {};
+}
+
+ProviderDescription ExternalProvider::Describe() const {
+  ProviderDescription d;
+  d.data = {{"provider", "external"}, {"uri", spec_.target.external.uri}};
+  d.line = "  = target     external " + spec_.target.external.uri + " (must be empty)";
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------
+
+std::unique_ptr<Provider> MakeProvider(const Spec& spec, Journal* journal) {
+  switch (spec.target.provider) {
+    case ProviderKind::kLocal:
+      return std::make_unique<LocalStandaloneProvider>(spec, journal);
+    case ProviderKind::kExternal:
+      return std::make_unique<ExternalProvider>(spec, journal);
+  }
+  return std::make_unique<LocalStandaloneProvider>(spec, journal);  // unreachable
+}
+
+}  // namespace kf::control
