@@ -171,6 +171,10 @@ Result<void> Endpoint::ConnectCluster() {
 Result<void> Endpoint::Select(int db) {
   if (db == db_) return {};
   if (cluster()) {
+    if (db == 0) {  // nothing to select: every primary serves db 0 only
+      db_ = 0;
+      return {};
+    }
     return MakeError(VerifyErrc::kBadOption,
                      Describe() + " is a cluster, which has db 0 only; the compare asked for db " +
                          std::to_string(db) + ": check --db / --db-map");
