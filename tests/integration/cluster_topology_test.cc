@@ -72,6 +72,20 @@ std::string Layout(const ClusterTopology& t) {
   return out;
 }
 
+// Read() until its layout is `expected`, for a bounded while (10 s). Valkey groups CLUSTER
+// SHARDS by shard id, which a replica's peers learn by gossip a little after its role (the
+// harness's stability check reads CLUSTER NODES): until then a replica can be missing from
+// its primary's shard.
+ClusterTopology ReadSettled(const std::string& uri, bool use_cluster_nodes,
+                            const std::string& expected) {
+  ClusterTopology t = Read(uri, use_cluster_nodes);
+  for (int attempt = 0; attempt < 100 && Layout(t) != expected; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t = Read(uri, use_cluster_nodes);
+  }
+  return t;
+}
+
 class ClusterTopologyTest : public ::testing::TestWithParam<ServerKind> {};
 
 TEST_P(ClusterTopologyTest, KeySlotAgreesWithTheServer) {
@@ -134,14 +148,7 @@ TEST_P(ClusterTopologyTest, ReadsTheShardsTheHarnessSeesFromAnyNodeBothWays) {
     for (bool use_nodes : {false, true}) {
       SCOPED_TRACE("from node " + std::to_string(node->port()) +
                    (use_nodes ? " with CLUSTER NODES" : " with CLUSTER SHARDS"));
-      // Valkey groups CLUSTER SHARDS by shard id, which a replica's peers learn by gossip a
-      // little after its role: until then a replica is missing from its primary's shard.
-      // Read again for a bounded while before comparing.
-      ClusterTopology t = Read(node->uri(), use_nodes);
-      for (int attempt = 0; attempt < 100 && Layout(t) != expected; ++attempt) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        t = Read(node->uri(), use_nodes);
-      }
+      ClusterTopology t = ReadSettled(node->uri(), use_nodes, expected);
       EXPECT_EQ(Layout(t), expected);
       EXPECT_EQ(t.source, use_nodes ? net::TopologySource::kClusterNodes
                                     : net::TopologySource::kClusterShards);
@@ -178,7 +185,7 @@ TEST_P(ClusterTopologyTest, FollowsAManualFailoverAndACrash) {
   ServerProcess* replica = cluster->ReplicasOf(*old_primary).at(0);
   ASSERT_TRUE(cluster->FailOver(*replica));
   for (bool use_nodes : {false, true}) {
-    ClusterTopology t = Read(cluster->uri(), use_nodes);
+    ClusterTopology t = ReadSettled(cluster->uri(), use_nodes, HarnessLayout(*cluster));
     EXPECT_EQ(Layout(t), HarnessLayout(*cluster));
     const auto* shard = t.ShardOfSlot(cluster->SlotsOf(*replica).at(0).first);
     ASSERT_NE(shard, nullptr);
@@ -196,7 +203,7 @@ TEST_P(ClusterTopologyTest, FollowsAManualFailoverAndACrash) {
   ASSERT_TRUE(cluster->WaitUntilStable());
   for (bool use_nodes : {false, true}) {
     SCOPED_TRACE(use_nodes ? "CLUSTER NODES" : "CLUSTER SHARDS");
-    ClusterTopology t = Read(heir->uri(), use_nodes);
+    ClusterTopology t = ReadSettled(heir->uri(), use_nodes, HarnessLayout(*cluster));
     EXPECT_EQ(Layout(t), HarnessLayout(*cluster));
     EXPECT_EQ(t.ServingShardCount(), 3u);
     ASSERT_EQ(t.shards.size(), 4u) << t.Describe();
