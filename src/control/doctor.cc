@@ -12,12 +12,40 @@
 #include "control/local_provider.h"
 #include "control/provider.h"
 #include "net/client.h"
+#include "net/cluster_probe.h"
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
 
 namespace kf::control {
 namespace {
+
+// What a cluster node's cluster looks like, for the topology checks: " It is one of 3
+// primaries: slots 0-5460 at 127.0.0.1:7000, ...; slot migrations in progress: ...".
+std::string ClusterSummary(const net::Uri& uri) {
+  net::ClusterReadOptions options;
+  options.client.connect_timeout = std::chrono::milliseconds(5000);
+  auto topology = net::ReadClusterTopology(uri, options);
+  if (!topology) return " (its cluster could not be read: " + topology.error().ToString() + ")";
+  if (!*topology) return "";
+  const net::ClusterTopology& t = **topology;
+  std::string out =
+      " The cluster has " + std::to_string(t.ServingShardCount()) + " primaries serving slots:";
+  bool first = true;
+  for (const auto& shard : t.shards) {
+    if (shard.slots.empty()) continue;
+    out += std::string(first ? " " : ", ") + net::SlotRangesToString(shard.slots) + " at " +
+           shard.primary.Address();
+    first = false;
+  }
+  if (auto missing = t.UnassignedSlots(); !missing.empty()) {
+    out += "; no primary serves slots " + net::SlotRangesToString(missing);
+  }
+  for (size_t i = 0; i < t.migrations.size(); ++i) {
+    out += (i == 0 ? "; in migration: " : ", ") + net::DescribeSlotMigration(t.migrations[i]);
+  }
+  return out + ".";
+}
 
 int64_t ToInt(const std::string& s) {
   int64_t v = 0;
@@ -236,7 +264,7 @@ SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
   topology.name = "source.topology";
   if (facts.identity.cluster()) {
     topology.status = CheckStatus::kFail;
-    topology.detail = net::ClusterNodeMessage(*uri, "source");
+    topology.detail = net::ClusterNodeMessage(*uri, "source") + "." + ClusterSummary(*uri);
     topology.action = "set source.uri to a standalone Redis server";
   } else {
     topology.detail = facts.identity.mode.empty() ? "not a cluster node (mode unknown)"
@@ -467,7 +495,7 @@ std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const So
   topology.name = "target.topology";
   if (identity.cluster()) {
     topology.status = CheckStatus::kFail;
-    topology.detail = net::ClusterNodeMessage(*uri, "target");
+    topology.detail = net::ClusterNodeMessage(*uri, "target") + "." + ClusterSummary(*uri);
     topology.action = "set target.external.uri to a standalone Valkey server";
   } else {
     topology.detail =

@@ -73,6 +73,10 @@ TEST(ClusterRefusalTest, OneNodeOfAClusterAsSourceIsRefusedBeforeAnyWrite) {
   Subprocess doctor({KeyferryBinary(), "doctor", "-f", spec});
   EXPECT_EQ(doctor.Wait(seconds(60)), 1) << doctor.Stdout();
   EXPECT_NE(doctor.Stdout().find("[FAIL] source.topology"), std::string::npos) << doctor.Stdout();
+  // It says what it saw: every primary and its slots.
+  EXPECT_NE(doctor.Stdout().find("The cluster has 3 primaries serving slots: 0-5460 at"),
+            std::string::npos)
+      << doctor.Stdout();
   Subprocess plan({KeyferryBinary(), "plan", "-f", spec});
   EXPECT_EQ(plan.Wait(seconds(60)), 2) << plan.Stdout() << plan.Stderr();
   EXPECT_NE((plan.Stdout() + plan.Stderr()).find("is a node of a Redis/Valkey Cluster"),
