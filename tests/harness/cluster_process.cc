@@ -644,4 +644,31 @@ bool ClusterProcess::WaitUntilStable(milliseconds timeout) {
   return false;
 }
 
+void ExpectNoErrorReplies(const std::vector<resp::Reply>& replies,
+                          const std::vector<std::vector<std::string>>& commands) {
+  ASSERT_EQ(replies.size(), commands.size());
+  for (size_t i = 0; i < replies.size(); ++i) {
+    EXPECT_FALSE(replies[i].is_error())
+        << commands[i][0] << " " << (commands[i].size() > 1 ? commands[i][1].substr(0, 40) : "")
+        << ": " << replies[i].str();
+  }
+}
+
+void SeedEveryTypeForCompare(ClusterProcess& cluster) {
+  auto commands = EveryTypeCommandsForCompare();
+  ExpectNoErrorReplies(cluster.Run(commands), commands);
+}
+
+std::unique_ptr<ServerProcess> StartSeededForCompare(ServerKind kind) {
+  auto server = ServerProcess::Start(kind);
+  if (!server) return nullptr;
+  net::Client client;
+  EXPECT_TRUE(client.Connect(UriOf(server->uri())));
+  auto commands = EveryTypeCommandsForCompare();
+  auto replies = client.CallPipelined(commands);
+  EXPECT_TRUE(replies);
+  if (replies) ExpectNoErrorReplies(*replies, commands);
+  return server;
+}
+
 }  // namespace kf::test

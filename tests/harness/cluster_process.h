@@ -130,4 +130,13 @@ class ClusterProcess {
   uint64_t ask_redirects_ = 0;
 };
 
+// EveryTypeCommandsForCompare() (dataset.h) written into `cluster` through its cluster client,
+// and into a new standalone server of `kind`: two deployments with identical content.
+// Error replies fail the current test, naming the command.
+void SeedEveryTypeForCompare(ClusterProcess& cluster);
+// One reply per command and none of them an error (else the test fails, naming the command).
+void ExpectNoErrorReplies(const std::vector<resp::Reply>& replies,
+                          const std::vector<std::vector<std::string>>& commands);
+std::unique_ptr<ServerProcess> StartSeededForCompare(ServerKind kind);
+
 }  // namespace kf::test

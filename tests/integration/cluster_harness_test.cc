@@ -23,36 +23,6 @@ using Cmd = std::vector<std::string>;
 
 const char* EngineName(ServerKind kind) { return kind == ServerKind::kRedis ? "Redis" : "Valkey"; }
 
-// The seed of every type for db 0 with absolute expiries and the function library.
-std::vector<Cmd> SeedForCompare() { return EveryTypeCommandsForCompare(); }
-
-void ExpectAllOk(const std::vector<resp::Reply>& replies, const std::vector<Cmd>& commands) {
-  ASSERT_EQ(replies.size(), commands.size());
-  for (size_t i = 0; i < replies.size(); ++i) {
-    EXPECT_FALSE(replies[i].is_error())
-        << commands[i][0] << " " << (commands[i].size() > 1 ? commands[i][1].substr(0, 40) : "")
-        << ": " << replies[i].str();
-  }
-}
-
-// Seeds a cluster through the harness's cluster client (functions to every primary).
-void SeedCluster(ClusterProcess& cluster) {
-  auto commands = SeedForCompare();
-  ExpectAllOk(cluster.Run(commands), commands);
-}
-
-std::unique_ptr<ServerProcess> SeededStandalone(ServerKind kind) {
-  auto server = ServerProcess::Start(kind);
-  if (!server) return nullptr;
-  net::Client client;
-  EXPECT_TRUE(client.Connect(UriOf(server->uri())));
-  auto commands = SeedForCompare();
-  auto replies = client.CallPipelined(commands);
-  EXPECT_TRUE(replies);
-  if (replies) ExpectAllOk(*replies, commands);
-  return server;
-}
-
 int64_t KeysOn(const ServerProcess& node) { return std::stoll(node.Call({"DBSIZE"})); }
 
 class ClusterHarnessTest : public ::testing::TestWithParam<ServerKind> {};
@@ -102,7 +72,7 @@ TEST_P(ClusterHarnessTest, StartsWithAndWithoutReplicasAndStopsByPid) {
 TEST_P(ClusterHarnessTest, KeysGoToTheirSlotOwnerAndTheClusterComparesWithAStandalone) {
   auto cluster = ClusterProcess::Start(GetParam(), {.primaries = 3, .replicas_per_primary = 1});
   ASSERT_TRUE(cluster);
-  SeedCluster(*cluster);
+  SeedEveryTypeForCompare(*cluster);
   ASSERT_FALSE(HasFailure());
   // Routing by keyferry's KeySlot sent every command to the owner at once.
   EXPECT_EQ(cluster->moved_redirects(), 0u);
@@ -120,7 +90,7 @@ TEST_P(ClusterHarnessTest, KeysGoToTheirSlotOwnerAndTheClusterComparesWithAStand
     EXPECT_EQ(cluster->OwnerOfSlot(net::KeySlot(key)), owner);
   }
 
-  auto standalone = SeededStandalone(GetParam());
+  auto standalone = StartSeededForCompare(GetParam());
   ASSERT_TRUE(standalone);
   ASSERT_TRUE(cluster->WaitUntilStable());
   const std::vector<net::Uri> single = {UriOf(standalone->uri())};
@@ -160,7 +130,7 @@ TEST_P(ClusterHarnessTest, MoveASlotHalfWayThenFully) {
   for (int i = 0; i < 40; ++i) {
     writes.push_back({"SET", "{moving}:" + std::to_string(i), "v" + std::to_string(i)});
   }
-  ExpectAllOk(cluster->Run(writes), writes);
+  ExpectNoErrorReplies(cluster->Run(writes), writes);
   const int slot = net::KeySlot("moving");
   ServerProcess* from = cluster->OwnerOfSlot(slot);
   ASSERT_NE(from, nullptr);
@@ -204,8 +174,8 @@ TEST_P(ClusterHarnessTest, MoveASlotHalfWayThenFully) {
 TEST_P(ClusterHarnessTest, ShardFailsOverByHandAndAfterACrash) {
   auto cluster = ClusterProcess::Start(GetParam(), {.primaries = 3, .replicas_per_primary = 1});
   ASSERT_TRUE(cluster);
-  SeedCluster(*cluster);
-  auto standalone = SeededStandalone(GetParam());
+  SeedEveryTypeForCompare(*cluster);
+  auto standalone = StartSeededForCompare(GetParam());
   ASSERT_TRUE(standalone);
   const std::vector<net::Uri> single = {UriOf(standalone->uri())};
   ASSERT_TRUE(cluster->WaitUntilStable());
@@ -243,8 +213,8 @@ TEST(ClusterHarnessCrossEngineTest, ARedisClusterComparesWithAValkeyCluster) {
   ASSERT_TRUE(redis);
   auto valkey = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 2});
   ASSERT_TRUE(valkey);
-  SeedCluster(*redis);
-  SeedCluster(*valkey);
+  SeedEveryTypeForCompare(*redis);
+  SeedEveryTypeForCompare(*valkey);
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(JoinDiffs(CanonicalDiff(redis->PrimaryUris(), valkey->PrimaryUris())), "");
   EXPECT_EQ(valkey->Call({"DEL", "db0:set:big"}).integer(), 1);

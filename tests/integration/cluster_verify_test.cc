@@ -25,29 +25,6 @@ namespace {
 
 using std::chrono::seconds;
 
-void SeedClusterForCompare(ClusterProcess& cluster) {
-  auto commands = EveryTypeCommandsForCompare();
-  auto replies = cluster.Run(commands);
-  ASSERT_EQ(replies.size(), commands.size());
-  for (size_t i = 0; i < replies.size(); ++i) {
-    ASSERT_FALSE(replies[i].is_error()) << commands[i][0] << ": " << replies[i].str();
-  }
-}
-
-std::unique_ptr<ServerProcess> SeededStandalone(ServerKind kind) {
-  auto server = ServerProcess::Start(kind);
-  if (!server) return nullptr;
-  net::Client client;
-  EXPECT_TRUE(client.Connect(UriOf(server->uri())));
-  auto commands = EveryTypeCommandsForCompare();
-  auto replies = client.CallPipelined(commands);
-  EXPECT_TRUE(replies);
-  if (replies) {
-    for (const auto& r : *replies) EXPECT_FALSE(r.is_error()) << r.str();
-  }
-  return server;
-}
-
 struct VerifyRun {
   int exit = -1;
   std::string out;
@@ -68,9 +45,9 @@ VerifyRun RunVerify(const std::string& source, const std::string& target,
 TEST(ClusterVerifyTest, AClusterComparesWithAStandaloneBothWaysAndNamesDifferences) {
   auto cluster = ClusterProcess::Start(ServerKind::kRedis, {.primaries = 3});
   ASSERT_TRUE(cluster);
-  SeedClusterForCompare(*cluster);
+  SeedEveryTypeForCompare(*cluster);
   ASSERT_FALSE(HasFatalFailure());
-  auto standalone = SeededStandalone(ServerKind::kValkey);
+  auto standalone = StartSeededForCompare(ServerKind::kValkey);
   ASSERT_TRUE(standalone);
   ASSERT_FALSE(HasFailure());
   const std::vector<net::Uri> single = {UriOf(standalone->uri())};
@@ -114,8 +91,8 @@ TEST(ClusterVerifyTest, ClustersOfDifferentShardCountsAndLibrariesPerPrimary) {
   ASSERT_TRUE(source);
   auto target = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 2});
   ASSERT_TRUE(target);
-  SeedClusterForCompare(*source);
-  SeedClusterForCompare(*target);
+  SeedEveryTypeForCompare(*source);
+  SeedEveryTypeForCompare(*target);
   ASSERT_FALSE(HasFatalFailure());
   ASSERT_EQ(JoinDiffs(CanonicalDiff(source->PrimaryUris(), target->PrimaryUris())), "");
 
