@@ -604,9 +604,8 @@ Result<ClusterTopology> ParseClusterShards(const resp::Reply& reply) {
   return Finish(std::move(topology));
 }
 
-Result<ClusterTopology> ParseClusterNodes(std::string_view text) {
-  ClusterTopology topology;
-  topology.source = TopologySource::kClusterNodes;
+// Every non-empty line of CLUSTER NODES text, parsed and checked (handshake nodes too).
+Result<std::vector<NodesLine>> ParseNodesLines(std::string_view text) {
   std::vector<NodesLine> lines;
   size_t line_number = 0;
   for (std::string_view line : Split(text, '\n', /*skip_empty=*/false)) {
@@ -615,8 +614,19 @@ Result<ClusterTopology> ParseClusterNodes(std::string_view text) {
     if (line.empty()) continue;
     auto parsed = ParseNodesLine(line, line_number);
     if (!parsed) return MakeError(std::move(parsed).error());
-    if (parsed->handshake) continue;
     lines.push_back(std::move(*parsed));
+  }
+  return lines;
+}
+
+Result<ClusterTopology> ParseClusterNodes(std::string_view text) {
+  ClusterTopology topology;
+  topology.source = TopologySource::kClusterNodes;
+  auto parsed = ParseNodesLines(text);
+  if (!parsed) return MakeError(std::move(parsed).error());
+  std::vector<NodesLine> lines;
+  for (auto& line : *parsed) {
+    if (!line.handshake) lines.push_back(std::move(line));
   }
   if (lines.empty()) {
     return BadReply("CLUSTER NODES: the reply lists no node (" + Quote(text) + ")");
@@ -654,17 +664,13 @@ Result<ClusterTopology> ParseClusterNodes(std::string_view text) {
 }
 
 Result<std::vector<SlotMigration>> ParseOwnSlotMigrations(std::string_view text) {
-  size_t line_number = 0;
-  for (std::string_view line : Split(text, '\n', /*skip_empty=*/false)) {
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    auto parsed = ParseNodesLine(line, line_number);
-    if (!parsed) return MakeError(std::move(parsed).error());
-    if (parsed->node.myself) {
-      std::sort(parsed->migrations.begin(), parsed->migrations.end(),
+  auto lines = ParseNodesLines(text);
+  if (!lines) return MakeError(std::move(lines).error());
+  for (auto& line : *lines) {
+    if (line.node.myself) {
+      std::sort(line.migrations.begin(), line.migrations.end(),
                 [](const SlotMigration& a, const SlotMigration& b) { return a.slot < b.slot; });
-      return std::move(parsed->migrations);
+      return std::move(line.migrations);
     }
   }
   return BadReply("CLUSTER NODES: no line is flagged myself (" + Quote(text) + ")");
