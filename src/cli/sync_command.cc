@@ -23,6 +23,7 @@
 
 #include "cli/cli_app.h"
 #include "common/clock.h"
+#include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
 #include "observe/status_server.h"
@@ -160,6 +161,15 @@ int RunSync(const SyncArgs& args) {
             stderr,
             "keyferry sync refused: %s. Nothing was written; point %s at a standalone server\n",
             net::ClusterNodeMessage(*uri, end).c_str(), flag);
+        return kExitError;
+      }
+      // Reachable but refusing INFO: whether it is a cluster node cannot be told.
+      if (!*id && (*id).error().code == make_error_code(net::NetErrc::kServerError)) {
+        std::fprintf(stderr,
+                     "keyferry sync refused: %s. Without INFO server keyferry cannot tell a "
+                     "standalone server from one node of a cluster; nothing was written: allow "
+                     "the %s user +info\n",
+                     (*id).error().ToString().c_str(), end);
         return kExitError;
       }
     }

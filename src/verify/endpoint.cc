@@ -91,7 +91,13 @@ Result<void> Endpoint::Connect() {
                      Describe() + " refused PING: " + words + "; the compare cannot start");
   }
   auto info = client_.Call({"INFO", "server"});
-  if (info && info->is_string() && !info->is_error()) {
+  if (info && info->is_error()) {
+    return MakeError(VerifyErrc::kServerError,
+                     Describe() + " refused INFO server: " + info->str() +
+                         "; verify needs it to tell a standalone server from one node of a "
+                         "cluster (whose other shards it would miss): allow the user +info");
+  }
+  if (info && info->is_string()) {
     std::string product = InfoLine(info->str(), "server_name");
     std::string version = InfoLine(info->str(), "valkey_version");
     if (version.empty()) version = InfoLine(info->str(), "redis_version");
@@ -123,7 +129,13 @@ Result<void> Endpoint::ConnectCluster() {
                                                    "not be read: " +
                                                    topology.error().ToString());
   }
-  if (!*topology) return {};  // answered as a standalone server after all
+  if (!*topology) {  // INFO said cluster mode, CLUSTER INFO says otherwise
+    return MakeError(VerifyErrc::kServerError,
+                     Describe() +
+                         " says it runs in cluster mode but answers CLUSTER INFO as a "
+                         "standalone server; the compare could miss other shards: "
+                         "check the server and run verify again");
+  }
   const net::ClusterTopology& t = **topology;
   if (auto missing = t.UnassignedSlots(); !missing.empty()) {
     return MakeError(VerifyErrc::kServerError,

@@ -125,5 +125,32 @@ TEST(ClusterRefusalTest, OneNodeOfAClusterAsTargetIsRefusedBeforeAnyWrite) {
   RemoveTree(dir);
 }
 
+// Without INFO server keyferry cannot tell a standalone server from one node of a
+// cluster: an end whose user may not run INFO is refused before anything is written.
+TEST(ClusterRefusalTest, AnEndThatRefusesInfoIsRefusedBeforeAnyWrite) {
+  ServerOptions options;
+  options.config = {{"repl-diskless-sync-delay", "0"}};
+  auto source = ServerProcess::Start(ServerKind::kRedis, options);
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(source->Call({"ACL", "SETUSER", "noinfo", "on", ">pw", "~*", "&*", "+@all", "-info"}),
+            "OK");
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  const std::string limited = "redis://noinfo:pw@127.0.0.1:" + std::to_string(source->port());
+
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", limited, "--target", target->uri(), "--once"});
+  EXPECT_EQ(sync.Wait(seconds(60)), 2) << sync.Stdout() << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("allow the source user +info"), std::string::npos) << sync.Stderr();
+  EXPECT_EQ(target->Call({"DBSIZE"}), "0") << "keys were written before the refusal";
+
+  Subprocess verify({KeyferryBinary(), "verify", "--source", limited, "--target", target->uri()});
+  EXPECT_EQ(verify.Wait(seconds(60)), 2) << verify.Stdout() << verify.Stderr();
+  EXPECT_NE((verify.Stdout() + verify.Stderr()).find("refused INFO server"), std::string::npos)
+      << verify.Stdout() << verify.Stderr();
+}
+
 }  // namespace
 }  // namespace kf::test
