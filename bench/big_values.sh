@@ -83,57 +83,7 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 
-# A port nothing listens on, below the ephemeral range.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
-
-# start_server KIND DIR [config...]: sets SERVER_PID and SERVER_PORT once the server
-# answers DBSIZE (it has loaded its RDB). A port taken in between is retried.
-start_server() {
-  local kind="$1" dir="$2"
-  shift 2
-  mkdir -p "$dir"
-  local attempt
-  for attempt in 1 2 3 4 5; do
-    SERVER_PORT="$(free_port)"
-    "$kind-server" --port "$SERVER_PORT" --bind 127.0.0.1 --dir "$dir" --save "" \
-      --appendonly no --daemonize no --logfile "$dir/server.log" --protected-mode no \
-      --enable-debug-command local "$@" &
-    SERVER_PID=$!
-    pids+=("$SERVER_PID")
-    local deadline=$((SECONDS + 300))
-    while :; do
-      if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        wait "$SERVER_PID" 2>/dev/null || true
-        if grep -q "Address already in use" "$dir/server.log" && ((attempt < 5)); then
-          : >"$dir/server.log"
-          continue 2
-        fi
-        echo "$kind-server on port $SERVER_PORT exited; its log:" >&2
-        tail -20 "$dir/server.log" >&2
-        return 1
-      fi
-      if [[ "$("$kind-cli" -p "$SERVER_PORT" DBSIZE 2>/dev/null)" =~ ^[0-9]+$ ]]; then
-        return 0
-      fi
-      if ((SECONDS > deadline)); then
-        echo "$kind-server on port $SERVER_PORT did not become ready in 300 s" >&2
-        return 1
-      fi
-      sleep 0.05
-    done
-  done
-}
+source "$here/bench/lib/servers.sh"  # free_port, start_server
 
 dataset_label() {
   case "$1" in
@@ -172,7 +122,7 @@ build_dataset() {
   [[ -s "$file" ]] && return 0
   local dir="$work/build-$name"
   echo "building dataset $name ($(dataset_label "$name"))..." >&2
-  start_server redis "$dir"
+  start_server redis "$dir" --enable-debug-command local
   local pid="$SERVER_PID" port="$SERVER_PORT"
   case "$name" in
     random200) head -c $((200 << 20)) /dev/urandom | redis-cli -p "$port" -x SET "$key" >/dev/null ;;
@@ -205,11 +155,11 @@ start_pair() {
   local dir="$work/run-$2"
   mkdir -p "$dir/source"
   ln -sf "$data_dir/$1.rdb" "$dir/source/dataset.rdb"
-  start_server redis "$dir/source" --dbfilename dataset.rdb \
+  start_server redis "$dir/source" --enable-debug-command local --dbfilename dataset.rdb \
     --repl-diskless-sync yes --repl-diskless-sync-delay 0
   SRC_PID="$SERVER_PID"
   SRC_PORT="$SERVER_PORT"
-  start_server valkey "$dir/target"
+  start_server valkey "$dir/target" --enable-debug-command local
   DST_PID="$SERVER_PID"
   DST_PORT="$SERVER_PORT"
 }

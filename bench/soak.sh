@@ -141,48 +141,9 @@ event() { echo "$(stamp) $*" | tee -a "$work/events.log"; }
 # rand_between MIN MAX: sets R (not a subshell: $RANDOM there would not follow the seed).
 rand_between() { R=$(($1 + RANDOM % ($2 - $1 + 1))); }
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
-
-# start_server KIND DIR [config...]: sets SERVER_PID and SERVER_PORT once it answers PING.
-start_server() {
-  local kind="$1" dir="$2"
-  shift 2
-  mkdir -p "$dir"
-  for attempt in 1 2 3 4 5; do
-    SERVER_PORT="$(free_port)" || return 1
-    "$kind-server" --port "$SERVER_PORT" --bind 127.0.0.1 --dir "$dir" --save "" \
-      --appendonly no --daemonize no --logfile "$dir/server.log" --protected-mode no "$@" &
-    SERVER_PID=$!
-    pids+=("$SERVER_PID")
-    for _ in $(seq 1 200); do
-      if ! alive "$SERVER_PID"; then
-        wait "$SERVER_PID" 2>/dev/null
-        if grep -q "Address already in use" "$dir/server.log" && ((attempt < 5)); then
-          : >"$dir/server.log"
-          continue 2
-        fi
-        echo "$kind-server on port $SERVER_PORT exited; its log:" >&2
-        tail -20 "$dir/server.log" >&2
-        return 1
-      fi
-      [[ "$("$kind-cli" -p "$SERVER_PORT" PING 2>/dev/null)" == PONG ]] && return 0
-      sleep 0.05
-    done
-    echo "$kind-server on port $SERVER_PORT did not answer PING in 10 s" >&2
-    return 1
-  done
-}
+# free_port, start_server (10 s to answer: the soak starts empty servers)
+SERVER_READY_TIMEOUT=10
+source "$here/bench/lib/servers.sh"
 
 info_field() {  # PORT SECTION FIELD
   redis-cli -p "$1" INFO "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3:\(.*\)/\1/p"

@@ -1,0 +1,57 @@
+# Shared by the bench scripts (sourced, not run): free loopback ports and servers started
+# on them. The caller keeps a `pids` array (every started server is appended, for its
+# cleanup trap).
+
+# A port that nothing listens on, below the ephemeral range (so that no outgoing
+# connection holds it either).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# start_server KIND DIR [extra config...]: starts redis-server or valkey-server on a free
+# port as a background job, sets SERVER_PID and SERVER_PORT, and waits until it answers
+# DBSIZE (which answers -LOADING until an RDB is loaded), at most SERVER_READY_TIMEOUT
+# seconds (default 300). A port taken in between is retried with another one.
+start_server() {
+  local kind="$1" dir="$2"
+  shift 2
+  mkdir -p "$dir"
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    SERVER_PORT="$(free_port)" || return 1
+    "$kind-server" --port "$SERVER_PORT" --bind 127.0.0.1 --dir "$dir" --save "" \
+      --appendonly no --daemonize no --logfile "$dir/server.log" --protected-mode no "$@" &
+    SERVER_PID=$!
+    pids+=("$SERVER_PID")
+    local deadline=$((SECONDS + ${SERVER_READY_TIMEOUT:-300}))
+    while :; do
+      if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        wait "$SERVER_PID" 2>/dev/null || true
+        if grep -q "Address already in use" "$dir/server.log" && ((attempt < 5)); then
+          : >"$dir/server.log"
+          continue 2
+        fi
+        echo "$kind-server on port $SERVER_PORT exited; its log:" >&2
+        tail -20 "$dir/server.log" >&2
+        return 1
+      fi
+      if [[ "$("$kind-cli" -p "$SERVER_PORT" DBSIZE 2>/dev/null)" =~ ^[0-9]+$ ]]; then
+        return 0
+      fi
+      if ((SECONDS > deadline)); then
+        echo "$kind-server on port $SERVER_PORT did not become ready in ${SERVER_READY_TIMEOUT:-300} s" >&2
+        return 1
+      fi
+      sleep 0.05
+    done
+  done
+}
