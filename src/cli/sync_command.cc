@@ -152,11 +152,12 @@ int RunSync(const SyncArgs& args) {
                    net::SameServerMessage(*source, *target, *target_id).c_str());
       return kExitError;
     }
-    // One node of a cluster holds only its own slots: "done" over a third of the keys.
+    // One node of a cluster holds only its own slots: "done" over a third of the keys. A
+    // cluster target is written through all of its primaries (target::ClusterWriter).
     for (const auto& [id, uri, end, flag] :
          {std::tuple{&source_id, &*source, "source", "--source"},
           std::tuple{&target_id, &*target, "target", "--target"}}) {
-      if (*id && (*id)->cluster()) {
+      if (*id && (*id)->cluster() && std::string_view(end) == "source") {
         std::fprintf(
             stderr,
             "keyferry sync refused: %s. Nothing was written; point %s at a standalone server\n",

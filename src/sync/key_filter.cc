@@ -144,6 +144,16 @@ int DbMap::Map(int source_db) const {
 
 Result<int> DbLanding::Land(int source_db) {
   int target_db = map_->Map(source_db);
+  if (!single_db_.empty() && target_db != 0) {
+    return MakeError(
+        SyncErrc::kBadOption,
+        "source db " + std::to_string(source_db) + " holds data, and " + single_db_ +
+            " has db 0 only. Choose the one source db that goes there with "
+            "--db-map " +
+            std::to_string(source_db) +
+            ":0 (only one source db can land in db 0); a source with data in several dbs "
+            "needs a standalone target");
+  }
   auto [it, inserted] = source_of_.emplace(target_db, source_db);
   if (!inserted && it->second != source_db) {
     return MakeError(SyncErrc::kBadOption,

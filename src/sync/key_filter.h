@@ -53,12 +53,16 @@ class DbMap {
 class DbLanding {
  public:
   explicit DbLanding(const DbMap* map) : map_(map) {}
-  // The target db of `source_db`; kBadOption when another source db already landed there.
+  // The target db of `source_db`; kBadOption when another source db already landed there,
+  // or when the target has db 0 only (set_single_db) and `source_db` lands elsewhere.
   Result<int> Land(int source_db);
+  // The target holds db 0 only (a cluster); `what` names it in messages.
+  void set_single_db(std::string what) { single_db_ = std::move(what); }
 
  private:
   const DbMap* map_;
   std::map<int, int> source_of_;  // target db → the source db that landed there
+  std::string single_db_;         // non-empty: only db 0 exists on the target
 };
 
 }  // namespace kf::sync

@@ -262,7 +262,7 @@ void SnapshotSink::OnFunction(const rdb::FunctionLibrary& library) {
   op.db = 0;
   op.command = resp::EncodeCommand({"FUNCTION", "LOAD", "REPLACE", library.code});
   op.description = "FUNCTION LOAD of library " + Printable(library.name);
-  auto r = lanes_->Submit(0, std::move(op));
+  auto r = lanes_->SubmitToEveryNode(op);  // every primary of a cluster serves FCALL
   if (!r) SetError(std::move(r).error());
   ++functions_loaded_;
 }

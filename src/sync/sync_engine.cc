@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "net/client.h"
+#include "net/cluster_slots.h"
 #include "net/errc.h"
 #include "net/server_info.h"
 #include "rdb/reader.h"
@@ -24,6 +25,7 @@
 #include "target/snapshot_lanes.h"
 #include "target/stream_writer.h"
 #include "target/target_errc.h"
+#include "target/writer.h"
 
 namespace kf::sync {
 namespace {
@@ -36,6 +38,9 @@ using Clock = std::chrono::steady_clock;
 // for how long at most (a source without writes may send nothing for 10 s).
 constexpr milliseconds kStartAckInterval{20};
 constexpr milliseconds kStartAckFor{2000};
+
+// How many times a snapshot is copied again because a cluster target moved slots under it.
+constexpr int kMaxRedirectedSnapshots = 5;
 
 Result<std::string> Info(net::Client& client, const char* section) {
   auto reply = client.Call({"INFO", section});
@@ -148,8 +153,8 @@ struct SyncEngine::Session {
   std::unique_ptr<ExpirySubscriber> expiry_subscriber;  // with track_target_expiries
   int64_t once_target = -1;
   source::ReplicaLink link;
-  target::StreamWriter writer;
-  net::Client target_admin;
+  // The target: one server or a cluster (target/writer.h); opened by Prepare().
+  std::unique_ptr<target::Writer> writer;
   Bytes leftover;             // stream bytes that arrived with the end of the snapshot
   bool track_recent = false;  // stats->recent_keys has a capacity
   std::vector<std::pair<int, std::string>> written;     // keys of the batch being applied
@@ -172,72 +177,68 @@ struct SyncEngine::Session {
     return SaveCheckpoint(options.checkpoint_path, {migration_id, replid, applied, 0, source_db});
   }
 
-  // The target's marker (db 0), nullopt when there is none; an error when the key holds
-  // something that is not a keyferry marker.
+  // The target's marker, nullopt when there is none; an error when a key of the marker's
+  // name holds something that is not a keyferry marker.
   Result<std::optional<target::AppliedMarker>> ReadMarker() {
-    auto sel = target_admin.Call({"SELECT", "0"});
-    if (!sel) return MakeError(sel.error());
-    auto reply = target_admin.Call({"GET", target::kAppliedMarkerKey});
-    if (!reply) return MakeError(reply.error());
-    if (reply->is_null()) return std::optional<target::AppliedMarker>();
-    auto marker = reply->is_error() ? std::nullopt : target::ParseMarker(reply->str());
-    if (!marker) {
-      return MakeError(SyncErrc::kTargetNotOurs,
-                       "the target " + options.target.Endpoint() + " holds a key named " +
-                           std::string(target::kAppliedMarkerKey) +
-                           " that keyferry did not write; keyferry reserves that name. "
-                           "Rename or delete it on the target and run again");
+    auto marker = writer->ReadMarker();
+    if (!marker && marker.error().code == make_error_code(target::TargetErrc::kForeignMarker)) {
+      return MakeError(SyncErrc::kTargetNotOurs, marker.error().message);
     }
-    return std::optional<target::AppliedMarker>(*marker);
+    return marker;
   }
 
   Result<void> WriteMarker(target::MarkerState state, int64_t offset) {
-    target::AppliedMarker m{migration_id, state, replid, offset, source_db};
-    auto sel = target_admin.Call({"SELECT", "0"});
-    if (!sel) return MakeError(sel.error());
-    auto set = target_admin.Call({"SET", target::kAppliedMarkerKey, target::EncodeMarker(m)});
-    if (!set) return MakeError(set.error());
-    if (!set->IsOk()) {
-      return MakeError(SyncErrc::kTargetRejected,
-                       "the target " + options.target.Endpoint() +
-                           " refused keyferry's applied-offset marker: " + set->str());
+    auto written = writer->WriteMarker({migration_id, state, replid, offset, source_db});
+    if (!written && written.error().code == make_error_code(target::TargetErrc::kRejected)) {
+      return MakeError(SyncErrc::kTargetRejected, written.error().message);
     }
-    return {};
+    return written;
   }
 
   // The key count of the target (INFO keyspace, every db).
   Result<uint64_t> TargetKeys() {
-    auto keyspace = Info(target_admin, "keyspace");
+    auto keyspace = writer->Info("keyspace");
     if (!keyspace) return MakeError(keyspace.error());
-    return KeyCount(*keyspace);
+    uint64_t keys = 0;
+    for (const auto& node : *keyspace) keys += KeyCount(node.text);
+    return keys;
   }
 
-  // evicted_keys from the target's INFO stats; -1 when it cannot be read.
+  // evicted_keys from the target's INFO stats (summed over a cluster's primaries); -1 when
+  // it cannot be read.
   int64_t TargetEvictions() {
-    auto stats_info = Info(target_admin, "stats");
+    auto stats_info = writer->Info("stats");
     if (!stats_info) return -1;
-    int64_t n = -1;
-    std::string v = net::InfoField(*stats_info, "evicted_keys");
-    std::from_chars(v.data(), v.data() + v.size(), n);
-    return n;
+    int64_t total = 0;
+    for (const auto& node : *stats_info) {
+      int64_t n = -1;
+      std::string v = net::InfoField(node.text, "evicted_keys");
+      std::from_chars(v.data(), v.data() + v.size(), n);
+      if (n < 0) return -1;
+      total += n;
+    }
+    return total;
   }
 
   // A target that evicts keys loses data the stream will never send again: refuse one
   // whose maxmemory-policy can evict before anything is written.
   Result<void> CheckEvictionPolicy() {
-    auto memory = Info(target_admin, "memory");
+    auto memory = writer->Info("memory");
     if (!memory) return MakeError(memory.error());
-    std::string policy = net::InfoField(*memory, "maxmemory_policy");
-    std::string maxmemory = net::InfoField(*memory, "maxmemory");
-    if (policy.empty() || policy == "noeviction" || maxmemory == "0" || maxmemory.empty()) {
-      return {};
+    for (const auto& node : *memory) {
+      std::string policy = net::InfoField(node.text, "maxmemory_policy");
+      std::string maxmemory = net::InfoField(node.text, "maxmemory");
+      if (policy.empty() || policy == "noeviction" || maxmemory == "0" || maxmemory.empty()) {
+        continue;
+      }
+      return MakeError(SyncErrc::kTargetDropped,
+                       "the target " + node.endpoint + " has maxmemory " + maxmemory +
+                           " with maxmemory-policy " + policy +
+                           ": it would evict keys keyferry copies, silently losing them. Set "
+                           "`CONFIG SET maxmemory-policy noeviction` on the target (or "
+                           "maxmemory 0) for the migration, and run again");
     }
-    return MakeError(SyncErrc::kTargetDropped,
-                     "the target " + options.target.Endpoint() + " has maxmemory " + maxmemory +
-                         " with maxmemory-policy " + policy +
-                         ": it would evict keys keyferry copies, silently losing them. Set "
-                         "`CONFIG SET maxmemory-policy noeviction` on the target (or "
-                         "maxmemory 0) for the migration, and run again");
+    return {};
   }
 
   // Once a second: the target must not have evicted anything since the sync connected.
@@ -246,7 +247,7 @@ struct SyncEngine::Session {
     int64_t now = TargetEvictions();
     if (now > evicted_baseline) {
       return MakeError(SyncErrc::kTargetDropped,
-                       "the target " + options.target.Endpoint() + " evicted " +
+                       "the target " + writer->Describe() + " evicted " +
                            std::to_string(now - evicted_baseline) +
                            " keys since the sync started (INFO stats evicted_keys): they are "
                            "lost on the target and the copy is not complete. Give the target "
@@ -315,6 +316,43 @@ struct SyncEngine::Session {
     return {};
   }
 
+  // For a cluster target: the hash slot of a forwarded command's keys, or
+  // target::kEveryPrimary for a keyless command every primary must run.
+  Result<int> ClusterSlotOf(const resp::Command& cmd) {
+    auto keys = table.Keys(cmd);
+    if (!keys) {
+      return MakeError(SyncErrc::kBadOption,
+                       "the source ran " + cmd.ToString(60) +
+                           ", whose keys keyferry cannot find, so it cannot tell which primary of "
+                           "the cluster target it belongs to: " +
+                           keys.error().ToString());
+    }
+    if (keys->empty()) {
+      std::string name = LowerName(cmd.arg_view(0));
+      if (name == "flushall" || name == "flushdb" || name == "function" || name == "script") {
+        return target::kEveryPrimary;
+      }
+      return MakeError(SyncErrc::kBadOption,
+                       "the source ran " + cmd.ToString(60) +
+                           ", which names no key: a cluster target cannot tell which primary it "
+                           "belongs to. Migrate into a standalone target");
+    }
+    int slot = net::KeySlot((*keys)[0]);
+    for (auto key : *keys) {
+      int other = net::KeySlot(key);
+      if (other != slot) {
+        return MakeError(SyncErrc::kBadOption,
+                         "the source ran " + cmd.ToString(60) + ", whose keys " +
+                             std::string((*keys)[0]) + " (slot " + std::to_string(slot) + ") and " +
+                             std::string(key) + " (slot " + std::to_string(other) +
+                             ") are in different hash slots: a cluster target refuses it "
+                             "(CROSSSLOT). Put keys used together under one hash tag in the "
+                             "application ({tag}), or migrate into a standalone target");
+      }
+    }
+    return slot;
+  }
+
   Result<void> Prepare();
   Result<void> RunSnapshot(int64_t snapshot_offset);
   Result<void> RunStream();
@@ -327,18 +365,47 @@ Result<void> SyncEngine::Session::Prepare() {
   auto map = DbMap::Parse(options.db_map);
   if (!map) return MakeError(map.error());
   db_map = *map;
-  net::ClientOptions co;
-  co.client_name = "keyferry-admin";
-  auto connected = target_admin.Connect(options.target, co);
-  if (!connected) {
-    return MakeError(connected.error().code,
-                     "cannot reach the target: " + connected.error().ToString());
-  }
-  auto server = Info(target_admin, "server");
+  auto opened = target::OpenWriter(options.target);
+  if (!opened) return MakeError(opened.error());
+  writer = std::move(*opened);
+  KF_RETURN_IF_ERROR(writer->Connect());
+  auto server = writer->Info("server");
   if (!server) return MakeError(server.error());
-  target_rdb_version = net::ServerRdbVersion(*server);
+  for (const auto& node : *server) {  // the oldest primary decides what every one can load
+    int version = net::ServerRdbVersion(node.text);
+    if (&node == &server->front() || version < target_rdb_version) target_rdb_version = version;
+  }
   if (target_rdb_version > 11) target_rdb_version = 11;  // the encoder writes up to 11
+  if (writer->is_cluster()) {
+    landing.set_single_db(writer->Describe());
+    if (options.track_target_expiries) {
+      return MakeError(SyncErrc::kBadOption,
+                       "tracking the target's own expiries is not built for a cluster target "
+                       "yet (" +
+                           writer->Describe() + ")");
+    }
+  }
   KF_RETURN_IF_ERROR(CheckEvictionPolicy());
+  if (writer->is_cluster()) {
+    // Refuse a source whose dbs cannot all land in the cluster's db 0 before any write
+    // (the snapshot would otherwise stop at the first key of such a db).
+    net::Client src;
+    if (src.Connect(options.source)) {
+      auto keyspace = src.Call({"INFO", "keyspace"});
+      if (keyspace && !keyspace->is_error()) {
+        std::istringstream lines(keyspace->str());
+        std::string line;
+        while (std::getline(lines, line)) {
+          int db = -1;
+          if (line.rfind("db", 0) != 0) continue;
+          std::from_chars(line.data() + 2, line.data() + line.size(), db);
+          if (db < 0) continue;
+          auto landed = landing.Land(db);
+          if (!landed) return MakeError(landed.error());
+        }
+      }
+    }
+  }
   std::optional<Checkpoint> cp;
   if (!options.checkpoint_path.empty()) {
     auto loaded = LoadCheckpoint(options.checkpoint_path);
@@ -353,7 +420,7 @@ Result<void> SyncEngine::Session::Prepare() {
   }
   track_recent = stats->recent_keys.capacity() > 0;
   track_stream_groups = stats->stream_group_keys.capacity() > 0;
-  if (!filter.AcceptsAll() || track_recent) {
+  if (!filter.AcceptsAll() || track_recent || writer->is_cluster()) {
     table = CommandTable::BuiltIn();
     net::Client src;
     if (src.Connect(options.source)) {
@@ -361,13 +428,9 @@ Result<void> SyncEngine::Session::Prepare() {
       if (reply && !reply->is_error()) table = CommandTable::FromCommandReply(*reply);
     }
   }
-  net::ClientOptions wo;
-  wo.client_name = "keyferry-stream";
-  auto w = writer.Connect(options.target, wo);
-  if (!w) return MakeError(w.error());
-  writer.set_applied_offset(applied);
-  writer.set_source_db(source_db);
-  writer.set_marker_identity(migration_id, replid);
+  writer->set_applied_offset(applied);
+  writer->set_source_db(source_db);
+  writer->set_marker_identity(migration_id, replid);
   return {};
 }
 
@@ -443,19 +506,22 @@ Result<void> SyncEngine::Session::DecideResume(const std::optional<Checkpoint>& 
 
 Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
   spdlog::warn("{}; reconnecting to the target to read what it holds", cause.ToString());
-  writer.Close();
-  target_admin.Close();
+  writer->Close();
   auto deadline = Clock::now() + options.reconnect_for;
   milliseconds backoff{100};
   for (;;) {
     if (stop) return MakeError(SyncErrc::kStopped, "stopped while the target was unreachable");
-    net::ClientOptions co;
-    co.client_name = "keyferry-admin";
-    auto connected = target_admin.Connect(options.target, co);
+    auto connected = writer->Connect();
     if (connected) {
-      auto loading = Info(target_admin, "persistence");
-      if (loading && net::InfoField(*loading, "loading") != "1") break;
-      target_admin.Close();
+      auto persistence = writer->Info("persistence");
+      bool loading = !persistence;
+      if (persistence) {
+        for (const auto& node : *persistence) {
+          loading = loading || net::InfoField(node.text, "loading") == "1";
+        }
+      }
+      if (!loading) break;
+      writer->Close();
     }
     if (Clock::now() > deadline) {
       return MakeError(cause.code, cause.message + "; the target did not come back within " +
@@ -504,13 +570,9 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
     target_has_our_data = *keys > 0;
   }
   evicted_baseline = TargetEvictions();
-  net::ClientOptions wo;
-  wo.client_name = "keyferry-stream";
-  auto w = writer.Connect(options.target, wo);
-  if (!w) return MakeError(w.error());
-  writer.set_applied_offset(applied);
-  writer.set_source_db(source_db);
-  writer.set_marker_identity(migration_id, replid);
+  writer->set_applied_offset(applied);
+  writer->set_source_db(source_db);
+  writer->set_marker_identity(migration_id, replid);
   stats->applied_offset = applied;
   return {};
 }
@@ -523,9 +585,11 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   target::LaneOptions lo;
   lo.lanes = options.writers;
   lo.client.client_name = "keyferry-snapshot";
-  target::SnapshotLanes lanes(options.target, lo);
+  auto lanes_owned = writer->NewSnapshotLanes(lo);
+  target::SnapshotLanes& lanes = *lanes_owned;
   KF_RETURN_IF_ERROR(lanes.Start());
   SnapshotSinkOptions so;
+  if (!writer->supports_mset()) so.mset_pairs = 0;  // a cluster: keys of one MSET share a slot
   so.target_rdb_version = target_rdb_version;
   so.on_unsupported = options.on_unsupported;
   if (options.track_target_expiries) so.expiries = &stats->target_expiries;
@@ -599,8 +663,8 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   stats->keys_skipped = skipped_before + sink.keys_skipped();
   stats->snapshot_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   applied = snapshot_offset;
-  writer.set_applied_offset(applied);
-  writer.set_source_db(source_db);
+  writer->set_applied_offset(applied);
+  writer->set_source_db(source_db);
   spdlog::info(
       "snapshot applied: {} keys ({} chunked, {} skipped), {} functions, {} bytes in {} ms",
       sink.keys_written(), sink.keys_chunked(), sink.keys_skipped(), sink.functions_loaded(),
@@ -618,7 +682,7 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   switch (ClassifyStreamCommand(cmd)) {
     case StreamAction::kConsume:
       if (cmd.argc() >= 2 && cmd.ArgEquals(0, "replconf") && cmd.ArgEquals(1, "getack")) {
-        auto acked = link.SendAck(writer.applied_offset());
+        auto acked = link.SendAck(writer->applied_offset());
         if (!acked) return MakeError(LinkLost("answering GETACK failed"));
       }
       batch->push_back(std::move(op));
@@ -701,6 +765,11 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
       stats->target_expiries.Remove(op.target_db, cmd.arg_view(i));
     }
   }
+  if (writer->is_cluster()) {
+    auto slot = ClusterSlotOf(cmd);
+    if (!slot) return MakeError(slot.error());
+    op.slot = *slot;
+  }
   std::vector<ByteView> args;
   args.reserve(cmd.argc());
   for (size_t i = 0; i < cmd.argc(); ++i) args.push_back(cmd.arg(i));
@@ -739,7 +808,7 @@ Result<void> SyncEngine::Session::RunStream() {
   std::vector<target::StreamOp> batch;
   auto last_data = Clock::now();
   for (;;) {
-    applied = writer.applied_offset();
+    applied = writer->applied_offset();
     stats->applied_offset = applied;
     if (stop) return {};
     if (options.once && once_target >= 0 && applied >= once_target) return {};
@@ -807,10 +876,10 @@ Result<void> SyncEngine::Session::RunStream() {
     }
     if (!batch.empty()) {
       auto apply_start = Clock::now();
-      auto applied_ok = writer.Apply(batch);
+      auto applied_ok = writer->Apply(batch);
       stats->lag_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - apply_start).count();
-      stats->commands_applied = writer.commands_applied();
-      applied = writer.applied_offset();
+      stats->commands_applied = writer->commands_applied();
+      applied = writer->applied_offset();
       if (!applied_ok) {
         auto saved = SaveCp();
         (void)saved;
@@ -842,6 +911,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
   source::ReplicaLinkOptions lo;
   lo.client.client_name = "keyferry-replica";
   bool ever_connected = false;
+  int redirected_snapshots = 0;
   auto reconnect_deadline = Clock::now() + options_.reconnect_for;
   milliseconds backoff{100};
   auto fail = [&](Error e) -> Result<void> {
@@ -879,10 +949,11 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
       ++stats_->full_syncs;
       if (s.target_has_our_data) {
         spdlog::warn("emptying the target before the new full sync (FLUSHALL)");
-        auto flushed = s.target_admin.Call({"FLUSHALL"});
-        if (!flushed || flushed->is_error()) {
-          return fail(Error{make_error_code(SyncErrc::kTargetRejected),
-                            "FLUSHALL on the target before a new full sync failed"});
+        auto flushed = s.writer->FlushAll();
+        if (!flushed) {
+          return fail(Error{
+              make_error_code(SyncErrc::kTargetRejected),
+              "emptying the target before a new full sync failed: " + flushed.error().ToString()});
         }
       }
       s.target_has_our_data = true;
@@ -899,6 +970,18 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
       if (!marked) return fail(std::move(marked).error());
       if (auto cp = s.SaveCp(); !cp) return fail(std::move(cp).error());
       auto snap = s.RunSnapshot(reply->offset);
+      if (!snap && snap.error().code == make_error_code(target::TargetErrc::kRedirected) &&
+          ++redirected_snapshots <= kMaxRedirectedSnapshots) {
+        // A cluster target moved slots while the snapshot was written: the lanes route by
+        // the slot map they started with, so copy again over the new one.
+        spdlog::warn("{}; reading the target's slot map again and copying the snapshot again",
+                     snap.error().ToString());
+        s.link.Close();
+        s.replid.clear();
+        auto reconnected = s.writer->Connect();
+        if (!reconnected) return fail(std::move(reconnected).error());
+        continue;
+      }
       if (!snap && IsTargetLoss(snap.error())) {
         s.link.Close();
         auto recovered = s.RecoverTarget(snap.error());
@@ -910,7 +993,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
         // snapshot's offset.
         auto done = s.WriteMarker(target::MarkerState::kStream, reply->offset);
         if (!done) return fail(std::move(done).error());
-        s.writer.set_marker_identity(s.migration_id, s.replid);
+        s.writer->set_marker_identity(s.migration_id, s.replid);
       }
       if (!snap) {
         if (IsLinkLoss(snap.error()) &&
@@ -935,7 +1018,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     } else {
       ++stats_->partial_syncs;
       if (!reply->replid.empty()) s.replid = reply->replid;
-      s.writer.set_marker_identity(s.migration_id, s.replid);
+      s.writer->set_marker_identity(s.migration_id, s.replid);
       spdlog::info("the source continued replication at offset {}", next);
       if (options_.once && s.once_target < 0) {
         auto offset = s.SourceOffset();
@@ -950,8 +1033,8 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     // it comes again with the replay, which starts where the writer stands.
     s.in_multi = false;
     s.carry.clear();
-    if (s.writer.applied_offset() >= 0) s.applied = s.writer.applied_offset();
-    s.source_db = s.writer.source_db();
+    if (s.writer->applied_offset() >= 0) s.applied = s.writer->applied_offset();
+    s.source_db = s.writer->source_db();
     if (IsTargetLoss(streamed.error())) {
       s.link.Close();
       auto recovered = s.RecoverTarget(streamed.error());
@@ -966,7 +1049,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     s.link.Close();
     reconnect_deadline = Clock::now() + options_.reconnect_for;
   }
-  s.applied = s.writer.applied_offset() >= 0 ? s.writer.applied_offset() : s.applied;
+  s.applied = s.writer->applied_offset() >= 0 ? s.writer->applied_offset() : s.applied;
   auto ticked = s.Tick(true);
   (void)ticked;
   auto saved = s.SaveCp();
@@ -974,10 +1057,8 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
   s.link.Close();
   if (options_.checkpoint_path.empty()) {
     // Nothing can resume this run: the marker would only be a stray key in the target.
-    auto selected = s.target_admin.Call({"SELECT", "0"});
-    (void)selected;
-    auto removed = s.target_admin.Call({"DEL", target::kAppliedMarkerKey});
-    if (!removed || removed->is_error()) {
+    auto removed = s.writer->DeleteMarkers();
+    if (!removed) {
       spdlog::warn("could not delete keyferry's marker {} from the target; delete it by hand",
                    target::kAppliedMarkerKey);
     }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "net/cluster_slots.h"
 #include "resp/encoder.h"
 #include "target/target_errc.h"
 
@@ -90,16 +91,26 @@ SnapshotLanes::SnapshotLanes(net::Uri target, LaneOptions options)
   if (options_.lanes < 1) options_.lanes = 1;
   if (options_.chunk_bytes < 1) options_.chunk_bytes = 1;
   if (options_.chunk_ops < 1) options_.chunk_ops = 1;
-  endpoint_ = target_.Endpoint();
+}
+
+SnapshotLanes::SnapshotLanes(std::vector<net::Uri> nodes, std::vector<int> slot_owner,
+                             LaneOptions options)
+    : SnapshotLanes(nodes.empty() ? net::Uri{} : nodes.front(), std::move(options)) {
+  nodes_ = std::move(nodes);
+  slot_owner_ = std::move(slot_owner);
 }
 
 SnapshotLanes::~SnapshotLanes() { Stop(); }
 
 Result<void> SnapshotLanes::Start() {
-  for (int i = 0; i < options_.lanes; ++i) {
+  size_t servers = nodes_.empty() ? 1 : nodes_.size();
+  for (size_t i = 0; i < servers * static_cast<size_t>(options_.lanes); ++i) {
+    const net::Uri& uri =
+        nodes_.empty() ? target_ : nodes_[i / static_cast<size_t>(options_.lanes)];
     auto lane = std::make_unique<Lane>();
+    lane->endpoint = uri.Endpoint();
     lane->client = std::make_unique<net::Client>();
-    auto connected = lane->client->Connect(target_, options_.client);
+    auto connected = lane->client->Connect(uri, options_.client);
     if (!connected) {
       Stop();
       return MakeError(connected.error());
@@ -116,7 +127,19 @@ Result<void> SnapshotLanes::Start() {
 
 size_t SnapshotLanes::LaneFor(int db, ByteView key) const {
   // The high 32 bits scaled to the lane count: no division per key.
-  return static_cast<size_t>(((HashKey(db, key) >> 32) * lanes_.size()) >> 32);
+  if (nodes_.empty()) return static_cast<size_t>(((HashKey(db, key) >> 32) * lanes_.size()) >> 32);
+  int owner = slot_owner_[static_cast<size_t>(net::KeySlot(AsStringView(key)))];
+  size_t per_node = static_cast<size_t>(options_.lanes);
+  size_t within = static_cast<size_t>(((HashKey(db, key) >> 32) * per_node) >> 32);
+  return static_cast<size_t>(owner < 0 ? 0 : owner) * per_node + within;
+}
+
+Result<void> SnapshotLanes::SubmitToEveryNode(const WriteOp& op) {
+  size_t servers = nodes_.empty() ? 1 : nodes_.size();
+  for (size_t i = 0; i < servers; ++i) {
+    KF_RETURN_IF_ERROR(Submit(i * static_cast<size_t>(options_.lanes), op));
+  }
+  return {};
 }
 
 std::optional<Error> SnapshotLanes::failure() const {
@@ -263,8 +286,8 @@ Result<void> SnapshotLanes::WriteBatch(Lane& lane, Batch& batch, int* current_db
   }
   auto sent = lane.client->SendRaw(batch.segments);
   if (!sent) {
-    return MakeError(TargetErrc::kLinkFailed,
-                     "writing to the target " + endpoint_ + " failed: " + sent.error().ToString());
+    return MakeError(TargetErrc::kLinkFailed, "writing to the target " + lane.endpoint +
+                                                  " failed: " + sent.error().ToString());
   }
   return {};
 }
@@ -293,7 +316,7 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
         auto reply = lane.client->ReadReply(--owed);
         if (!reply || reply->is_error()) {
           return MakeError(TargetErrc::kRejected,
-                           "the target " + endpoint_ + " refused SELECT " +
+                           "the target " + lane.endpoint + " refused SELECT " +
                                std::to_string(batch.select_before[k]) + ": " +
                                (reply ? reply->str() : reply.error().ToString()) +
                                "; check that the target has that many databases (databases "
@@ -309,11 +332,11 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
         auto reply = lane.client->ReadReply(--owed);
         if (!reply) {
           return MakeError(TargetErrc::kLinkFailed, "reading the target's reply to " + describe() +
-                                                        " from " + endpoint_ +
+                                                        " from " + lane.endpoint +
                                                         " failed: " + reply.error().ToString());
         }
         if (reply->is_error() || reply->type() == resp::ReplyType::kArray) {
-          auto ok = CheckReply(*reply, describe(), endpoint_);
+          auto ok = CheckReply(*reply, describe(), lane.endpoint);
           if (!ok) return ok;
         }
       }

@@ -52,12 +52,19 @@ struct LaneOptions {
 class SnapshotLanes {
  public:
   SnapshotLanes(net::Uri target, LaneOptions options);
+  // A cluster: options.lanes lanes per primary in `nodes`; a key goes to a lane of the
+  // primary owning its hash slot (`slot_owner`: 16384 indices into `nodes`, -1 for a slot
+  // nobody owns, whose keys go to the first primary and come back redirected).
+  SnapshotLanes(std::vector<net::Uri> nodes, std::vector<int> slot_owner, LaneOptions options);
   ~SnapshotLanes();  // stops the lanes (Drain first to wait for outstanding writes)
 
   // Connects every lane. Errors name the target and the reason.
   Result<void> Start();
   size_t LaneFor(int db, ByteView key) const;
   Result<void> Submit(size_t lane, WriteOp op);
+  // A keyless write every server must get (FUNCTION LOAD): one copy to a lane of each
+  // primary (to lane 0 of a standalone target).
+  Result<void> SubmitToEveryNode(const WriteOp& op);
   // Submit without an intermediate buffer: append exactly one op's RESP bytes (producing
   // `reply_count` replies) to *Begin(lane, size_hint), then call End. Begin never fails;
   // End returns the lanes' failure, if any.
@@ -97,6 +104,7 @@ class SnapshotLanes {
     size_t pending_bytes = 0;  // queued + in flight
     bool stop = false;
     std::unique_ptr<net::Client> client;
+    std::string endpoint;  // the server this lane writes to
     std::thread thread;
     Chunk open;  // producer only: the chunk being filled
   };
@@ -109,8 +117,9 @@ class SnapshotLanes {
   std::optional<Error> failure() const;
 
   net::Uri target_;
+  std::vector<net::Uri> nodes_;  // a cluster's primaries; empty for one server
+  std::vector<int> slot_owner_;  // a cluster's slot → index in nodes_
   LaneOptions options_;
-  std::string endpoint_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   mutable std::mutex failure_mu_;
   std::optional<Error> failure_;

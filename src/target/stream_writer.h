@@ -25,6 +25,10 @@
 
 namespace kf::target {
 
+// StreamOp::slot values besides a hash slot (0..16383).
+inline constexpr int kNoSlot = -1;        // a standalone target, or an op without a command
+inline constexpr int kEveryPrimary = -2;  // a cluster target: a keyless command for every primary
+
 struct StreamOp {
   Bytes command;             // one RESP-encoded command; empty for offset-only ops
   uint32_t reply_count = 0;  // 1 when `command` is set, else 0
@@ -34,6 +38,9 @@ struct StreamOp {
   int target_db = 0;        // db the command applies in (target numbering)
   int source_db_after = 0;  // the stream's db after this command (source numbering)
   std::string description;  // for messages
+  // The hash slot of the command's keys, for a cluster target (set by the sync engine,
+  // which splits a command across slots first); kNoSlot for a standalone target.
+  int slot = kNoSlot;
 };
 
 class StreamWriter {

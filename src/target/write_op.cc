@@ -19,6 +19,10 @@ class TargetCategoryImpl : public std::error_category {
         return "a target connection failed";
       case TargetErrc::kStopped:
         return "the target writer stopped";
+      case TargetErrc::kRedirected:
+        return "a cluster target redirected a write";
+      case TargetErrc::kForeignMarker:
+        return "the target holds a key keyferry reserves for its marker";
     }
     return "target error";
   }
@@ -29,6 +33,11 @@ class TargetCategoryImpl : public std::error_category {
 const std::error_category& TargetCategory() {
   static TargetCategoryImpl category;
   return category;
+}
+
+bool IsClusterRedirect(std::string_view error_text) {
+  return error_text.starts_with("MOVED ") || error_text.starts_with("ASK ") ||
+         error_text.starts_with("TRYAGAIN") || error_text.starts_with("CLUSTERDOWN");
 }
 
 Result<void> CheckReply(const resp::Reply& reply, const std::string& description,
@@ -48,6 +57,11 @@ Result<void> CheckReply(const resp::Reply& reply, const std::string& description
                          "\") while writing " + description +
                          "; raise maxmemory on the target (or free memory) and run the sync "
                          "again: nothing after this write was applied");
+  }
+  if (IsClusterRedirect(text)) {
+    return MakeError(TargetErrc::kRedirected, "the cluster target " + target_endpoint +
+                                                  " answered \"" + text + "\" to " + description +
+                                                  ": its slots moved while keyferry wrote");
   }
   std::string hint = "; the target's state now differs from the source, so the sync stops";
   if (text.find("payload version or checksum") != std::string::npos ||

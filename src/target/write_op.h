@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -22,6 +23,10 @@ struct WriteOp {
   uint32_t reply_count = 1;  // replies the command bytes produce
   std::string description;   // what it writes, for messages (key printable, cut)
 };
+
+// True for the error replies of a cluster node that say "not here, not now" rather than
+// "refused": MOVED, ASK, TRYAGAIN, CLUSTERDOWN. CheckReply gives them TargetErrc::kRedirected.
+bool IsClusterRedirect(std::string_view error_text);
 
 // Ok, or an error naming the op and saying what to do.
 Result<void> CheckReply(const resp::Reply& reply, const std::string& description,

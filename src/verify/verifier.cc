@@ -77,9 +77,10 @@ std::vector<int> KeyspaceDbs(const Reply& info) {
 std::string ExpiryText(int64_t ms) { return ms < 0 ? "none" : std::to_string(ms); }
 
 // keyferry's applied-offset marker (target/applied_marker.h) is bookkeeping of a running
-// sync, not data: never compared, on either end.
+// sync, not data: never compared, on either end; nor are a cluster target's slot markers.
 std::vector<std::string> WithMarkerExcluded(std::vector<std::string> exclude) {
   exclude.emplace_back(target::kAppliedMarkerKey);
+  exclude.emplace_back(std::string(target::kAppliedMarkerKey) + "{*}");
   return exclude;
 }
 

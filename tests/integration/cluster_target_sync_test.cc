@@ -1,0 +1,236 @@
+// keyferry sync from a standalone Redis into a Valkey Cluster (issue #11 §2, "cluster as
+// target"): every key routed to the primary owning its slot, the stream applied one
+// MULTI/EXEC per slot with that slot's marker, MOVED / ASK / TRYAGAIN followed when the
+// target's slots move during the sync, exactly once through kill -9.
+//
+// Each run is proven by `keyferry verify` (which reads every shard) and by the harness's
+// own CanonicalDiff over the cluster's primaries; counters written with INCR show any
+// replayed or lost command.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "harness/cluster_process.h"
+#include "harness/dataset.h"
+#include "harness/server_process.h"
+#include "harness/subprocess.h"
+#include "net/client.h"
+#include "net/cluster_slots.h"
+
+namespace kf::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+uint64_t TotalKeys(ClusterProcess& cluster) {
+  uint64_t total = 0;
+  for (ServerProcess* p : cluster.Primaries()) total += std::stoull(p->Call({"DBSIZE"}));
+  return total;
+}
+
+std::string RunVerify(const std::string& source, const std::string& target, int* exit_code) {
+  Subprocess verify({KeyferryBinary(), "verify", "--source", source, "--target", target});
+  *exit_code = verify.Wait(seconds(120));
+  return verify.Stdout() + verify.Stderr();
+}
+
+// Writes into the standalone source what shows a lost or doubled command on the target:
+// INCR on 200 counters spread over every slot range, RPUSH on 50 lists, an MSET and a
+// MULTI/EXEC of keys under one hash tag, a DEL of several keys in one slot. Counts what the
+// source acknowledged.
+class SourceWriter {
+ public:
+  explicit SourceWriter(net::Uri uri) : uri_(std::move(uri)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SourceWriter() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t rounds() const { return rounds_.load(); }
+  std::string error() const { return error_; }
+
+ private:
+  void Run() {
+    net::Client c;
+    if (auto r = c.Connect(uri_); !r) {
+      error_ = r.error().ToString();
+      return;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+    for (uint64_t i = 0; !stop_ && std::chrono::steady_clock::now() < deadline; ++i) {
+      const std::string n = std::to_string(i % 200);
+      std::vector<std::vector<std::string>> cmds = {
+          {"INCR", "ctr:" + n}, {"RPUSH", "list:" + std::to_string(i % 50), std::to_string(i)}};
+      if (i % 10 == 0) {
+        cmds.push_back({"MULTI"});
+        cmds.push_back({"INCRBY", "{tx}ctr", "3"});
+        cmds.push_back({"RPUSH", "{tx}list", std::to_string(i)});
+        cmds.push_back({"EXEC"});
+        cmds.push_back({"MSET", "{m}a", std::to_string(i), "{m}b", std::to_string(i)});
+        cmds.push_back({"SET", "{d}x", "1"});
+        cmds.push_back({"SET", "{d}y", "1"});
+        cmds.push_back({"DEL", "{d}x", "{d}y"});
+      }
+      auto r = c.CallPipelined(cmds);
+      if (!r) {
+        error_ = r.error().ToString();
+        return;
+      }
+      for (const auto& reply : *r) {
+        if (reply.is_error()) {
+          error_ = reply.str();
+          return;
+        }
+      }
+      ++rounds_;
+      if (i % 4 == 0) std::this_thread::sleep_for(milliseconds(1));
+    }
+  }
+  net::Uri uri_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> rounds_{0};
+  std::string error_;
+  std::thread thread_;
+};
+
+std::unique_ptr<ServerProcess> StartSource() {
+  return ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"},
+                                                              {"repl-backlog-size", "128mb"}}});
+}
+
+// Every type, TTLs, a stream with consumer groups and a function library, from a
+// standalone Redis into a 3-primary Valkey Cluster. Before: sync refused a cluster target.
+TEST(ClusterTargetSyncTest, EveryTypeLandsOnTheShardOwningItsSlot) {
+  auto source = StartSeededForCompare(ServerKind::kRedis);
+  ASSERT_TRUE(source);
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  ASSERT_FALSE(HasFailure());
+
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", source->uri(), "--target", cluster->uri(), "--once"});
+  ASSERT_EQ(sync.Wait(seconds(120)), 0) << sync.Stderr();
+
+  const std::vector<net::Uri> single = {UriOf(source->uri())};
+  EXPECT_EQ(JoinDiffs(CanonicalDiff(single, cluster->PrimaryUris())), "");
+  // Without a checkpoint nothing can resume the run: no marker is left behind.
+  EXPECT_EQ(TotalKeys(*cluster), std::stoull(source->Call({"DBSIZE"})));
+  int exit_code = -1;
+  auto out = RunVerify(source->uri(), cluster->uri(), &exit_code);
+  EXPECT_EQ(exit_code, 0) << out;
+  EXPECT_NE(out.find("result: EQUAL"), std::string::npos) << out;
+  // Every primary got keys, and the function library (FCALL runs on any primary).
+  for (ServerProcess* p : cluster->Primaries()) {
+    EXPECT_GT(std::stoull(p->Call({"DBSIZE"})), 0u) << p->uri();
+    EXPECT_NE(p->Call({"FUNCTION", "LIST"}).find("kflib"), std::string::npos) << p->uri();
+  }
+}
+
+// A source with data in two dbs cannot land in a cluster (db 0 only): refused before any
+// write, with the way out named.
+TEST(ClusterTargetSyncTest, SourceWithSeveralDbsIsRefusedBeforeAnyWrite) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  ASSERT_EQ(source->Call({"SET", "a", "1"}), "OK");
+  ASSERT_EQ(source->Call({"SELECT", "3"}), "OK");
+  net::Client c;
+  ASSERT_TRUE(c.Connect(UriOf(source->uri() + "/3")));
+  ASSERT_TRUE(c.Call({"SET", "b", "2"}));
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", source->uri(), "--target", cluster->uri(), "--once"});
+  EXPECT_EQ(sync.Wait(seconds(60)), 2) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("has db 0 only"), std::string::npos) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("--db-map 3:0"), std::string::npos) << sync.Stderr();
+  EXPECT_EQ(TotalKeys(*cluster), 0u);
+}
+
+// Live writes while keyferry is killed with SIGKILL mid-stream and the target cluster moves
+// slots (a whole slot, then another one left half migrated for a while): every counter must
+// end at exactly the number of INCRs the source acknowledged.
+TEST(ClusterTargetSyncTest, KillAndSlotMovesDuringTheStreamNeverLoseOrDoubleAWrite) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  std::string dir = MakeTempDir("kf-cluster-target-");
+  const std::string checkpoint = dir + "/cp.json";
+  auto sync_args = [&] {
+    return std::vector<std::string>{KeyferryBinary(), "sync",         "--source",     source->uri(),
+                                    "--target",       cluster->uri(), "--checkpoint", checkpoint};
+  };
+  uint64_t rounds = 0;
+  {
+    SourceWriter writer(UriOf(source->uri()));
+    {
+      Subprocess first(sync_args());
+      std::this_thread::sleep_for(milliseconds(2500));
+      first.Signal(SIGKILL);
+      first.Wait(seconds(10));
+    }
+    // Move the slot of ctr:1 to another primary (MOVED), while the next run streams.
+    Subprocess second(sync_args());
+    std::this_thread::sleep_for(milliseconds(1500));
+    const int slot = net::KeySlot("ctr:1");
+    ServerProcess* owner = cluster->OwnerOfSlot(slot);
+    ASSERT_NE(owner, nullptr);
+    ServerProcess* other = nullptr;
+    for (ServerProcess* p : cluster->Primaries()) {
+      if (p != owner) other = p;
+    }
+    ASSERT_TRUE(cluster->MoveSlot(slot, *other));
+    // Half-migrate the slot of ctr:2 (ASK / TRYAGAIN for a moment), then finish the move.
+    const int slot2 = net::KeySlot("ctr:2");
+    ServerProcess* owner2 = cluster->OwnerOfSlot(slot2);
+    ServerProcess* other2 = nullptr;
+    for (ServerProcess* p : cluster->Primaries()) {
+      if (p != owner2) other2 = p;
+    }
+    ASSERT_TRUE(cluster->MoveSlot(slot2, *other2, SlotMoveEnd::kHalfMigrated));
+    std::this_thread::sleep_for(milliseconds(1000));
+    ASSERT_TRUE(cluster->MoveSlot(slot2, *other2, SlotMoveEnd::kComplete));
+    std::this_thread::sleep_for(milliseconds(1000));
+    second.Signal(SIGKILL);
+    second.Wait(seconds(10));
+    // The moves reached the writer as redirections it followed (MOVED, then ASK/TRYAGAIN).
+    EXPECT_NE(second.Stderr().find("redirected the writes"), std::string::npos) << second.Stderr();
+    EXPECT_NE(second.Stderr().find("\"MOVED "), std::string::npos) << second.Stderr();
+    EXPECT_NE(second.Stderr().find("\"ASK "), std::string::npos) << second.Stderr();
+    writer.Stop();
+    EXPECT_EQ(writer.error(), "");
+    rounds = writer.rounds();
+    EXPECT_GT(rounds, 1000u);
+  }
+  Subprocess last({KeyferryBinary(), "sync", "--source", source->uri(), "--target", cluster->uri(),
+                   "--once", "--checkpoint", checkpoint});
+  ASSERT_EQ(last.Wait(seconds(120)), 0) << last.Stderr();
+  // Resumed by CONTINUE each time, not copied again.
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+  EXPECT_GE(std::stoi(source->InfoField("stats", "sync_partial_ok")), 2);
+
+  net::Client any;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "ctr:" + std::to_string(i);
+    auto owner = cluster->OwnerOfKey(key);
+    ASSERT_NE(owner, nullptr);
+    const uint64_t expected = rounds / 200 + (static_cast<uint64_t>(i) < rounds % 200 ? 1 : 0);
+    EXPECT_EQ(owner->Call({"GET", key}), std::to_string(expected)) << key;
+  }
+  const std::vector<net::Uri> single = {UriOf(source->uri())};
+  auto diffs = CanonicalDiff(single, cluster->PrimaryUris());
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  int exit_code = -1;
+  auto out = RunVerify(source->uri(), cluster->uri(), &exit_code);
+  EXPECT_EQ(exit_code, 0) << out;
+  RemoveTree(dir);
+}
+
+}  // namespace
+}  // namespace kf::test
