@@ -55,3 +55,34 @@ start_server() {
     done
   done
 }
+
+# start_cluster KIND N DIR: N cluster-enabled primaries of KIND (redis or valkey) started
+# with start_server under DIR/node-i, the 16384 slots split evenly in order, met and
+# waited for until every node says cluster_state:ok (at most 60 s). Sets CLUSTER_PORTS
+# (node i serves slot range i) and appends the pids to `pids`.
+start_cluster() {
+  local kind="$1" n="$2" dir="$3" i
+  CLUSTER_PORTS=()
+  for ((i = 0; i < n; i++)); do
+    start_server "$kind" "$dir/node-$i" --cluster-enabled yes \
+      --cluster-config-file "$dir/node-$i/nodes.conf" --cluster-node-timeout 5000 || return 1
+    CLUSTER_PORTS+=("$SERVER_PORT")
+  done
+  for ((i = 0; i < n; i++)); do
+    local first=$((i * 16384 / n)) last=$(((i + 1) * 16384 / n - 1))
+    "$kind-cli" -p "${CLUSTER_PORTS[$i]}" CLUSTER ADDSLOTSRANGE "$first" "$last" >/dev/null
+    if ((i > 0)); then
+      "$kind-cli" -p "${CLUSTER_PORTS[$i]}" CLUSTER MEET 127.0.0.1 "${CLUSTER_PORTS[0]}" >/dev/null
+    fi
+  done
+  local deadline=$((SECONDS + 60)) port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    until "$kind-cli" -p "$port" CLUSTER INFO 2>/dev/null | grep -q "cluster_state:ok"; do
+      if ((SECONDS > deadline)); then
+        echo "the $kind cluster under $dir did not reach cluster_state:ok in 60 s" >&2
+        return 1
+      fi
+      sleep 0.1
+    done
+  done
+}
