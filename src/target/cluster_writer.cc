@@ -261,7 +261,7 @@ Result<resp::Reply> ClusterWriter::CallInSlot(int slot, const std::vector<std::s
 
 Result<std::optional<AppliedMarker>> ClusterWriter::ReadMarker() {
   if (primaries_.empty()) KF_RETURN_IF_ERROR(RefreshTopology());
-  std::string head_key(kAppliedMarkerKey);
+  const std::string& head_key = head_key_;
   auto head_reply = CallInSlot(net::KeySlot(head_key), {"GET", head_key});
   if (!head_reply) return MakeError(head_reply.error());
   std::optional<AppliedMarker> head;
@@ -276,28 +276,14 @@ Result<std::optional<AppliedMarker>> ClusterWriter::ReadMarker() {
   }
   std::vector<SlotMarker> slot_markers;
   for (size_t p : primaries_) {
+    auto keys = ScanNode(p, std::string(kAppliedMarkerKey) + "{*", [&](const std::string& k) {
+      int slot = SlotOfMarkerKey(k);
+      return slot >= 0 && Owns(slot);
+    });
+    if (!keys) return MakeError(keys.error());
     auto client = ClientOf(p);
     if (!client) return MakeError(client.error());
-    std::string cursor = "0";
-    std::vector<std::string> keys;
-    for (int rounds = 0; rounds < 100000; ++rounds) {
-      auto reply = (*client)->Call(
-          {"SCAN", cursor, "MATCH", head_key + "{*", "COUNT", "1000", "TYPE", "string"});
-      if (!reply) {
-        nodes_[p].client.reset();
-        return MakeError(LinkFailed(nodes_[p], "SCAN for markers", reply.error()));
-      }
-      if (reply->is_error() || reply->size() != 2) {
-        return MakeError(TargetErrc::kRejected, "SCAN on the cluster node " + nodes_[p].address +
-                                                    " failed: " + reply->str());
-      }
-      cursor = (*reply)[0].str();
-      for (const auto& k : (*reply)[1].children()) keys.push_back(k.str());
-      if (cursor == "0") break;
-    }
-    for (const auto& key : keys) {
-      int slot = SlotOfMarkerKey(key);
-      if (slot < 0) continue;  // not one of ours (the reserved prefix is checked below)
+    for (const auto& key : *keys) {
       auto value = (*client)->Call({"GET", key});
       if (!value) {
         nodes_[p].client.reset();
@@ -310,9 +296,10 @@ Result<std::optional<AppliedMarker>> ClusterWriter::ReadMarker() {
                          Describe() + " holds a key named " + key +
                              " that keyferry did not write; keyferry reserves names starting "
                              "with " +
-                             head_key + ". Rename or delete it on the target and run again");
+                             std::string(kAppliedMarkerKey) +
+                             ". Rename or delete it on the target and run again");
       }
-      marker->slot = slot;
+      marker->slot = SlotOfMarkerKey(key);
       slot_markers.push_back(std::move(*marker));
     }
   }
@@ -328,7 +315,7 @@ Result<std::optional<AppliedMarker>> ClusterWriter::ReadMarker() {
 
 Result<void> ClusterWriter::WriteMarker(const AppliedMarker& marker) {
   if (primaries_.empty()) KF_RETURN_IF_ERROR(RefreshTopology());
-  std::string head_key(kAppliedMarkerKey);
+  const std::string& head_key = head_key_;
   auto reply = CallInSlot(net::KeySlot(head_key), {"SET", head_key, EncodeMarker(marker)});
   if (!reply) return MakeError(reply.error());
   if (!reply->IsOk()) {
@@ -341,33 +328,116 @@ Result<void> ClusterWriter::WriteMarker(const AppliedMarker& marker) {
 
 Result<void> ClusterWriter::DeleteMarkers() {
   if (primaries_.empty()) KF_RETURN_IF_ERROR(RefreshTopology());
-  std::string head_key(kAppliedMarkerKey);
-  auto head = CallInSlot(net::KeySlot(head_key), {"DEL", head_key});
+  auto head = CallInSlot(net::KeySlot(head_key_), {"DEL", head_key_});
   if (!head) return MakeError(head.error());
   for (size_t p : primaries_) {
+    auto keys = ScanNode(p, std::string(kAppliedMarkerKey) + "{*", [&](const std::string& k) {
+      int slot = SlotOfMarkerKey(k);
+      return slot >= 0 && Owns(slot);
+    });
+    if (!keys) return MakeError(keys.error());
+    std::vector<std::vector<std::string>> dels;
+    for (const auto& k : *keys) dels.push_back({"DEL", k});
+    if (dels.empty()) continue;
     auto client = ClientOf(p);
     if (!client) return MakeError(client.error());
-    std::string cursor = "0";
-    for (int rounds = 0; rounds < 100000; ++rounds) {
-      auto reply = (*client)->Call({"SCAN", cursor, "MATCH", head_key + "{*", "COUNT", "1000"});
-      if (!reply || reply->is_error() || reply->size() != 2) {
-        return MakeError(TargetErrc::kRejected, "SCAN for keyferry's markers on the cluster node " +
-                                                    nodes_[p].address + " failed");
-      }
-      cursor = (*reply)[0].str();
-      std::vector<std::vector<std::string>> dels;
-      for (const auto& k : (*reply)[1].children()) {
-        if (SlotOfMarkerKey(k.str()) >= 0) dels.push_back({"DEL", k.str()});
-      }
-      if (!dels.empty()) {
-        auto deleted = (*client)->CallPipelined(dels);
-        if (!deleted) return MakeError(deleted.error());
-      }
-      if (cursor == "0") break;
+    auto deleted = (*client)->CallPipelined(dels);
+    if (!deleted) {
+      nodes_[p].client.reset();
+      return MakeError(LinkFailed(nodes_[p], "deleting keyferry's markers", deleted.error()));
     }
   }
-  slot_applied_.assign(net::kClusterSlotCount, -1);
+  for (size_t s = 0; s < slot_applied_.size(); ++s) {
+    if (Owns(static_cast<int>(s))) slot_applied_[s] = -1;
+  }
   return {};
+}
+
+void ClusterWriter::set_owned_slots(std::vector<net::SlotRange> slots) {
+  owned_.assign(net::kClusterSlotCount, slots.empty());
+  for (const auto& range : slots) {
+    for (int s = std::max(range.first, 0); s <= std::min(range.last, net::kClusterSlotCount - 1);
+         ++s) {
+      owned_[static_cast<size_t>(s)] = true;
+    }
+  }
+}
+
+Result<std::vector<std::string>> ClusterWriter::ScanNode(
+    size_t node, const std::string& pattern, const std::function<bool(const std::string&)>& keep) {
+  auto client = ClientOf(node);
+  if (!client) return MakeError(client.error());
+  std::vector<std::string> keys;
+  std::string cursor = "0";
+  // SCAN ends when the cursor comes back to 0; the bound only stops a server that never
+  // says so.
+  for (int rounds = 0; rounds < 10'000'000; ++rounds) {
+    std::vector<std::string> args = {"SCAN", cursor, "COUNT", "1000"};
+    if (!pattern.empty()) {
+      args.push_back("MATCH");
+      args.push_back(pattern);
+    }
+    auto reply = (*client)->Call(args);
+    if (!reply) {
+      nodes_[node].client.reset();
+      return MakeError(LinkFailed(nodes_[node], "SCAN", reply.error()));
+    }
+    if (reply->is_error() || reply->size() != 2) {
+      return MakeError(TargetErrc::kRejected, "SCAN on the cluster node " + nodes_[node].address +
+                                                  " failed: " + reply->str());
+    }
+    cursor = (*reply)[0].str();
+    for (const auto& k : (*reply)[1].children()) {
+      if (keep(k.str())) keys.push_back(k.str());
+    }
+    if (cursor == "0") break;
+  }
+  return keys;
+}
+
+Result<uint64_t> ClusterWriter::DeleteKeysInSlots(const std::vector<net::SlotRange>& slots,
+                                                  int db) {
+  if (db != 0) {
+    return MakeError(TargetErrc::kRejected, "a cluster has db 0 only (asked to delete keys in db " +
+                                                std::to_string(db) + ")");
+  }
+  if (primaries_.empty()) KF_RETURN_IF_ERROR(RefreshTopology());
+  std::vector<bool> wanted(net::kClusterSlotCount, false);
+  for (const auto& range : slots) {
+    for (int s = std::max(range.first, 0); s <= std::min(range.last, net::kClusterSlotCount - 1);
+         ++s) {
+      wanted[static_cast<size_t>(s)] = true;
+    }
+  }
+  uint64_t deleted = 0;
+  for (size_t p : primaries_) {
+    auto keys = ScanNode(p, "", [&](const std::string& k) {
+      return wanted[static_cast<size_t>(net::KeySlot(k))] && !k.starts_with(kAppliedMarkerKey);
+    });
+    if (!keys) return MakeError(keys.error());
+    auto client = ClientOf(p);
+    if (!client) return MakeError(client.error());
+    for (size_t i = 0; i < keys->size(); i += 1000) {
+      std::vector<std::vector<std::string>> unlinks;
+      for (size_t j = i; j < std::min(keys->size(), i + 1000); ++j) {
+        unlinks.push_back({"UNLINK", (*keys)[j]});
+      }
+      auto r = (*client)->CallPipelined(unlinks);
+      if (!r) {
+        nodes_[p].client.reset();
+        return MakeError(LinkFailed(nodes_[p], "UNLINK", r.error()));
+      }
+      for (const auto& reply : *r) {
+        if (reply.is_error()) {
+          return MakeError(
+              TargetErrc::kRejected,
+              "UNLINK on the cluster node " + nodes_[p].address + " failed: " + reply.str());
+        }
+      }
+      deleted += unlinks.size();
+    }
+  }
+  return deleted;
 }
 
 std::unique_ptr<SnapshotLanes> ClusterWriter::NewSnapshotLanes(LaneOptions options) {
@@ -659,6 +729,31 @@ Result<void> ClusterWriter::ApplyEveryPrimary(const StreamOp& op, int64_t end) {
   if (marker_id_.empty() || replid_.empty()) {
     return MakeError(TargetErrc::kRejected,
                      "internal error: the stream writer has no marker identity");
+  }
+  if (!owned_.empty()) {
+    // A shared target (a cluster source): other syncs own the first slots' markers, and
+    // every shard's sync sends the same command. Applied without a marker, to every primary;
+    // a second application only finds its work done.
+    for (size_t p : primaries_) {
+      auto client = ClientOf(p);
+      if (!client) return MakeError(client.error());
+      std::vector<ByteView> segments{ByteView(op.command)};
+      auto sent = (*client)->SendRaw(segments);
+      auto reply = sent ? (*client)->ReadReply() : Result<resp::Reply>(MakeError(sent.error()));
+      if (!reply) {
+        nodes_[p].client.reset();
+        return MakeError(LinkFailed(nodes_[p], op.description, reply.error()));
+      }
+      if (reply->is_error() && reply->str().find("Library not found") == std::string::npos &&
+          reply->str().find("already exists") == std::string::npos) {
+        auto ok = CheckReply(*reply, op.description, nodes_[p].address);
+        if (!ok) return ok;
+      }
+    }
+    applied_offset_ = end;
+    source_db_ = op.source_db_after;
+    ++commands_applied_;
+    return {};
   }
   // One transaction per primary, in the slot of its first slot's marker.
   std::vector<SlotTx> txs;

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ class ClusterWriter : public Writer {
   Result<std::optional<AppliedMarker>> ReadMarker() override;
   Result<void> WriteMarker(const AppliedMarker& marker) override;
   Result<void> DeleteMarkers() override;
+  void set_marker_key(std::string key) override { head_key_ = std::move(key); }
+  void set_owned_slots(std::vector<net::SlotRange> slots) override;
+  Result<uint64_t> DeleteKeysInSlots(const std::vector<net::SlotRange>& slots, int db) override;
   std::unique_ptr<SnapshotLanes> NewSnapshotLanes(LaneOptions options) override;
   bool supports_mset() const override { return false; }
   void set_marker_identity(std::string id, std::string replid) override {
@@ -98,7 +102,15 @@ class ClusterWriter : public Writer {
   Result<void> ApplyEveryPrimary(const StreamOp& op, int64_t end);
   Error LinkFailed(const Node& node, const std::string& what, const Error& e);
 
+  // Slot markers outside owned_ are other syncs' (set_owned_slots); empty: every slot.
+  bool Owns(int slot) const { return owned_.empty() || owned_[static_cast<size_t>(slot)]; }
+  // SCAN of one primary for keys matching `pattern`; `keep` picks the ones to return.
+  Result<std::vector<std::string>> ScanNode(size_t node, const std::string& pattern,
+                                            const std::function<bool(const std::string&)>& keep);
+
   net::Uri seed_;
+  std::string head_key_{kAppliedMarkerKey};
+  std::vector<bool> owned_;
   std::chrono::milliseconds redirect_for_;
   std::vector<Node> nodes_;
   std::vector<int> owner_;             // slot → index in nodes_, -1 when unassigned

@@ -62,6 +62,8 @@ class StreamWriter {
   // whole transaction (EXECABORT); an error inside EXEC is reported by op (the other
   // commands and the marker did apply, and the error stops the sync).
   Result<void> Apply(const std::vector<StreamOp>& batch);
+  // The marker's key (default kAppliedMarkerKey; a shared target gives each sync its own).
+  void set_marker_key(std::string key) { marker_key_ = std::move(key); }
   int64_t applied_offset() const { return applied_offset_; }
   void set_applied_offset(int64_t offset) { applied_offset_ = offset; }
   // The stream's db (source numbering) after the last applied op.
@@ -72,6 +74,7 @@ class StreamWriter {
  private:
   net::Client client_;
   std::string endpoint_;
+  std::string marker_key_{kAppliedMarkerKey};
   std::string marker_id_;
   std::string replid_;
   int64_t applied_offset_ = -1;

@@ -34,6 +34,7 @@
 
 #include "common/result.h"
 #include "net/client.h"
+#include "net/cluster_topology.h"
 #include "net/uri.h"
 #include "target/applied_marker.h"
 #include "target/snapshot_lanes.h"
@@ -71,6 +72,18 @@ class Writer {
   // Removes every marker this writer keeps (a sync that cannot be resumed leaves none).
   virtual Result<void> DeleteMarkers() = 0;
 
+  // A target shared by several syncs (a cluster source: one engine per source shard).
+  //  - set_marker_key: the key of this sync's head marker (default kAppliedMarkerKey);
+  //  - set_owned_slots: the hash slots whose keys this sync writes. A cluster target's slot
+  //    markers outside them belong to other syncs: ReadMarker and DeleteMarkers leave them
+  //    alone, and a command for every primary is applied without a marker (the engine only
+  //    sends forms that can be applied twice: FUNCTION LOAD ... REPLACE...).
+  //  - DeleteKeysInSlots: deletes the keys of those slots in `db` (not the markers) before
+  //    the sync copies its shard again; returns how many.
+  virtual void set_marker_key(std::string key) = 0;
+  virtual void set_owned_slots(std::vector<net::SlotRange> slots) = 0;
+  virtual Result<uint64_t> DeleteKeysInSlots(const std::vector<net::SlotRange>& slots, int db) = 0;
+
   // Snapshot lanes for this target (not started). A cluster's lanes route each key to the
   // primary owning its slot; a string-gathering MSET is then not possible across slots.
   virtual std::unique_ptr<SnapshotLanes> NewSnapshotLanes(LaneOptions options) = 0;
@@ -100,6 +113,12 @@ class StandaloneWriter : public Writer {
   Result<std::optional<AppliedMarker>> ReadMarker() override;
   Result<void> WriteMarker(const AppliedMarker& marker) override;
   Result<void> DeleteMarkers() override;
+  void set_marker_key(std::string key) override {
+    marker_key_ = key;
+    stream_.set_marker_key(std::move(key));
+  }
+  void set_owned_slots(std::vector<net::SlotRange>) override {}  // one marker per sync
+  Result<uint64_t> DeleteKeysInSlots(const std::vector<net::SlotRange>& slots, int db) override;
   std::unique_ptr<SnapshotLanes> NewSnapshotLanes(LaneOptions options) override;
   bool supports_mset() const override { return true; }
   void set_marker_identity(std::string id, std::string replid) override {
@@ -114,6 +133,7 @@ class StandaloneWriter : public Writer {
 
  private:
   net::Uri target_;
+  std::string marker_key_{kAppliedMarkerKey};
   net::Client admin_;
   StreamWriter stream_;
 };
