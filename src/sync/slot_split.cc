@@ -159,7 +159,12 @@ Result<SlotPlan> CheckSortPatterns(const resp::Command& cmd, int slot) {
 }  // namespace
 
 Result<SlotPlan> PlanBySlot(const resp::Command& cmd, const CommandTable& table) {
-  if (cmd.empty()) return Malformed("command", "no arguments at all");
+  if (cmd.empty()) {
+    return MakeError(SyncErrc::kKeysUnknown,
+                     "the source sent an empty command (no arguments), which has no keys to "
+                     "route; a primary never propagates one: check that the source is a Redis "
+                     "primary");
+  }
   const std::string name = LowerName(cmd.arg_view(0));
   if (IsEngineHandled(name)) {
     return MakeError(SyncErrc::kNotRoutable,

@@ -287,6 +287,14 @@ TEST(SlotSplitTest, EmptyAndMalformedCommands) {
       EXPECT_FALSE(plan.error().message.empty());
     }
   }
+  auto empty = Plan(CommandTable::BuiltIn(), {});
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.error().message.find("empty command"), std::string::npos);
+  auto pair = Plan(CommandTable::BuiltIn(), {"MSETNX", "a", "1", "b"});
+  ASSERT_FALSE(pair);
+  EXPECT_NE(pair.error().message.find("malformed MSETNX (a key without its value)"),
+            std::string::npos)
+      << pair.error().message;
   auto unknown = Plan(CommandTable::BuiltIn(), {"NOSUCHCOMMAND", "a"});
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("NOSUCHCOMMAND"), std::string::npos);
