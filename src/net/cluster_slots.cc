@@ -52,4 +52,17 @@ int KeySlot(std::string_view key) {
   return Crc16Xmodem(KeyHashPart(key)) & (kClusterSlotCount - 1);
 }
 
+int PatternSlot(std::string_view pattern) {
+  // The bytes that decide the slot: up to the end of the hash tag, or the whole pattern when
+  // it has none. A wildcard or escape there leaves the hashed bytes unknown.
+  std::string_view deciding = pattern;
+  std::string_view part = KeyHashPart(pattern);
+  if (part.size() != pattern.size()) {
+    const size_t tag_end = static_cast<size_t>(part.data() - pattern.data()) + part.size();
+    deciding = pattern.substr(0, tag_end + 1);  // through the closing '}'
+  }
+  if (deciding.find_first_of("*?[\\") != std::string_view::npos) return -1;
+  return KeySlot(pattern);
+}
+
 }  // namespace kf::net

@@ -27,4 +27,11 @@ std::string_view KeyHashPart(std::string_view key);
 // The hash slot of `key`, in [0, 16383].
 int KeySlot(std::string_view key);
 
+// The one slot that every key a glob-style pattern (SCAN MATCH, SORT BY/GET) can produce
+// lies in, or -1 when the pattern may reach keys of several slots. As the servers decide
+// it: a pattern without wildcard ('*', '?', '[') and escape ('\\') is one key, and hashes
+// as KeySlot does; otherwise the slot is known only when a non-empty hash tag closes before
+// the first wildcard or escape ("{user1}:*" is the slot of "user1"; "*{user1}" is -1).
+int PatternSlot(std::string_view pattern);
+
 }  // namespace kf::net

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
+#include "common/bytes.h"
 #include "sync/sync_errc.h"
 
 namespace kf::sync {
@@ -164,7 +166,6 @@ CommandTable CommandTable::BuiltIn() {
        "xadd",
        "xdel",
        "xtrim",
-       "xgroup",
        "xsetid",
        "xack",
        "xclaim",
@@ -176,8 +177,9 @@ CommandTable CommandTable::BuiltIn() {
        "persist",
        "restore",
        "pfadd",
-       "pfmerge",
        "geoadd",
+       "georadius_ro",
+       "georadiusbymember_ro",
        "move",
        "hexpire",
        "hpexpire",
@@ -185,55 +187,188 @@ CommandTable CommandTable::BuiltIn() {
        "hpexpireat",
        "hpersist"},
       {1, 1, 1, false});
-  add({"del", "unlink", "touch", "mset", "msetnx"}, {1, -1, 1, false});
-  table.specs_["mset"] = {1, -1, 2, false};
-  table.specs_["msetnx"] = {1, -1, 2, false};
-  add({"rename", "renamenx", "copy", "lmove", "rpoplpush", "smove"}, {1, 2, 1, false});
-  add({"zunionstore", "zinterstore", "zdiffstore", "sort"}, {1, 1, 1, true});
-  add({"multi", "exec", "discard", "flushdb", "flushall", "function", "swapdb", "eval", "evalsha",
-       "fcall", "script"},
+  // Every argument after the name is a key.
+  add({"del", "unlink", "touch", "exists", "mget", "pfmerge", "pfcount", "sunionstore",
+       "sinterstore", "sdiffstore"},
+      {1, -1, 1, false});
+  add({"mset", "msetnx"}, {1, -1, 2, false});
+  add({"blpop", "brpop", "bzpopmin", "bzpopmax"}, {1, -2, 1, false});  // ... timeout
+  add({"bitop"}, {2, -1, 1, false});                                   // op dest key ...
+  add({"rename", "renamenx", "copy", "lmove", "rpoplpush", "smove", "blmove", "brpoplpush",
+       "zrangestore", "geosearchstore", "lcs"},
+      {1, 2, 1, false});
+  // Found by parsing (CommandTable::Keys), whatever the spec says.
+  add({"zunionstore", "zinterstore", "zdiffstore", "sort", "sort_ro", "georadius",
+       "georadiusbymember"},
+      {1, 1, 1, true});
+  add({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "zunion", "zinter", "zdiff",
+       "zintercard", "sintercard", "lmpop", "zmpop", "blmpop", "bzmpop", "xread", "xreadgroup",
+       "migrate", "xgroup"},
+      {0, 0, 0, true});
+  add({"multi", "exec", "discard", "flushdb", "flushall", "function", "swapdb", "script"},
       {0, 0, 0, false});
-  add({"sunionstore", "sinterstore", "sdiffstore"}, {1, -1, 1, false});
   return table;
 }
+
+namespace {
+
+using KeyList = std::vector<std::string_view>;
+
+Result<KeyList> KeysError(std::string_view name, const std::string& why) {
+  return MakeError(SyncErrc::kKeysUnknown,
+                   "cannot tell the keys of " + Printable(name) + ": " + why);
+}
+
+// `numkeys` at argument `count_at`, the keys right after it; `leading` keys (a destination)
+// come before the count. A count that is not a number, negative, or larger than the
+// arguments left is an error: the command is malformed, and no key is guessed.
+Result<KeyList> CountedKeys(const resp::Command& cmd, std::string_view name, size_t count_at,
+                            size_t leading) {
+  KeyList keys;
+  if (cmd.argc() <= count_at) return KeysError(name, "it has no numkeys argument");
+  long long numkeys = 0;
+  const size_t first = count_at + 1;
+  if (!ParseInt(cmd.arg_view(count_at), &numkeys) || numkeys < 0 ||
+      static_cast<unsigned long long>(numkeys) > cmd.argc() - first) {
+    return KeysError(name, "its numkeys argument (" + Printable(cmd.arg_view(count_at)) +
+                               ") is not a count of the " + std::to_string(cmd.argc() - first) +
+                               " arguments that follow it");
+  }
+  for (size_t i = 1; i <= leading; ++i) keys.push_back(cmd.arg_view(i));
+  for (size_t i = 0; i < static_cast<size_t>(numkeys); ++i) keys.push_back(cmd.arg_view(first + i));
+  return keys;
+}
+
+// SORT / SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA]
+// [STORE destination]: option arguments are skipped (a pattern or a number named "store"
+// is not the STORE option), and the last STORE wins, as the server applies it.
+KeyList SortKeys(const resp::Command& cmd) {
+  KeyList keys;
+  if (cmd.argc() < 2) return keys;
+  keys.push_back(cmd.arg_view(1));
+  std::optional<std::string_view> store;
+  for (size_t i = 2; i < cmd.argc(); ++i) {
+    if (cmd.ArgEquals(i, "limit")) {
+      i += 2;
+    } else if (cmd.ArgEquals(i, "by") || cmd.ArgEquals(i, "get")) {
+      i += 1;
+    } else if (cmd.ArgEquals(i, "store") && i + 1 < cmd.argc()) {
+      store = cmd.arg_view(++i);
+    }
+  }
+  if (store) keys.push_back(*store);
+  return keys;
+}
+
+// XREAD [COUNT n] [BLOCK ms] STREAMS k1 .. kN id1 .. idN, XREADGROUP GROUP g c [COUNT n]
+// [BLOCK ms] [NOACK] STREAMS ...: the options are read in order up to STREAMS, so a group,
+// consumer or count named "streams" is not taken for the keyword.
+Result<KeyList> StreamReadKeys(const resp::Command& cmd, std::string_view name) {
+  for (size_t i = 1; i < cmd.argc(); ++i) {
+    if (cmd.ArgEquals(i, "count") || cmd.ArgEquals(i, "block")) {
+      ++i;
+    } else if (cmd.ArgEquals(i, "group")) {
+      i += 2;
+    } else if (cmd.ArgEquals(i, "noack")) {
+      continue;
+    } else if (cmd.ArgEquals(i, "streams")) {
+      const size_t rest = cmd.argc() - i - 1;
+      if (rest == 0 || rest % 2 != 0) {
+        return KeysError(name, "STREAMS is not followed by as many ids as keys");
+      }
+      KeyList keys;
+      for (size_t k = 0; k < rest / 2; ++k) keys.push_back(cmd.arg_view(i + 1 + k));
+      return keys;
+    } else {
+      break;
+    }
+  }
+  return KeysError(name, "it has no STREAMS argument after its options");
+}
+
+// GEORADIUS key lon lat radius unit [...] / GEORADIUSBYMEMBER key member radius unit [...]:
+// the key, and the destination of the last STORE or STOREDIST.
+KeyList GeoRadiusKeys(const resp::Command& cmd, size_t options_at) {
+  KeyList keys;
+  if (cmd.argc() < 2) return keys;
+  keys.push_back(cmd.arg_view(1));
+  std::optional<std::string_view> store;
+  for (size_t i = options_at; i + 1 < cmd.argc(); ++i) {
+    if (cmd.ArgEquals(i, "store") || cmd.ArgEquals(i, "storedist")) store = cmd.arg_view(++i);
+  }
+  if (store) keys.push_back(*store);
+  return keys;
+}
+
+// MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw]
+// [KEYS k1 .. kN].
+KeyList MigrateKeys(const resp::Command& cmd) {
+  KeyList keys;
+  for (size_t i = 6; i < cmd.argc(); ++i) {
+    if (cmd.ArgEquals(i, "auth")) {
+      i += 1;
+    } else if (cmd.ArgEquals(i, "auth2")) {
+      i += 2;
+    } else if (cmd.ArgEquals(i, "keys")) {
+      for (size_t k = i + 1; k < cmd.argc(); ++k) keys.push_back(cmd.arg_view(k));
+      return keys;
+    }
+  }
+  if (cmd.argc() > 3 && !cmd.arg_view(3).empty()) keys.push_back(cmd.arg_view(3));
+  return keys;
+}
+
+// The keys of the commands whose key positions depend on their arguments ("movablekeys"
+// in COMMAND), and of XGROUP, whose subcommands take the key at position 2 while COMMAND
+// on Redis 7 lists the container without keys. nullopt: `name` is not one of them.
+std::optional<Result<KeyList>> ParsedKeys(const resp::Command& cmd, const std::string& name) {
+  // dest numkeys key ...
+  if (name == "zunionstore" || name == "zinterstore" || name == "zdiffstore") {
+    return CountedKeys(cmd, name, 2, 1);
+  }
+  // numkeys key ...
+  if (name == "zunion" || name == "zinter" || name == "zdiff" || name == "zintercard" ||
+      name == "sintercard" || name == "lmpop" || name == "zmpop") {
+    return CountedKeys(cmd, name, 1, 0);
+  }
+  // timeout numkeys key ... / script numkeys key ... arg ...
+  if (name == "blmpop" || name == "bzmpop" || name == "eval" || name == "evalsha" ||
+      name == "eval_ro" || name == "evalsha_ro" || name == "fcall" || name == "fcall_ro") {
+    return CountedKeys(cmd, name, 2, 0);
+  }
+  if (name == "sort" || name == "sort_ro") return Result<KeyList>(SortKeys(cmd));
+  if (name == "xread" || name == "xreadgroup") return StreamReadKeys(cmd, name);
+  if (name == "georadius") return Result<KeyList>(GeoRadiusKeys(cmd, 6));
+  if (name == "georadiusbymember") return Result<KeyList>(GeoRadiusKeys(cmd, 5));
+  if (name == "migrate") return Result<KeyList>(MigrateKeys(cmd));
+  if (name == "xgroup") {
+    KeyList keys;
+    if (cmd.argc() >= 3 && !cmd.ArgEquals(1, "help")) keys.push_back(cmd.arg_view(2));
+    return Result<KeyList>(keys);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Result<std::vector<std::string_view>> CommandTable::Keys(const resp::Command& cmd) const {
   std::vector<std::string_view> keys;
   if (cmd.empty()) return keys;
   std::string name = LowerName(cmd.arg_view(0));
+  if (auto parsed = ParsedKeys(cmd, name)) return std::move(*parsed);
   auto it = specs_.find(name);
   if (it == specs_.end()) {
-    return MakeError(SyncErrc::kFilterSplit,
-                     "cannot tell the keys of " + name +
-                         " in the replication stream, so --match/--exclude cannot be applied; "
-                         "run without key filters");
+    return KeysError(name, "the source's command table does not know it");
   }
   const KeySpec& spec = it->second;
-  int argc = static_cast<int>(cmd.argc());
   if (spec.movable) {
-    // dest numkeys key [key ...] (ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE)
-    if (name == "zunionstore" || name == "zinterstore" || name == "zdiffstore") {
-      long long numkeys = 0;
-      if (argc < 3 || !ParseInt(cmd.arg_view(2), &numkeys) || numkeys < 0 || numkeys > argc - 3) {
-        return MakeError(SyncErrc::kFilterSplit, "malformed " + name + " in the stream");
-      }
-      keys.push_back(cmd.arg_view(1));
-      for (int i = 0; i < numkeys; ++i) keys.push_back(cmd.arg_view(3 + i));
-      return keys;
-    }
-    if (name == "sort") {
-      keys.push_back(cmd.arg_view(1));
-      for (int i = 2; i + 1 < argc; ++i) {
-        if (cmd.ArgEquals(i, "store")) keys.push_back(cmd.arg_view(i + 1));
-      }
-      return keys;
-    }
-    return MakeError(SyncErrc::kFilterSplit,
-                     "cannot tell the keys of " + name +
-                         " (movable keys) in the replication stream, so --match/--exclude "
-                         "cannot be applied; run without key filters");
+    return KeysError(name,
+                     "its key positions depend on its arguments (movable keys), and "
+                     "keyferry does not parse this command");
   }
   if (spec.first <= 0) return keys;
+  int argc = static_cast<int>(cmd.argc());
+  if (argc <= spec.first) return KeysError(name, "it has no argument at its key position");
   int last = spec.last < 0 ? argc + spec.last : spec.last;
   int step = spec.step > 0 ? spec.step : 1;
   for (int i = spec.first; i <= last && i < argc; i += step) keys.push_back(cmd.arg_view(i));

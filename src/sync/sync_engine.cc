@@ -730,7 +730,11 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
   if (!filter.AcceptsAll() || track_recent) {
     auto keys = table.Keys(cmd);  // once for both uses
     if (!filter.AcceptsAll()) {
-      if (!keys) return MakeError(keys.error());
+      if (!keys) {
+        return MakeError(keys.error().code,
+                         keys.error().message +
+                             "; so --match/--exclude cannot be applied: run without key filters");
+      }
       size_t accepted = 0;
       for (auto k : *keys) accepted += filter.Accepts(k) ? 1 : 0;
       if (!keys->empty() && accepted == 0) {

@@ -29,6 +29,12 @@ class SyncCategoryImpl : public std::error_category {
         return "the target is not the one this sync wrote";
       case SyncErrc::kTargetDropped:
         return "the target dropped keys it was given";
+      case SyncErrc::kKeysUnknown:
+        return "the keys of a command cannot be told";
+      case SyncErrc::kCrossSlot:
+        return "a command's keys lie in several hash slots";
+      case SyncErrc::kNotRoutable:
+        return "a command cannot be routed to a cluster by slot";
     }
     return "sync error";
   }

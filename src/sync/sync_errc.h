@@ -15,6 +15,9 @@ enum class SyncErrc {
   kStopped,          // stopped on request before finishing
   kTargetNotOurs,    // the target holds another migration's marker, or lost keyferry's data
   kTargetDropped,    // the target evicted (or otherwise dropped) keys it was given
+  kKeysUnknown,      // the keys of a command cannot be told (unknown or malformed command)
+  kCrossSlot,        // a command's keys lie in several cluster hash slots and it cannot be split
+  kNotRoutable,      // a command a cluster target cannot be sent by slot (no key, or SWAPDB)
 };
 
 const std::error_category& SyncCategory();

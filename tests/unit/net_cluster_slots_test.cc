@@ -54,6 +54,27 @@ TEST(ClusterSlotsTest, HashTags) {
   EXPECT_EQ(KeyHashPart("plain"), "plain");
 }
 
+// The slot of a glob pattern, as Redis 7 / Valkey decide it for SORT BY/GET in a cluster.
+TEST(ClusterSlotsTest, PatternSlot) {
+  // No wildcard: one key, hashed as KeySlot does (tags included).
+  EXPECT_EQ(PatternSlot("a"), 15495);
+  EXPECT_EQ(PatternSlot("foo{hash_tag}"), 2515);
+  EXPECT_EQ(PatternSlot("foo{}{bar}"), 8363);
+  // A tag that closes before the first wildcard decides the slot.
+  EXPECT_EQ(PatternSlot("{user1000}.*"), 3443);
+  EXPECT_EQ(PatternSlot("{user1000}w_*->f"), 3443);
+  EXPECT_EQ(PatternSlot("}{a}?"), 15495);
+  // A wildcard, class or escape before the tag closes (or with no tag): any slot.
+  EXPECT_EQ(PatternSlot("w_*"), -1);
+  EXPECT_EQ(PatternSlot("*{user1000}"), -1);
+  EXPECT_EQ(PatternSlot("{user*}"), -1);
+  EXPECT_EQ(PatternSlot("{a?}"), -1);
+  EXPECT_EQ(PatternSlot("x[ab]{a}"), -1);
+  EXPECT_EQ(PatternSlot("\\{a}"), -1);
+  EXPECT_EQ(PatternSlot("{}*"), -1);   // an empty tag hashes the whole pattern
+  EXPECT_EQ(PatternSlot("a{b*"), -1);  // no closing brace: the whole pattern
+}
+
 TEST(ClusterSlotsTest, EverySlotInRangeAndTagsGroupKeys) {
   std::mt19937 rng(11);
   std::vector<bool> seen(kClusterSlotCount, false);
