@@ -10,7 +10,6 @@
 
 #include "common/clock.h"
 #include "net/client.h"
-#include "net/cluster_slots.h"
 #include "net/errc.h"
 #include "net/server_info.h"
 #include "rdb/reader.h"
@@ -19,6 +18,7 @@
 #include "source/replica_link.h"
 #include "sync/checkpoint.h"
 #include "sync/expiry_subscriber.h"
+#include "sync/slot_split.h"
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
 #include "target/applied_marker.h"
@@ -314,43 +314,6 @@ struct SyncEngine::Session {
       }
     }
     return {};
-  }
-
-  // For a cluster target: the hash slot of a forwarded command's keys, or
-  // target::kEveryPrimary for a keyless command every primary must run.
-  Result<int> ClusterSlotOf(const resp::Command& cmd) {
-    auto keys = table.Keys(cmd);
-    if (!keys) {
-      return MakeError(SyncErrc::kBadOption,
-                       "the source ran " + cmd.ToString(60) +
-                           ", whose keys keyferry cannot find, so it cannot tell which primary of "
-                           "the cluster target it belongs to: " +
-                           keys.error().ToString());
-    }
-    if (keys->empty()) {
-      std::string name = LowerName(cmd.arg_view(0));
-      if (name == "flushall" || name == "flushdb" || name == "function" || name == "script") {
-        return target::kEveryPrimary;
-      }
-      return MakeError(SyncErrc::kBadOption,
-                       "the source ran " + cmd.ToString(60) +
-                           ", which names no key: a cluster target cannot tell which primary it "
-                           "belongs to. Migrate into a standalone target");
-    }
-    int slot = net::KeySlot((*keys)[0]);
-    for (auto key : *keys) {
-      int other = net::KeySlot(key);
-      if (other != slot) {
-        return MakeError(SyncErrc::kBadOption,
-                         "the source ran " + cmd.ToString(60) + ", whose keys " +
-                             std::string((*keys)[0]) + " (slot " + std::to_string(slot) + ") and " +
-                             std::string(key) + " (slot " + std::to_string(other) +
-                             ") are in different hash slots: a cluster target refuses it "
-                             "(CROSSSLOT). Put keys used together under one hash tag in the "
-                             "application ({tag}), or migrate into a standalone target");
-      }
-    }
-    return slot;
   }
 
   Result<void> Prepare();
@@ -770,9 +733,33 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
     }
   }
   if (writer->is_cluster()) {
-    auto slot = ClusterSlotOf(cmd);
-    if (!slot) return MakeError(slot.error());
-    op.slot = *slot;
+    // A cluster runs a command only in one slot: route it, cut it per slot, or refuse it
+    // (slot_split.h; docs/cluster.md "Multi-key commands into a cluster").
+    auto plan = PlanBySlot(cmd, table);
+    if (!plan) return MakeError(plan.error());
+    if (plan->kind == SlotPlanKind::kEveryPrimary) {
+      op.slot = target::kEveryPrimary;
+    } else if (plan->kind == SlotPlanKind::kSingleSlot) {
+      op.slot = plan->pieces.front().slot;
+    } else {
+      // The pieces count at the command's end offset: only the last one carries it, so a
+      // batch never ends between them (the cluster writer gives each the command's end).
+      for (size_t i = 0; i < plan->pieces.size(); ++i) {
+        target::StreamOp piece;
+        piece.end_offset = i + 1 == plan->pieces.size() ? op.end_offset : -1;
+        piece.source_db_after = op.source_db_after;
+        piece.target_db = op.target_db;
+        piece.slot = plan->pieces[i].slot;
+        std::vector<ByteView> piece_args;
+        for (const auto& a : plan->pieces[i].args) piece_args.push_back(AsBytes(a));
+        piece.command = resp::EncodeCommand(piece_args);
+        piece.reply_count = 1;
+        piece.description =
+            cmd.ToString(40) + " (its part in slot " + std::to_string(piece.slot) + ")";
+        batch->push_back(std::move(piece));
+      }
+      return {};
+    }
   }
   std::vector<ByteView> args;
   args.reserve(cmd.argc());

@@ -232,5 +232,71 @@ TEST(ClusterTargetSyncTest, KillAndSlotMovesDuringTheStreamNeverLoseOrDoubleAWri
   RemoveTree(dir);
 }
 
+// Waits (at most `timeout`) until the cluster serves `key` with `value`.
+bool WaitForKey(ClusterProcess& cluster, const std::string& key, const std::string& value,
+                milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ServerProcess* owner = cluster.OwnerOfKey(key);
+    if (owner != nullptr && owner->Call({"GET", key}) == value) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+// Multi-key commands of a standalone source whose keys lie in several slots: the ones
+// whose per-slot pieces do the same are split (MSET, MSETNX, DEL, UNLINK, and a source
+// MULTI/EXEC across slots, applied per slot); RENAME across slots cannot be, and stops the
+// sync naming it. Before (28e382d): the first MSET stopped the sync.
+TEST(ClusterTargetSyncTest, CrossSlotCommandsAreSplitOrRefusedByName) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  std::string dir = MakeTempDir("kf-cluster-split-");
+  ASSERT_EQ(source->Call({"SET", "before", "1"}), "OK");
+  Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", cluster->uri(),
+                   "--checkpoint", dir + "/cp.json"});
+  ASSERT_TRUE(WaitForKey(*cluster, "before", "1", seconds(30))) << sync.Stderr();
+
+  net::Client c;
+  ASSERT_TRUE(c.Connect(UriOf(source->uri())));
+  std::vector<std::vector<std::string>> commands = {
+      {"MSET", "a", "1", "b", "2", "c", "3", "d", "4"},
+      {"MSETNX", "n1", "x", "n2", "y", "n3", "z"},
+      {"SET", "gone1", "1"},
+      {"SET", "gone2", "1"},
+      {"SET", "gone3", "1"},
+      {"DEL", "gone1", "gone2", "missing"},
+      {"UNLINK", "gone3", "a"},
+      {"MULTI"},
+      {"INCR", "tx1"},
+      {"INCR", "tx2"},
+      {"RPUSH", "tx3", "v"},
+      {"EXEC"},
+      {"SET", "after", "1"}};
+  auto replies = c.CallPipelined(commands);
+  ASSERT_TRUE(replies);
+  for (size_t i = 0; i < replies->size(); ++i) {
+    ASSERT_FALSE((*replies)[i].is_error()) << (*replies)[i].str();
+  }
+  // The keys are really in several slots (else this tests nothing).
+  ASSERT_NE(net::KeySlot("a"), net::KeySlot("b"));
+  ASSERT_NE(net::KeySlot("tx1"), net::KeySlot("tx2"));
+  ASSERT_TRUE(WaitForKey(*cluster, "after", "1", seconds(30))) << sync.Stderr();
+  const std::vector<net::Uri> single = {UriOf(source->uri())};
+  EXPECT_EQ(JoinDiffs(CanonicalDiff(single, cluster->PrimaryUris())), "");
+
+  // RENAME across slots: no per-slot pieces do the same. The sync stops and names it.
+  ASSERT_EQ(source->Call({"RENAME", "b", "renamed"}), "OK");
+  ASSERT_NE(net::KeySlot("b"), net::KeySlot("renamed"));
+  EXPECT_EQ(sync.Wait(seconds(30)), 2) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("RENAME"), std::string::npos) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("hash tag"), std::string::npos) << sync.Stderr();
+  // Nothing of the RENAME reached the target: b is still there, renamed is not.
+  EXPECT_EQ(cluster->OwnerOfKey("b")->Call({"GET", "b"}), "2");
+  RemoveTree(dir);
+}
+
 }  // namespace
 }  // namespace kf::test
