@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "net/client.h"
+#include "net/cluster_slots.h"
 #include "net/errc.h"
 #include "net/server_info.h"
 #include "rdb/reader.h"
@@ -165,7 +166,14 @@ struct SyncEngine::Session {
   Clock::time_point next_offset_poll = Clock::now();
 
   Session(const SyncOptions& o, SyncStats* s, const std::atomic<bool>& st)
-      : options(o), stats(s), stop(st) {}
+      : options(o),
+        stats(s),
+        stop(st),
+        marker_key(o.marker_key.empty() ? std::string(target::kAppliedMarkerKey) : o.marker_key) {}
+
+  const std::string marker_key;  // this engine's marker (SyncOptions::marker_key)
+  // Whether the target is shared with other engines (SyncOptions::owned_slots).
+  bool shared() const { return !options.owned_slots.empty(); }
 
   Result<void> SaveCp() {
     if (options.checkpoint_path.empty() || replid.empty()) return {};
@@ -177,14 +185,14 @@ struct SyncEngine::Session {
   Result<std::optional<target::AppliedMarker>> ReadMarker() {
     auto sel = target_admin.Call({"SELECT", "0"});
     if (!sel) return MakeError(sel.error());
-    auto reply = target_admin.Call({"GET", target::kAppliedMarkerKey});
+    auto reply = target_admin.Call({"GET", marker_key});
     if (!reply) return MakeError(reply.error());
     if (reply->is_null()) return std::optional<target::AppliedMarker>();
     auto marker = reply->is_error() ? std::nullopt : target::ParseMarker(reply->str());
     if (!marker) {
       return MakeError(SyncErrc::kTargetNotOurs,
                        "the target " + options.target.Endpoint() + " holds a key named " +
-                           std::string(target::kAppliedMarkerKey) +
+                           marker_key +
                            " that keyferry did not write; keyferry reserves that name. "
                            "Rename or delete it on the target and run again");
     }
@@ -195,7 +203,7 @@ struct SyncEngine::Session {
     target::AppliedMarker m{migration_id, state, replid, offset, source_db};
     auto sel = target_admin.Call({"SELECT", "0"});
     if (!sel) return MakeError(sel.error());
-    auto set = target_admin.Call({"SET", target::kAppliedMarkerKey, target::EncodeMarker(m)});
+    auto set = target_admin.Call({"SET", marker_key, target::EncodeMarker(m)});
     if (!set) return MakeError(set.error());
     if (!set->IsOk()) {
       return MakeError(SyncErrc::kTargetRejected,
@@ -210,6 +218,54 @@ struct SyncEngine::Session {
     auto keyspace = Info(target_admin, "keyspace");
     if (!keyspace) return MakeError(keyspace.error());
     return KeyCount(*keyspace);
+  }
+
+  // A shared target, before a snapshot of this engine's shard: deletes exactly the keys
+  // whose slot the shard owns, in the db its source db 0 lands in (a cluster has db 0
+  // only), so that keys deleted on the source since an earlier copy do not survive. Other
+  // shards' keys and every engine's marker stay.
+  Result<void> DeleteShardKeys() {
+    const std::string db = std::to_string(db_map.Map(0));
+    auto failed = [&](const std::string& what) {
+      return MakeError(
+          SyncErrc::kTargetRejected,
+          "deleting the keys of slots " + net::SlotRangesToString(options.owned_slots) +
+              " from db " + db + " of the target " + options.target.Endpoint() +
+              " before copying them again failed: " + what + ". Check the target and run again");
+    };
+    auto sel = target_admin.Call({"SELECT", db});
+    if (!sel || sel->is_error()) return failed(sel ? sel->str() : sel.error().ToString());
+    uint64_t deleted = 0;
+    std::string cursor = "0";
+    do {
+      auto scan = target_admin.Call({"SCAN", cursor, "COUNT", "1000"});
+      if (!scan) return failed(scan.error().ToString());
+      if (scan->is_error() || scan->size() != 2) return failed("SCAN answered " + scan->str());
+      cursor = (*scan)[0].str();
+      std::vector<std::string> unlink = {"UNLINK"};
+      for (const auto& k : (*scan)[1].children()) {
+        const std::string& key = k.str();
+        if (target::IsAppliedMarkerKey(key)) continue;
+        const int slot = net::KeySlot(key);
+        for (const auto& range : options.owned_slots) {
+          if (range.Contains(slot)) {
+            unlink.push_back(key);
+            break;
+          }
+        }
+      }
+      if (unlink.size() > 1) {
+        auto r = target_admin.Call(unlink);
+        if (!r) return failed(r.error().ToString());
+        if (r->is_error()) return failed("UNLINK answered " + r->str());
+        deleted += unlink.size() - 1;
+      }
+    } while (cursor != "0");
+    auto back = target_admin.Call({"SELECT", "0"});
+    if (!back || back->is_error()) return failed("SELECT 0 failed");
+    spdlog::info("deleted {} keys of slots {} from the target before copying them", deleted,
+                 net::SlotRangesToString(options.owned_slots));
+    return {};
   }
 
   // evicted_keys from the target's INFO stats; -1 when it cannot be read.
@@ -365,6 +421,7 @@ Result<void> SyncEngine::Session::Prepare() {
   wo.client_name = "keyferry-stream";
   auto w = writer.Connect(options.target, wo);
   if (!w) return MakeError(w.error());
+  writer.set_marker_key(marker_key);
   writer.set_applied_offset(applied);
   writer.set_source_db(source_db);
   writer.set_marker_identity(migration_id, replid);
@@ -408,6 +465,18 @@ Result<void> SyncEngine::Session::DecideResume(const std::optional<Checkpoint>& 
     spdlog::warn(
         "the target holds a partial snapshot of this sync (killed while copying): "
         "emptying it and copying again");
+    target_has_our_data = true;
+    return {};
+  }
+  if (shared()) {
+    // Other shards' keys are expected in a shared target; the caller checked it once before
+    // the engines started. This shard is copied again, its own keys deleted first.
+    if (cp) {
+      spdlog::warn(
+          "{} holds no marker {} of this shard (its keys were removed, or the target was "
+          "flushed or replaced): copying the shard again",
+          where, marker_key);
+    }
     target_has_our_data = true;
     return {};
   }
@@ -487,7 +556,7 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
     // No marker (restarted empty) or a snapshot in progress: everything again.
     auto keys = TargetKeys();
     if (!keys) return MakeError(keys.error());
-    if (*keys > 0 && !marker->has_value() && !options.flush_target) {
+    if (*keys > 0 && !marker->has_value() && !options.flush_target && !shared()) {
       return MakeError(SyncErrc::kTargetNotOurs,
                        "the target " + options.target.Endpoint() + " came back holding " +
                            std::to_string(*keys) +
@@ -501,13 +570,14 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
                                        "empty or was replaced");
     replid.clear();
     applied = -1;
-    target_has_our_data = *keys > 0;
+    target_has_our_data = *keys > 0 || shared();
   }
   evicted_baseline = TargetEvictions();
   net::ClientOptions wo;
   wo.client_name = "keyferry-stream";
   auto w = writer.Connect(options.target, wo);
   if (!w) return MakeError(w.error());
+  writer.set_marker_key(marker_key);
   writer.set_applied_offset(applied);
   writer.set_source_db(source_db);
   writer.set_marker_identity(migration_id, replid);
@@ -643,6 +713,14 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
     case StreamAction::kForward:
       break;
   }
+  if (shared() && (cmd.ArgEquals(0, "flushall") || cmd.ArgEquals(0, "flushdb"))) {
+    // The target holds the other shards' keys too: forwarding it would delete them.
+    return MakeError(SyncErrc::kBadOption,
+                     "the source " + options.source.Endpoint() + " ran " + cmd.ToString(40) +
+                         ", which keyferry does not follow from a cluster source yet (it would "
+                         "empty every shard's keys in the shared target). Start the sync over: "
+                         "remove its checkpoint files and run it with --flush-target");
+  }
   // The source's MULTI/EXEC are not forwarded: the batch's own MULTI/EXEC (StreamWriter)
   // holds the whole source transaction, so it stays atomic on the target.
   if (cmd.ArgEquals(0, "multi")) {
@@ -702,8 +780,19 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
     }
   }
   std::vector<ByteView> args;
-  args.reserve(cmd.argc());
+  args.reserve(cmd.argc() + 1);
   for (size_t i = 0; i < cmd.argc(); ++i) args.push_back(cmd.arg(i));
+  if (shared() && cmd.argc() >= 3 && cmd.ArgEquals(0, "function") && cmd.ArgEquals(1, "load")) {
+    // Every primary of a cluster holds the same libraries, so each shard's engine loads
+    // them: the second load of a library replaces it instead of failing.
+    bool replace = false;
+    for (size_t i = 2; i + 1 < cmd.argc(); ++i) replace = replace || cmd.ArgEquals(i, "replace");
+    static constexpr std::string_view kReplace = "REPLACE";
+    if (!replace) {
+      args.insert(args.begin() + 2,
+                  ByteView(reinterpret_cast<const uint8_t*>(kReplace.data()), kReplace.size()));
+    }
+  }
   // MOVE / COPY ... DB / SWAPDB name source databases: map them as SELECT is mapped.
   std::vector<std::string> mapped_dbs;
   if (!db_map.empty()) {
@@ -877,7 +966,10 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
             s.replid, next);
       }
       ++stats_->full_syncs;
-      if (s.target_has_our_data) {
+      if (s.target_has_our_data && s.shared()) {
+        auto deleted = s.DeleteShardKeys();
+        if (!deleted) return fail(std::move(deleted).error());
+      } else if (s.target_has_our_data) {
         spdlog::warn("emptying the target before the new full sync (FLUSHALL)");
         auto flushed = s.target_admin.Call({"FLUSHALL"});
         if (!flushed || flushed->is_error()) {
@@ -976,10 +1068,10 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     // Nothing can resume this run: the marker would only be a stray key in the target.
     auto selected = s.target_admin.Call({"SELECT", "0"});
     (void)selected;
-    auto removed = s.target_admin.Call({"DEL", target::kAppliedMarkerKey});
+    auto removed = s.target_admin.Call({"DEL", s.marker_key});
     if (!removed || removed->is_error()) {
       spdlog::warn("could not delete keyferry's marker {} from the target; delete it by hand",
-                   target::kAppliedMarkerKey);
+                   s.marker_key);
     }
   }
   stats_->phase = static_cast<int>(SyncPhase::kDone);

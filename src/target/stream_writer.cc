@@ -66,8 +66,8 @@ Result<void> StreamWriter::Apply(const std::vector<StreamOp>& batch) {
   }
   if (db != 0) add_extra({"SELECT", "0"}, "SELECT 0 (for keyferry's marker)");
   AppliedMarker marker{marker_id_, MarkerState::kStream, replid_, end, db_after};
-  add_extra({"SET", std::string(kAppliedMarkerKey), EncodeMarker(marker)},
-            "SET " + std::string(kAppliedMarkerKey) + " (keyferry's applied-offset marker)");
+  add_extra({"SET", marker_key_, EncodeMarker(marker)},
+            "SET " + marker_key_ + " (keyferry's applied-offset marker)");
   add_extra({"EXEC"}, "");
 
   auto link_failed = [&](const std::string& what, const Error& e) {

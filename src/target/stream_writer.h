@@ -46,6 +46,9 @@ class StreamWriter {
     marker_id_ = std::move(id);
     replid_ = std::move(replid);
   }
+  // The marker's key: kAppliedMarkerKey unless the sync shares its target with other
+  // engines (a cluster source: ShardMarkerKey of its shard).
+  void set_marker_key(std::string key) { marker_key_ = std::move(key); }
   // Applies the batch. When it holds at least one command, it is sent as
   //   MULTI, [SELECT db,] cmd..., [SELECT 0,] SET <marker> <id, stream, replid, end, db>, EXEC
   // and on success applied_offset() is the batch's last end offset — on the target too.
@@ -65,6 +68,7 @@ class StreamWriter {
  private:
   net::Client client_;
   std::string endpoint_;
+  std::string marker_key_ = std::string(kAppliedMarkerKey);
   std::string marker_id_;
   std::string replid_;
   int64_t applied_offset_ = -1;
