@@ -29,6 +29,8 @@ class SyncCategoryImpl : public std::error_category {
         return "the target is not the one this sync wrote";
       case SyncErrc::kTargetDropped:
         return "the target dropped keys it was given";
+      case SyncErrc::kClusterNotReady:
+        return "the source cluster cannot be copied as it stands";
     }
     return "sync error";
   }

@@ -15,6 +15,7 @@ enum class SyncErrc {
   kStopped,          // stopped on request before finishing
   kTargetNotOurs,    // the target holds another migration's marker, or lost keyferry's data
   kTargetDropped,    // the target evicted (or otherwise dropped) keys it was given
+  kClusterNotReady,  // a cluster source with unserved slots or a slot migration in progress
 };
 
 const std::error_category& SyncCategory();
