@@ -1,14 +1,16 @@
 // keyferry sync: copy a live Redis into Valkey as a replica and keep it in sync.
 //
-// Runs SyncEngine on the main thread; a reporter thread prints progress once a second
-// (a live line on a terminal, or one JSON object per line with --json-progress), and
+// Runs SyncEngine on the main thread (or, for a cluster source, ClusterSourceSync: one
+// engine per source shard, docs/cluster.md "Cluster source"); a reporter thread prints progress
+// once a second (a live line on a terminal, or one JSON object per line with --json-progress), and
 // --status-addr serves the same numbers at /status. SIGINT/SIGTERM ask the engine to stop:
 // it applies what it received, checkpoints and exits 0.
 //
 // Before anything is written it refuses (exit 2): a source and a target that are one server
 // (same run_id in INFO server, however the URIs spell them), a URI naming a database (/db:
 // the replica link carries every database, so --db-map is the way to choose where they
-// land), and a --checkpoint path whose directory is missing or not writable.
+// land), a --checkpoint path whose directory is missing or not writable, a node of a
+// cluster as the target, and a cluster source with unserved slots or a slot migration.
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,16 +20,20 @@
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <tuple>
 
 #include "cli/cli_app.h"
 #include "common/clock.h"
+#include "net/cluster_probe.h"
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
 #include "observe/status_server.h"
 #include "sync/checkpoint_path.h"
+#include "sync/cluster_source_sync.h"
 #include "sync/sync_engine.h"
 
 namespace kf::cli {
@@ -137,6 +143,7 @@ int RunSync(const SyncArgs& args) {
   // One server under two spellings (localhost and 127.0.0.1): copying it onto itself, with
   // --flush-target, would delete all of its data. When either end cannot be asked, the
   // engine below reports that end with its own message.
+  bool cluster_source = false;
   {
     net::ClientOptions co;
     co.connect_timeout = std::chrono::milliseconds(5000);
@@ -152,18 +159,11 @@ int RunSync(const SyncArgs& args) {
                    net::SameServerMessage(*source, *target, *target_id).c_str());
       return kExitError;
     }
-    // One node of a cluster holds only its own slots: "done" over a third of the keys. A
-    // cluster target is written through all of its primaries (target::ClusterWriter).
-    for (const auto& [id, uri, end, flag] :
-         {std::tuple{&source_id, &*source, "source", "--source"},
-          std::tuple{&target_id, &*target, "target", "--target"}}) {
-      if (*id && (*id)->cluster() && std::string_view(end) == "source") {
-        std::fprintf(
-            stderr,
-            "keyferry sync refused: %s. Nothing was written; point %s at a standalone server\n",
-            net::ClusterNodeMessage(*uri, end).c_str(), flag);
-        return kExitError;
-      }
+    // A cluster source is copied shard by shard (below); a cluster target is written through
+    // all of its primaries (target::ClusterWriter).
+    cluster_source = source_id && source_id->cluster();
+    for (const auto& [id, end] :
+         {std::pair{&source_id, "source"}, std::pair{&target_id, "target"}}) {
       // Reachable but refusing INFO: whether it is a cluster node cannot be told.
       if (!*id && (*id).error().code == make_error_code(net::NetErrc::kServerError)) {
         std::fprintf(stderr,
@@ -174,6 +174,29 @@ int RunSync(const SyncArgs& args) {
         return kExitError;
       }
     }
+  }
+  std::optional<net::ClusterTopology> topology;
+  if (cluster_source) {
+    // Read once: a failover or reshard during the run is not followed (docs/cluster.md).
+    auto read = net::ReadClusterTopology(*source);
+    if (!read) {
+      std::fprintf(stderr, "keyferry sync: reading the cluster of the source %s failed: %s\n",
+                   source->Endpoint().c_str(), read.error().ToString().c_str());
+      return kExitError;
+    }
+    if (!read->has_value()) {
+      std::fprintf(stderr,
+                   "keyferry sync refused: the source %s says cluster mode in INFO server but "
+                   "answers CLUSTER INFO as a standalone server; nothing was written. Check "
+                   "the server, or point --source at a standalone server\n",
+                   source->Endpoint().c_str());
+      return kExitError;
+    }
+    if (auto ready = sync::CheckSourceTopology(**read, source->Endpoint()); !ready) {
+      std::fprintf(stderr, "keyferry sync refused: %s\n", ready.error().ToString().c_str());
+      return kExitError;
+    }
+    topology = std::move(**read);
   }
   options.source = *source;
   options.target = *target;
@@ -228,8 +251,14 @@ int RunSync(const SyncArgs& args) {
     }
   });
 
-  sync::SyncEngine engine(options, &stats);
-  auto result = engine.Run(g_stop);
+  Result<void> result;
+  if (topology) {
+    sync::ClusterSourceSync cluster(options, std::move(*topology), &stats);
+    result = cluster.Run(g_stop);
+  } else {
+    sync::SyncEngine engine(options, &stats);
+    result = engine.Run(g_stop);
+  }
   {
     std::lock_guard lock(mu);
     finished = true;

@@ -704,17 +704,35 @@ Result<void> Migration::Impl::RemoveMarker() {
     }
   }
   // A SWAPDB or MOVE on the source can have carried the marker to another db: every db.
+  // A cluster source's sync keeps one marker per source shard (ShardMarkerKey): found by
+  // SCAN MATCH on their common prefix, each checked by IsAppliedMarkerKey before it goes.
   std::istringstream lines(keyspace->str());
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("db", 0) != 0) continue;
     std::string db = line.substr(2, line.find(':') - 2);
-    auto r =
-        client.CallPipelined({{"SELECT", db}, {"DEL", std::string(target::kAppliedMarkerKey)}});
-    if (!r || (*r)[0].is_error() || (*r)[1].is_error()) {
+    auto failed = [&] {
       return MakeError(ControlErrc::kPhaseFailed, "removing keyferry's marker " +
                                                       std::string(target::kAppliedMarkerKey) +
                                                       " from db " + db + " of the target failed");
-    }
+    };
+    auto r =
+        client.CallPipelined({{"SELECT", db}, {"DEL", std::string(target::kAppliedMarkerKey)}});
+    if (!r || (*r)[0].is_error() || (*r)[1].is_error()) return failed();
+    std::string cursor = "0";
+    do {
+      auto scan =
+          client.Call({"SCAN", cursor, "MATCH", target::ShardMarkerPattern(), "COUNT", "10000"});
+      if (!scan || scan->is_error() || scan->size() != 2) return failed();
+      cursor = (*scan)[0].str();
+      std::vector<std::string> del = {"DEL"};
+      for (const auto& k : (*scan)[1].children()) {
+        if (target::IsAppliedMarkerKey(k.str())) del.push_back(k.str());
+      }
+      if (del.size() > 1) {
+        auto removed = client.Call(del);
+        if (!removed || removed->is_error()) return failed();
+      }
+    } while (cursor != "0");
   }
   return {};
 }

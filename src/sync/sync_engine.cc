@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "net/client.h"
+#include "net/cluster_slots.h"
 #include "net/errc.h"
 #include "net/server_info.h"
 #include "rdb/reader.h"
@@ -170,7 +171,14 @@ struct SyncEngine::Session {
   Clock::time_point next_offset_poll = Clock::now();
 
   Session(const SyncOptions& o, SyncStats* s, const std::atomic<bool>& st)
-      : options(o), stats(s), stop(st) {}
+      : options(o),
+        stats(s),
+        stop(st),
+        marker_key(o.marker_key.empty() ? std::string(target::kAppliedMarkerKey) : o.marker_key) {}
+
+  const std::string marker_key;  // this engine's marker (SyncOptions::marker_key)
+  // Whether the target is shared with other engines (SyncOptions::owned_slots).
+  bool shared() const { return !options.owned_slots.empty(); }
 
   Result<void> SaveCp() {
     if (options.checkpoint_path.empty() || replid.empty()) return {};
@@ -202,6 +210,22 @@ struct SyncEngine::Session {
     uint64_t keys = 0;
     for (const auto& node : *keyspace) keys += KeyCount(node.text);
     return keys;
+  }
+
+  // A shared target, before a snapshot of this engine's shard: deletes exactly the keys
+  // whose slot the shard owns, in the db its source db 0 lands in (a cluster has db 0
+  // only), so that keys deleted on the source since an earlier copy do not survive. Other
+  // shards' keys and every engine's marker stay.
+  Result<void> DeleteShardKeys() {
+    auto deleted = writer->DeleteKeysInSlots(options.owned_slots, db_map.Map(0));
+    if (!deleted) {
+      return MakeError(SyncErrc::kTargetRejected,
+                       deleted.error().message +
+                           " (before copying those slots again). Check the target and run again");
+    }
+    spdlog::info("deleted {} keys of slots {} from the target before copying them", *deleted,
+                 net::SlotRangesToString(options.owned_slots));
+    return {};
   }
 
   // evicted_keys from the target's INFO stats (summed over a cluster's primaries); -1 when
@@ -331,6 +355,8 @@ Result<void> SyncEngine::Session::Prepare() {
   auto opened = target::OpenWriter(options.target);
   if (!opened) return MakeError(opened.error());
   writer = std::move(*opened);
+  writer->set_marker_key(marker_key);
+  writer->set_owned_slots(options.owned_slots);
   KF_RETURN_IF_ERROR(writer->Connect());
   auto server = writer->Info("server");
   if (!server) return MakeError(server.error());
@@ -437,6 +463,18 @@ Result<void> SyncEngine::Session::DecideResume(const std::optional<Checkpoint>& 
     target_has_our_data = true;
     return {};
   }
+  if (shared()) {
+    // Other shards' keys are expected in a shared target; the caller checked it once before
+    // the engines started. This shard is copied again, its own keys deleted first.
+    if (cp) {
+      spdlog::warn(
+          "{} holds no marker {} of this shard (its keys were removed, or the target was "
+          "flushed or replaced): copying the shard again",
+          where, marker_key);
+    }
+    target_has_our_data = true;
+    return {};
+  }
   auto keys = TargetKeys();
   if (!keys) return MakeError(keys.error());
   if (cp) {
@@ -516,7 +554,7 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
     // No marker (restarted empty) or a snapshot in progress: everything again.
     auto keys = TargetKeys();
     if (!keys) return MakeError(keys.error());
-    if (*keys > 0 && !marker->has_value() && !options.flush_target) {
+    if (*keys > 0 && !marker->has_value() && !options.flush_target && !shared()) {
       return MakeError(SyncErrc::kTargetNotOurs,
                        "the target " + options.target.Endpoint() + " came back holding " +
                            std::to_string(*keys) +
@@ -530,7 +568,7 @@ Result<void> SyncEngine::Session::RecoverTarget(const Error& cause) {
                                        "empty or was replaced");
     replid.clear();
     applied = -1;
-    target_has_our_data = *keys > 0;
+    target_has_our_data = *keys > 0 || shared();
   }
   evicted_baseline = TargetEvictions();
   writer->set_applied_offset(applied);
@@ -670,6 +708,14 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
     case StreamAction::kForward:
       break;
   }
+  if (shared() && (cmd.ArgEquals(0, "flushall") || cmd.ArgEquals(0, "flushdb"))) {
+    // The target holds the other shards' keys too: forwarding it would delete them.
+    return MakeError(SyncErrc::kBadOption,
+                     "the source " + options.source.Endpoint() + " ran " + cmd.ToString(40) +
+                         ", which keyferry does not follow from a cluster source yet (it would "
+                         "empty every shard's keys in the shared target). Start the sync over: "
+                         "remove its checkpoint files and run it with --flush-target");
+  }
   // The source's MULTI/EXEC are not forwarded: the batch's own MULTI/EXEC (StreamWriter)
   // holds the whole source transaction, so it stays atomic on the target.
   if (cmd.ArgEquals(0, "multi")) {
@@ -762,8 +808,19 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
     }
   }
   std::vector<ByteView> args;
-  args.reserve(cmd.argc());
+  args.reserve(cmd.argc() + 1);
   for (size_t i = 0; i < cmd.argc(); ++i) args.push_back(cmd.arg(i));
+  if (shared() && cmd.argc() >= 3 && cmd.ArgEquals(0, "function") && cmd.ArgEquals(1, "load")) {
+    // Every primary of a cluster holds the same libraries, so each shard's engine loads
+    // them: the second load of a library replaces it instead of failing.
+    bool replace = false;
+    for (size_t i = 2; i + 1 < cmd.argc(); ++i) replace = replace || cmd.ArgEquals(i, "replace");
+    static constexpr std::string_view kReplace = "REPLACE";
+    if (!replace) {
+      args.insert(args.begin() + 2,
+                  ByteView(reinterpret_cast<const uint8_t*>(kReplace.data()), kReplace.size()));
+    }
+  }
   // MOVE / COPY ... DB / SWAPDB name source databases: map them as SELECT is mapped.
   std::vector<std::string> mapped_dbs;
   if (!db_map.empty()) {
@@ -938,7 +995,10 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
             s.replid, next);
       }
       ++stats_->full_syncs;
-      if (s.target_has_our_data) {
+      if (s.target_has_our_data && s.shared()) {
+        auto deleted = s.DeleteShardKeys();
+        if (!deleted) return fail(std::move(deleted).error());
+      } else if (s.target_has_our_data) {
         spdlog::warn("emptying the target before the new full sync (FLUSHALL)");
         auto flushed = s.writer->FlushAll();
         if (!flushed) {
@@ -1051,7 +1111,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     auto removed = s.writer->DeleteMarkers();
     if (!removed) {
       spdlog::warn("could not delete keyferry's marker {} from the target; delete it by hand",
-                   target::kAppliedMarkerKey);
+                   s.marker_key);
     }
   }
   stats_->phase = static_cast<int>(SyncPhase::kDone);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "net/cluster_topology.h"
 #include "net/uri.h"
 #include "sync/recent_keys.h"
 #include "sync/snapshot_sink.h"
@@ -49,6 +50,20 @@ struct SyncOptions {
   std::chrono::milliseconds link_timeout{60000};
   // How long to keep trying to reach the source after a drop before giving up.
   std::chrono::milliseconds reconnect_for{120000};
+  // A target shared with other engines: a cluster source runs one engine per source shard,
+  // all into one standalone target (sync/cluster_source_sync.h). Both empty: this engine
+  // owns the target, as the sync of a standalone source does.
+  //  - marker_key: the key of this engine's applied-offset marker (target::ShardMarkerKey);
+  //    empty means target::kAppliedMarkerKey.
+  //  - owned_slots: the hash slots of this engine's source shard. With them, the engine
+  //    never FLUSHALLs the target and never refuses it for holding keys (the caller checks
+  //    that, and --flush-target, once before all engines start). Instead, before every
+  //    snapshot of its shard it deletes exactly the target's keys whose slot it owns
+  //    (markers excepted): SCAN + UNLINK in the db its source db 0 lands in. A FLUSHALL or
+  //    FLUSHDB in its stream stops it (it would empty the other shards' keys too), and a
+  //    stream FUNCTION LOAD goes with REPLACE (every shard carries the same libraries).
+  std::string marker_key;
+  std::vector<net::SlotRange> owned_slots;
 };
 
 enum class SyncPhase : int { kConnecting, kSnapshot, kStream, kDone, kFailed };

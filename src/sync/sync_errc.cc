@@ -35,6 +35,8 @@ class SyncCategoryImpl : public std::error_category {
         return "a command's keys lie in several hash slots";
       case SyncErrc::kNotRoutable:
         return "a command cannot be routed to a cluster by slot";
+      case SyncErrc::kClusterNotReady:
+        return "the source cluster cannot be copied as it stands";
     }
     return "sync error";
   }

@@ -18,6 +18,7 @@ enum class SyncErrc {
   kKeysUnknown,      // the keys of a command cannot be told (unknown or malformed command)
   kCrossSlot,        // a command's keys lie in several cluster hash slots and it cannot be split
   kNotRoutable,      // a command a cluster target cannot be sent by slot (no key, or SWAPDB)
+  kClusterNotReady,  // a cluster source with unserved slots or a slot migration in progress
 };
 
 const std::error_category& SyncCategory();

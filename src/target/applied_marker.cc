@@ -41,6 +41,18 @@ bool ParseNumber(std::string_view s, T* out) {
 
 }  // namespace
 
+std::string ShardMarkerKey(std::string_view shard) {
+  return std::string(kAppliedMarkerKey) + ":" + std::string(shard);
+}
+
+bool IsAppliedMarkerKey(std::string_view key) {
+  if (!key.starts_with(kAppliedMarkerKey)) return false;
+  return key.size() == kAppliedMarkerKey.size() || key[kAppliedMarkerKey.size()] == ':' ||
+         SlotOfMarkerKey(key) >= 0;
+}
+
+std::string ShardMarkerPattern() { return std::string(kAppliedMarkerKey) + ":*"; }
+
 std::string EncodeMarker(const AppliedMarker& marker) {
   return std::string(kMagic) + " 1 " + marker.id + " " +
          (marker.state == MarkerState::kStream ? "stream" : "snapshot") + " " + marker.replid +

@@ -31,6 +31,17 @@ namespace kf::target {
 // copies a source key of this name over it.
 inline constexpr std::string_view kAppliedMarkerKey = "keyferry:applied-offset";
 
+// A sync from a cluster source runs one engine per source shard into one target, and each
+// keeps its own marker: "keyferry:applied-offset:<shard>", where <shard> names the source
+// shard stably across failovers ("s0", "s5461": its lowest slot; docs/cluster.md).
+std::string ShardMarkerKey(std::string_view shard);
+// Whether `key` is a marker of any form (the single sync's, a cluster source's per-shard
+// ":<shard>" ones, a cluster target's per-slot "{tag}" ones): the one rule everything that must
+// skip or delete markers (verify, CUTOVER, the test harness) goes through.
+bool IsAppliedMarkerKey(std::string_view key);
+// The glob that matches every per-shard marker (for SCAN MATCH): "keyferry:applied-offset:*".
+std::string ShardMarkerPattern();
+
 enum class MarkerState { kSnapshot, kStream };
 
 struct AppliedMarker {

@@ -53,6 +53,9 @@ class StreamWriter {
     marker_id_ = std::move(id);
     replid_ = std::move(replid);
   }
+  // The marker's key: kAppliedMarkerKey unless the sync shares its target with other
+  // engines (a cluster source: ShardMarkerKey of its shard).
+  void set_marker_key(std::string key) { marker_key_ = std::move(key); }
   // Applies the batch. When it holds at least one command, it is sent as
   //   MULTI, [SELECT db,] cmd..., [SELECT 0,] SET <marker> <id, stream, replid, end, db>, EXEC
   // and on success applied_offset() is the batch's last end offset — on the target too.
@@ -62,8 +65,6 @@ class StreamWriter {
   // whole transaction (EXECABORT); an error inside EXEC is reported by op (the other
   // commands and the marker did apply, and the error stops the sync).
   Result<void> Apply(const std::vector<StreamOp>& batch);
-  // The marker's key (default kAppliedMarkerKey; a shared target gives each sync its own).
-  void set_marker_key(std::string key) { marker_key_ = std::move(key); }
   int64_t applied_offset() const { return applied_offset_; }
   void set_applied_offset(int64_t offset) { applied_offset_ = offset; }
   // The stream's db (source numbering) after the last applied op.

@@ -15,6 +15,26 @@
 namespace kf::verify {
 namespace {
 
+// Whether two primaries answered the same, the order of a top-level list aside: FUNCTION
+// LIST lists libraries in the order of the server's dict, which a per-process hash seed
+// shuffles, so two primaries holding the same libraries list them in different orders.
+bool SameUpToOrder(const resp::Reply& a, const resp::Reply& b) {
+  if (a == b) return true;
+  if (a.type() != resp::ReplyType::kArray || b.type() != resp::ReplyType::kArray ||
+      a.children().size() != b.children().size()) {
+    return false;
+  }
+  std::vector<bool> used(b.children().size(), false);
+  for (const auto& x : a.children()) {
+    bool found = false;
+    for (size_t i = 0; i < used.size() && !found; ++i) {
+      if (!used[i] && x == b.children()[i]) used[i] = found = true;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 std::string InfoLine(const std::string& info, std::string_view field) {
   std::string needle = std::string(field) + ":";
   size_t pos = 0;
@@ -378,7 +398,7 @@ Result<resp::Reply> Endpoint::ReceiveCluster(const Route& route, std::string_vie
         return resp::Reply::Bulk(text);
       }
       for (size_t n = 1; n < all.size(); ++n) {
-        if (!(all[n] == all[0])) {
+        if (!SameUpToOrder(all[n], all[0])) {
           return resp::Reply::Error("ERR the cluster's primaries " + nodes_[0]->uri.Endpoint() +
                                     " and " + nodes_[n]->uri.Endpoint() + " answer differently (" +
                                     std::string(what) +

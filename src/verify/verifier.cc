@@ -76,12 +76,11 @@ std::vector<int> KeyspaceDbs(const Reply& info) {
 
 std::string ExpiryText(int64_t ms) { return ms < 0 ? "none" : std::to_string(ms); }
 
-// keyferry's applied-offset marker (target/applied_marker.h) is bookkeeping of a running
-// sync, not data: never compared, on either end; nor are a cluster target's slot markers.
-std::vector<std::string> WithMarkerExcluded(std::vector<std::string> exclude) {
-  exclude.emplace_back(target::kAppliedMarkerKey);
-  exclude.emplace_back(std::string(target::kAppliedMarkerKey) + "{*}");
-  return exclude;
+// keyferry's applied-offset markers (target/applied_marker.h: the single sync's and a
+// cluster source's per-shard ones) are bookkeeping of a running sync, not data: never
+// compared, on either end.
+bool Compared(const sync::KeyFilter& filter, std::string_view key) {
+  return filter.Accepts(key) && !target::IsAppliedMarkerKey(key);
 }
 
 class Comparison {
@@ -93,7 +92,7 @@ class Comparison {
         stop_(stop),
         source_("source", source, options),
         target_("target", target, options),
-        filter_(options.match, WithMarkerExcluded(options.exclude)),
+        filter_(options.match, options.exclude),
         rng_(options.sample_seed != 0 ? options.sample_seed : std::random_device{}()) {
     report_.mode = ModeName(options);
     report_.source = source.ToString();
@@ -172,7 +171,7 @@ class Comparison {
       KF_RETURN_IF_ERROR(SelectPair(pair));
       std::vector<std::string> batch;
       for (size_t i = 0; i < keys.size(); ++i) {
-        if (filter_.Accepts(keys[i])) batch.push_back(keys[i]);
+        if (Compared(filter_, keys[i])) batch.push_back(keys[i]);
         if (batch.size() >= options_.scan_batch || (i + 1 == keys.size() && !batch.empty())) {
           KF_RETURN_IF_ERROR(CompareAndRecord(pair, batch));
           KF_RETURN_IF_ERROR(Tick("named keys", db));
@@ -342,7 +341,7 @@ class Comparison {
     std::vector<std::string> keys;
     for (auto& k : r->mutable_children()[1].mutable_children()) {
       if (!k.is_string()) return MakeError(e.ShapeError(*r, "SCAN", ""));
-      if (filter_.Accepts(k.str())) keys.push_back(k.str());
+      if (Compared(filter_, k.str())) keys.push_back(k.str());
     }
     return keys;
   }

@@ -196,7 +196,7 @@ KeyMap ReadAll(const net::Uri& uri, std::vector<std::string>* errors) {
       std::vector<std::string> keys;
       for (const auto& k : (*scan)[1].children()) {
         // keyferry's applied-offset marker is a running sync's bookkeeping, not data.
-        if (k.str() == target::kAppliedMarkerKey || target::SlotOfMarkerKey(k.str()) >= 0) continue;
+        if (target::IsAppliedMarkerKey(k.str())) continue;
         keys.push_back(k.str());
         if (cluster) reads.push_back({"ASKING"});
         reads.push_back({"DUMP", k.str()});

@@ -1,0 +1,70 @@
+// ClusterSourceSync: `keyferry sync` from a Redis/Valkey Cluster into one standalone target
+// (docs/cluster.md, "Cluster source"). One SyncEngine per source primary, each in its own
+// thread, all writing into the same target; each keeps its own applied-offset marker
+// (target::ShardMarkerKey) and checkpoint file, and owns the target's keys of its shard's
+// slots (SyncOptions::owned_slots).
+//
+// The topology is read once, before Run(): a shard that fails over during the run is not
+// followed (its engine fails once its reconnect window passes, naming the node).
+//
+// Run() contract:
+//   1. The target is checked once, for all engines, with the messages of a single sync: a
+//      target holding keys is refused (or emptied with --flush-target) unless some shard
+//      can resume into it (its checkpoint file exists and the target holds its marker).
+//   2. The engines start; their numbers are folded into the caller's SyncStats every
+//      100 ms (AggregateStats).
+//   3. The first engine that fails stops all the others; the error names its shard and
+//      node. A stop request stops them all (each applies what it received and checkpoints).
+//      With `once`, Run() returns when every engine has reached its own once target.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "net/cluster_topology.h"
+#include "sync/sync_engine.h"
+
+namespace kf::sync {
+
+// The stable name of a source shard, the same after a failover inside it: "s" and its
+// lowest slot ("s0", "s5461").
+std::string ShardName(const net::ClusterShard& shard);
+
+// Whether the cluster can be copied as it stands: every slot served, no slot being
+// migrated, cluster_state ok. Otherwise SyncErrc::kClusterNotReady naming the slots (or
+// the migration) and what to do. `seed` is the node the operator gave, for the message.
+Result<void> CheckSourceTopology(const net::ClusterTopology& topology, const std::string& seed);
+
+// What one shard's engine gets: the whole sync's options with the shard's primary as the
+// source, its marker key, its slots and its checkpoint file (`<checkpoint>.<shard>`).
+struct ShardSync {
+  std::string name;  // ShardName
+  SyncOptions options;
+};
+// One entry per shard that serves slots, in slot order. `options.source` is the seed.
+std::vector<ShardSync> PlanShardSyncs(const SyncOptions& options,
+                                      const net::ClusterTopology& topology);
+
+// Folds the engines' numbers into `out` (what the CLI prints and /status serves): counts
+// and bytes are summed, offsets summed when every engine knows its own (else -1), the
+// snapshot time and lag are the largest, the start the earliest, and the phase is the
+// slowest engine's (failed when one failed).
+void AggregateStats(const std::vector<const SyncStats*>& shards, SyncStats* out);
+
+class ClusterSourceSync {
+ public:
+  ClusterSourceSync(SyncOptions options, net::ClusterTopology topology, SyncStats* stats);
+  Result<void> Run(const std::atomic<bool>& stop);
+
+ private:
+  // Step 1 of Run(): the one check of the shared target.
+  Result<void> CheckTarget(const std::vector<ShardSync>& shards);
+
+  SyncOptions options_;
+  net::ClusterTopology topology_;
+  SyncStats* stats_;
+};
+
+}  // namespace kf::sync
