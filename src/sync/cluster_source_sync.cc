@@ -93,6 +93,32 @@ Result<void> CheckSourceTopology(const net::ClusterTopology& topology, const std
   return {};
 }
 
+std::function<std::optional<net::Uri>()> ShardPrimaryLocator(const net::Uri& seed,
+                                                             const net::ClusterTopology& topology,
+                                                             int slot) {
+  // Every node the cluster had at the start can answer; the seed first.
+  std::vector<net::Uri> nodes{seed};
+  for (const auto& shard : topology.shards) {
+    nodes.push_back(net::NodeUri(seed, shard.primary));
+    for (const auto& replica : shard.replicas) nodes.push_back(net::NodeUri(seed, replica));
+  }
+  return [nodes, seed, slot]() -> std::optional<net::Uri> {
+    net::ClusterReadOptions ro;
+    ro.read_migrations = false;
+    ro.client.connect_timeout = std::chrono::milliseconds(500);
+    ro.client.io_timeout = std::chrono::milliseconds(1000);
+    for (const auto& node : nodes) {
+      auto read = net::ReadClusterTopology(node, ro);
+      if (!read || !read->has_value()) continue;
+      const net::ClusterShard* shard = (*read)->ShardOfSlot(slot);
+      if (shard == nullptr || shard->primary.health == net::NodeHealth::kFailed)
+        return std::nullopt;
+      return net::NodeUri(seed, shard->primary);
+    }
+    return std::nullopt;
+  };
+}
+
 std::vector<ShardSync> PlanShardSyncs(const SyncOptions& options,
                                       const net::ClusterTopology& topology) {
   std::vector<ShardSync> out;
@@ -251,6 +277,10 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
     shard_stats.push_back(std::make_unique<SyncStats>());
     views.push_back(shard_stats.back().get());
     done.push_back(std::make_unique<std::atomic<bool>>(false));
+  }
+  for (auto& shard : shards) {
+    shard.options.locate_source =
+        ShardPrimaryLocator(options_.source, topology_, shard.options.owned_slots.front().first);
   }
   std::vector<std::thread> threads;
   for (size_t i = 0; i < shards.size(); ++i) {

@@ -19,11 +19,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "net/cluster_topology.h"
+#include "net/uri.h"
 #include "sync/sync_engine.h"
 
 namespace kf::sync {
@@ -46,6 +49,14 @@ struct ShardSync {
 // One entry per shard that serves slots, in slot order. `options.source` is the seed.
 std::vector<ShardSync> PlanShardSyncs(const SyncOptions& options,
                                       const net::ClusterTopology& topology);
+
+// SyncOptions::locate_source for the shard serving `slot`: asks the nodes the cluster had
+// at the start (the seed first, then every primary and replica, short timeouts) for the
+// current topology, and answers with the primary now serving `slot` (nullopt while no
+// reachable node says, or while that primary is failed).
+std::function<std::optional<net::Uri>()> ShardPrimaryLocator(const net::Uri& seed,
+                                                             const net::ClusterTopology& topology,
+                                                             int slot);
 
 // Folds the engines' numbers into `out` (what the CLI prints and /status serves): counts
 // and bytes are summed, offsets summed when every engine knows its own (else -1), the

@@ -134,6 +134,8 @@ std::string SyncStats::ToJson() const {
 }
 
 struct SyncEngine::Session {
+  // The node replicated from: options.source, until locate_source moves it (a failover).
+  net::Uri source;
   const SyncOptions& options;
   SyncStats* stats;
   const std::atomic<bool>& stop;
@@ -171,7 +173,8 @@ struct SyncEngine::Session {
   Clock::time_point next_offset_poll = Clock::now();
 
   Session(const SyncOptions& o, SyncStats* s, const std::atomic<bool>& st)
-      : options(o),
+      : source(o.source),
+        options(o),
         stats(s),
         stop(st),
         marker_key(o.marker_key.empty() ? std::string(target::kAppliedMarkerKey) : o.marker_key) {}
@@ -295,7 +298,7 @@ struct SyncEngine::Session {
       co.client_name = "keyferry-admin";
       co.connect_timeout = milliseconds(1000);
       co.io_timeout = milliseconds(1000);
-      auto connected = source_admin.Connect(options.source, co);
+      auto connected = source_admin.Connect(source, co);
       if (!connected) {
         source_admin.Close();
         return MakeError(connected.error());
@@ -971,13 +974,28 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
   while (!stop) {
     stats_->phase = static_cast<int>(SyncPhase::kConnecting);
     int64_t next = s.applied >= 0 && !s.replid.empty() ? s.applied + 1 : -1;
-    auto reply = s.link.Open(options_.source, lo, s.replid, next);
+    auto reply = s.link.Open(s.source, lo, s.replid, next);
     if (!reply) {
       const Error& e = reply.error();
       bool retry = ever_connected && IsLinkLoss(e) && Clock::now() < reconnect_deadline;
       if (!retry) {
-        return fail(Error{e.code, "cannot replicate from the source " + options_.source.Endpoint() +
-                                      ": " + e.ToString()});
+        return fail(Error{e.code, "cannot replicate from the source " + s.source.Endpoint() + ": " +
+                                      e.ToString()});
+      }
+      if (options_.locate_source) {
+        // The node may be gone for good (a cluster failed its shard over to a replica).
+        auto where = options_.locate_source();
+        if (where && where->Endpoint() != s.source.Endpoint()) {
+          spdlog::warn(
+              "the source moved from {} to {} (a failover): asking the new primary to continue "
+              "replication id {} at offset {}",
+              s.source.Endpoint(), where->Endpoint(), s.replid, next);
+          s.source = *where;
+          s.source_admin.Close();
+          reconnect_deadline = Clock::now() + options_.reconnect_for;
+          backoff = milliseconds(100);
+          continue;
+        }
       }
       spdlog::warn("reconnecting to the source: {}", e.ToString());
       std::this_thread::sleep_for(backoff);

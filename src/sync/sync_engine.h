@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ struct SyncOptions {
   //    stream FUNCTION LOAD goes with REPLACE (every shard carries the same libraries).
   std::string marker_key;
   std::vector<net::SlotRange> owned_slots;
+  // Where the source is now, asked after a reconnect to it failed: a cluster source's
+  // shard answers with its current primary, another node after a failover (the engine then
+  // asks that one to continue the replication: PSYNC2 lets a promoted replica continue its
+  // old primary's history). nullopt, or the same node: keep trying that one.
+  std::function<std::optional<net::Uri>()> locate_source;
 };
 
 enum class SyncPhase : int { kConnecting, kSnapshot, kStream, kDone, kFailed };

@@ -401,3 +401,67 @@ TEST(ClusterToClusterLiveTest, KillMidStreamThreeIntoFourStaysExact) {
 
 }  // namespace
 }  // namespace kf::test
+
+namespace kf::test {
+namespace {
+
+// A failover inside a source shard while the sync runs (issue #11 §2): the primary of one
+// shard is killed, the cluster promotes its replica, and keyferry follows the shard to its
+// new primary and continues the old replication there (PSYNC2), without copying the shard
+// again. Before: the engine retried the dead node for its reconnect window and failed.
+TEST(ClusterSourceFailoverTest, AKilledPrimaryIsFollowedToItsPromotedReplica) {
+  auto source = ClusterProcess::Start(
+      ServerKind::kRedis,
+      {.primaries = 3, .replicas_per_primary = 1, .config = {{"repl-backlog-size", "64mb"}}});
+  ASSERT_TRUE(source);
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  const std::string dir = MakeTempDir("kf-csrc-failover-");
+  // Any node will do as the seed; not the one about to die.
+  Subprocess sync({KeyferryBinary(), "--log-level", "info", "sync", "--source",
+                   source->Primaries().back()->uri(), "--target", target->uri(), "--checkpoint",
+                   dir + "/cp.json"});
+  std::map<std::string, int64_t> acked;
+  auto add = [&](const std::map<std::string, int64_t>& more) {
+    for (const auto& [k, v] : more) acked[k] += v;
+  };
+  {
+    ClusterCounterWriter writer(source.get());
+    std::this_thread::sleep_for(milliseconds(2500));
+    writer.Stop();
+    EXPECT_EQ(writer.error(), "");
+    add(writer.acked());
+  }
+  // Every acknowledged write is on the replicas before the crash (else the source itself
+  // would lose it, and no copy could have it).
+  ASSERT_TRUE(source->WaitUntilStable());
+  ServerProcess* doomed = source->Primaries().front();
+  ServerProcess* heir = source->ReplicasOf(*doomed).front();
+  const int heir_full_before = std::stoi(heir->InfoField("stats", "sync_full"));
+  source->KillNode(*doomed);
+  ASSERT_TRUE(source->WaitUntilStable(seconds(30)));
+  ASSERT_EQ(source->OwnerOfSlot(0), heir);
+  {
+    ClusterCounterWriter writer(source.get());
+    std::this_thread::sleep_for(milliseconds(2000));
+    writer.Stop();
+    EXPECT_EQ(writer.error(), "");
+    add(writer.acked());
+  }
+  WaitCaughtUp(source->PrimaryUris());
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("the source moved from " + doomed->uri().substr(8)),
+            std::string::npos)
+      << sync.Stderr();
+  // Continued on the heir: it served no full sync to keyferry.
+  EXPECT_EQ(std::stoi(heir->InfoField("stats", "sync_full")), heir_full_before);
+  EXPECT_GE(std::stoi(heir->InfoField("stats", "sync_partial_ok")), 1);
+  ExpectCountersExact(*target, acked);
+  auto diffs = CanonicalDiff(source->PrimaryUris(), {UriOf(target->uri())});
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  RemoveTree(dir);
+}
+
+}  // namespace
+}  // namespace kf::test
