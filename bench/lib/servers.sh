@@ -56,16 +56,17 @@ start_server() {
   done
 }
 
-# start_cluster KIND N DIR: N cluster-enabled primaries of KIND (redis or valkey) started
+# start_cluster KIND N DIR [extra config...]: N cluster-enabled primaries of KIND (redis or valkey) started
 # with start_server under DIR/node-i, the 16384 slots split evenly in order, met and
 # waited for until every node says cluster_state:ok (at most 60 s). Sets CLUSTER_PORTS
 # (node i serves slot range i) and appends the pids to `pids`.
 start_cluster() {
   local kind="$1" n="$2" dir="$3" i
+  shift 3
   CLUSTER_PORTS=()
   for ((i = 0; i < n; i++)); do
     start_server "$kind" "$dir/node-$i" --cluster-enabled yes \
-      --cluster-config-file "$dir/node-$i/nodes.conf" --cluster-node-timeout 5000 || return 1
+      --cluster-config-file "$dir/node-$i/nodes.conf" --cluster-node-timeout 5000 "$@" || return 1
     CLUSTER_PORTS+=("$SERVER_PORT")
   done
   for ((i = 0; i < n; i++)); do
