@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -397,6 +398,55 @@ TEST(ClusterApplyTest, DoctorRefusesTwoDbSourceAndSlotInMigration) {
   EXPECT_EQ(doctor.Wait(seconds(60)), 1) << doctor.Stdout() << doctor.Stderr();
   EXPECT_NE(doctor.Stdout().find("target.topology"), std::string::npos) << doctor.Stdout();
   EXPECT_NE(doctor.Stdout().find("slot 100"), std::string::npos) << doctor.Stdout();
+}
+
+// A killed apply resumes into the local cluster it started (the same node processes), and
+// into a new cluster, copied from scratch, when a primary of the old one is gone; every old
+// node is stopped then. Fails on main (spec refused).
+TEST(ClusterApplyTest, ResumeReusesTheClusterOrReplacesItWholeWhenAPrimaryIsGone) {
+  auto source = SeededSource();
+  ASSERT_TRUE(source);
+  ClusterSpec spec(*source, "  provider: local\n  local: {shards: 3}\n");
+  // Runs apply held in CATCH_UP until `reached` holds, then SIGKILLs it.
+  auto run_and_kill = [&](const std::function<bool()>& reached) {
+    Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:60000", KeyferryBinary(), "apply",
+                      "-f", spec.path(), "--auto-approve"});
+    EXPECT_TRUE(WaitUntil([&] { return reached() || !apply.running(); }, seconds(60)));
+    EXPECT_TRUE(apply.running()) << apply.Stderr();
+    apply.Signal(SIGKILL);
+    apply.Wait(seconds(10));
+  };
+  run_and_kill([&] { return spec.Phase() == "CATCH_UP"; });
+  if (HasFailure()) return;
+  const std::vector<pid_t> first = spec.NodePids();
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_EQ(source->Call({"SET", "between-runs-1", "1"}), "OK");
+  // The resumed copy confirms the cluster before it goes on (then holds in CATCH_UP).
+  run_and_kill(
+      [&] { return spec.Events().find("reusing the local Valkey Cluster") != std::string::npos; });
+  if (HasFailure()) return;
+  EXPECT_EQ(spec.NodePids(), first) << "the resumed apply must reuse the cluster";
+  // A primary dies between runs: the whole cluster is replaced and copied again.
+  ASSERT_EQ(::kill(first[1], SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return ProcessGone(first[1]); }, seconds(10)));
+  ASSERT_EQ(source->Call({"SET", "between-runs-2", "1"}), "OK");
+  Subprocess again({KeyferryBinary(), "apply", "-f", spec.path(), "--auto-approve"});
+  ASSERT_EQ(again.Wait(seconds(90)), 0) << again.Stderr();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  EXPECT_NE(again.Stderr().find("removing every node, provisioning a new cluster"),
+            std::string::npos)
+      << again.Stderr();
+  const std::vector<pid_t> now = spec.NodePids();
+  ASSERT_EQ(now.size(), 3u);
+  for (pid_t pid : first) {
+    EXPECT_TRUE(std::find(now.begin(), now.end(), pid) == now.end()) << pid;
+    EXPECT_TRUE(WaitUntil([&] { return ProcessGone(pid); }, seconds(10))) << pid;
+  }
+  auto [uri, nodes] = spec.HookOutput();
+  ASSERT_FALSE(uri.empty());
+  Subprocess verify({KeyferryBinary(), "verify", "--source", source->uri(), "--target", uri});
+  EXPECT_EQ(verify.Wait(seconds(60)), 0) << verify.Stdout() << verify.Stderr();
+  EXPECT_EQ(ClusterGet(UriOf(uri), "between-runs-2"), "1");
 }
 
 // notify-keyspace-events of a node ("" when none).
