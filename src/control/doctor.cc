@@ -5,10 +5,12 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "control/checks.h"
 #include "control/cutover_hook.h"
 #include "control/journal.h"
+#include "control/local_cluster_provider.h"
 #include "control/local_provider.h"
 #include "control/provider.h"
 #include "net/client.h"
@@ -78,6 +80,7 @@ struct SourceFacts {
   net::ServerIdentity identity;
   int64_t used_memory = 0;
   int64_t subexpiry = 0;
+  std::vector<int> dbs_with_keys;  // from INFO keyspace
 };
 
 // One end of the migration as the spec names it, for connection messages.
@@ -258,6 +261,15 @@ SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
          pos = text.find("subexpiry=", pos + 1)) {
       facts.subexpiry += ToInt(text.substr(pos + 10));
     }
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      int db = -1;
+      if (line.rfind("db", 0) != 0) continue;
+      auto [p, ec] = std::from_chars(line.data() + 2, line.data() + line.size(), db);
+      if (ec == std::errc() && db >= 0 && line.find("keys=") != std::string::npos) {
+        facts.dbs_with_keys.push_back(db);
+      }
+    }
   }
 
   DoctorCheck topology;
@@ -400,10 +412,61 @@ std::string CheckLocalBinary(const Spec& spec, DoctorReport& report) {
   return mismatch.empty() ? version->version : "";
 }
 
+// Local cluster: drift of every journaled node, memory (maxmemory is per node: the shards
+// together hold the dataset).
+void CheckLocalCluster(const Spec& spec, DoctorReport& report, const SourceFacts& source,
+                       Journal* journal, bool for_preflight) {
+  const auto& l = spec.target.local;
+  auto text = journal ? journal->Get(kKeyTargetNodes) : Result<std::optional<std::string>>{};
+  auto nodes = journal && text && *text ? LocalClusterNodesFromJson(**text) : std::nullopt;
+  if (nodes && !nodes->empty() && !for_preflight) {
+    DoctorCheck drift;
+    drift.name = "target.drift";
+    auto target = spec.TargetUri(0);
+    std::vector<std::string> problems;
+    for (const auto& n : *nodes) {
+      LocalServer server{static_cast<pid_t>(n.pid), n.port, l.bind, n.dir,
+                         target && target->has_password ? target->password : ""};
+      auto health = CheckLocalServer(server);
+      if (!health.alive) {
+        problems.push_back(std::string(n.primary ? "primary" : "replica") + " of shard " +
+                           std::to_string(n.shard) + ": " + health.problem);
+      }
+    }
+    if (problems.empty()) {
+      drift.detail =
+          "the " + std::to_string(nodes->size()) + " nodes of the provisioned local cluster run";
+    } else {
+      drift.status = CheckStatus::kFail;
+      for (const auto& p : problems) drift.detail += (drift.detail.empty() ? "" : "; ") + p;
+      auto started = journal->Get("cutover.started");
+      drift.action = started && *started
+                         ? "the cutover has started, so the data lives in that cluster: restart "
+                           "each node from its directory (its nodes.conf keeps its place) "
+                           "before running keyferry apply again"
+                         : "run keyferry apply again: PROVISION replaces a cluster that lost a "
+                           "primary and the copy starts over (or keyferry abort to roll back)";
+    }
+    report.checks.push_back(drift);
+  }
+  DoctorCheck topology;
+  topology.name = "target.topology";
+  topology.detail = "a local Valkey Cluster of " + std::to_string(l.shards) + " shards with " +
+                    std::to_string(l.replicas_per_shard) + " replicas each";
+  report.checks.push_back(topology);
+  report.checks.push_back(MemoryCheck(source.used_memory,
+                                      static_cast<int64_t>(l.maxmemory) * l.shards,
+                                      "target.local.maxmemory (per node, times the shards)"));
+}
+
 // Local provider: binary, engine, port, drift, memory. Returns the target version.
 std::string CheckLocalTarget(const Spec& spec, DoctorReport& report, const SourceFacts& source,
                              Journal* journal, bool for_preflight) {
   std::string version = CheckLocalBinary(spec, report);
+  if (spec.target.topology == Topology::kCluster) {
+    CheckLocalCluster(spec, report, source, journal, for_preflight);
+    return version;
+  }
   auto pid = journal ? journal->Get(kKeyTargetPid) : Result<std::optional<std::string>>{};
   auto port = journal ? journal->Get(kKeyTargetPort) : Result<std::optional<std::string>>{};
   bool provisioned = journal && pid && *pid && port && *port;
@@ -491,12 +554,37 @@ std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const So
                                         : "the target is another server than the source";
   report.checks.push_back(same);
 
+  auto written = journal ? journal->Get(kKeyTargetWritten) : Result<std::optional<std::string>>{};
+  bool ours = journal && written && *written;
+  const bool want_cluster = spec.target.topology == Topology::kCluster;
   DoctorCheck topology;
   topology.name = "target.topology";
-  if (identity.cluster()) {
+  if (identity.cluster() && !want_cluster) {
     topology.status = CheckStatus::kFail;
     topology.detail = net::ClusterNodeMessage(*uri, "target") + "." + ClusterSummary(*uri);
-    topology.action = "set target.external.uri to a standalone Valkey server";
+    topology.action =
+        "set target.topology: cluster to migrate into that cluster, or set "
+        "target.external.uri to a standalone Valkey server";
+  } else if (!identity.cluster() && want_cluster) {
+    topology.status = CheckStatus::kFail;
+    topology.detail = "target.topology is cluster, but the external target " + uri->Endpoint() +
+                      " is not a cluster node (" +
+                      (identity.mode.empty() ? "mode unknown" : "mode " + identity.mode) + ")";
+    topology.action =
+        "point target.external.uri at any node of the Valkey Cluster, or set topology: "
+        "standalone";
+  } else if (want_cluster) {
+    std::string problem = ExternalClusterProblem(*uri, !ours);
+    if (!problem.empty()) {
+      topology.status = CheckStatus::kFail;
+      topology.detail = problem;
+      topology.action = "the target cluster must be stable, serve every slot and be empty";
+    } else {
+      topology.detail =
+          "a Valkey Cluster: cluster_state ok, every slot served, no slot "
+          "migration in progress, every primary empty." +
+          ClusterSummary(*uri);
+    }
   } else {
     topology.detail =
         identity.mode.empty() ? "not a cluster node (mode unknown)" : "mode " + identity.mode;
@@ -533,8 +621,6 @@ std::string CheckExternalTarget(const Spec& spec, DoctorReport& report, const So
       keys += static_cast<uint64_t>(ToInt(text.substr(pos + 5)));
     }
   }
-  auto written = journal ? journal->Get(kKeyTargetWritten) : Result<std::optional<std::string>>{};
-  bool ours = journal && written && *written;
   if (keys > 0 && !ours) {
     empty.status = CheckStatus::kFail;
     empty.detail =
@@ -693,6 +779,25 @@ DoctorReport RunChecks(const Spec& spec, Journal* journal, bool for_preflight) {
     }
   }
   report.checks.push_back(compat);
+  if (spec.target.topology == Topology::kCluster && source.reachable) {
+    // A cluster has db 0 only, and the spec maps no db: every key must be in db 0.
+    DoctorCheck dbs;
+    dbs.name = "source.dbs";
+    std::string others;
+    for (int db : source.dbs_with_keys) {
+      if (db != 0) others += (others.empty() ? "" : ", ") + std::to_string(db);
+    }
+    if (!others.empty()) {
+      dbs.status = CheckStatus::kFail;
+      dbs.detail = "the source holds keys in db " + others + ", but a cluster target has db 0 only";
+      dbs.action =
+          "move those keys into db 0 (MOVE / SWAPDB, if the application allows it), or "
+          "migrate to a standalone Valkey target (topology: standalone), which keeps every db";
+    } else {
+      dbs.detail = "every key of the source is in db 0, the only db of a cluster";
+    }
+    report.checks.push_back(dbs);
+  }
   report.checks.push_back(CheckCutoverHook(spec));
   return report;
 }

@@ -2,6 +2,7 @@
 #include "control/expiry_reconcile.h"
 
 #include "control/control_errc.h"
+#include "control/routed_target.h"
 #include "net/client.h"
 #include "net/server_info.h"
 #include "rdb/encoder.h"
@@ -33,26 +34,26 @@ Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::
                                              const std::map<int, std::vector<std::string>>& keys) {
   ExpiryReconcile out;
   if (keys.empty()) return out;
-  net::Client src, dst;
+  net::Client src;
+  RoutedTarget dst;
   net::ClientOptions co;
   co.client_name = "keyferry-reconcile";
   if (auto c = src.Connect(source, co); !c) {
     return MakeError(ReconcileError("cannot reach the source: " + c.error().ToString()));
   }
-  if (auto c = dst.Connect(target, co); !c) {
+  if (auto c = dst.Open(target, co.client_name); !c) {
     return MakeError(ReconcileError("cannot reach the target: " + c.error().ToString()));
   }
-  auto server = dst.Call({"INFO", "server"});
+  auto server = dst.CallSeed({"INFO", "server"});
   if (!server || server->is_error()) return MakeError(ReconcileError("INFO on the target failed"));
   const int target_version = std::min(net::ServerRdbVersion(server->str()), 11);
   for (const auto& [db, names] : keys) {
     const std::string db_text = std::to_string(db);
-    for (net::Client* c : {&src, &dst}) {
-      auto selected = c->Call({"SELECT", db_text});
-      if (!selected || selected->is_error()) {
-        return MakeError(ReconcileError("SELECT " + db_text + " failed on " + c->uri().Endpoint()));
-      }
+    auto selected = src.Call({"SELECT", db_text});
+    if (!selected || selected->is_error()) {
+      return MakeError(ReconcileError("SELECT " + db_text + " failed on the source"));
     }
+    if (auto r = dst.Select(db); !r) return MakeError(ReconcileError(r.error().ToString()));
     for (size_t from = 0; from < names.size(); from += kBatchKeys) {
       const size_t to = std::min(names.size(), from + kBatchKeys);
       std::vector<std::vector<std::string>> reads;
@@ -65,7 +66,9 @@ Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::
       auto read = src.CallPipelined(reads);
       if (!read) return MakeError(ReconcileError("reading the source: " + read.error().ToString()));
       std::vector<std::vector<std::string>> writes;
+      std::vector<std::string> write_keys;
       for (size_t i = from; i < to; ++i) {
+        write_keys.push_back(names[i]);
         const resp::Reply& expire = (*read)[2 * (i - from)];
         const resp::Reply& dump = (*read)[2 * (i - from) + 1];
         ++out.keys;
@@ -93,7 +96,7 @@ Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::
                           std::string(payload->begin(), payload->end()), "ABSTTL", "REPLACE"});
         ++out.restored;
       }
-      auto written = dst.CallPipelined(writes);
+      auto written = dst.CallPipelined(write_keys, writes);
       if (!written) {
         return MakeError(ReconcileError("writing the target: " + written.error().ToString()));
       }

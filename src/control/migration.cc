@@ -25,11 +25,13 @@
 #include "control/source_control.h"
 #include "control/stream_group_repair.h"
 #include "net/client.h"
+#include "net/cluster_probe.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
 #include "sync/checkpoint.h"
 #include "sync/sync_engine.h"
 #include "target/applied_marker.h"
+#include "target/writer.h"
 #include "verify/verifier.h"
 
 namespace kf::control {
@@ -684,6 +686,51 @@ Result<void> Migration::Impl::RemoveMarker() {
   StopEngine();
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
+  auto topology = net::ReadClusterTopology(*target);
+  if (!topology) {
+    return MakeError(
+        ControlErrc::kPhaseFailed,
+        "removing keyferry's marker: cannot read the target: " + topology.error().ToString());
+  }
+  // The nodes that hold keys: the one server, or every primary of a cluster.
+  std::vector<net::Uri> nodes;
+  if (*topology) {
+    for (const auto& shard : (*topology)->shards) {
+      if (!shard.slots.empty()) nodes.push_back(net::NodeUri(*target, shard.primary));
+    }
+  } else {
+    nodes.push_back(*target);
+  }
+  // The live sync turned on expired events (on every primary); a sync that died could not
+  // turn them off.
+  if (auto flags = State(kTargetNotifyFlagsKey)) {
+    for (const net::Uri& node : nodes) {
+      net::Client client;
+      auto restored = client.Connect(node)
+                          ? client.Call({"CONFIG", "SET", "notify-keyspace-events", *flags})
+                          : Result<resp::Reply>(MakeError(ControlErrc::kPhaseFailed, "no link"));
+      if (!restored || !restored->IsOk()) {
+        Event(phase_, EventKind::kWarn,
+              "could not set notify-keyspace-events back to \"" + *flags + "\" on the target " +
+                  node.Endpoint() + "; set it by hand");
+      }
+    }
+  }
+  if (*topology) {
+    // The head marker and every slot's marker on every primary (target/cluster_writer.h).
+    auto writer = target::OpenWriter(*target);
+    if (!writer) return MakeError(writer.error());
+    auto deleted = (*writer)->Connect();
+    if (deleted) deleted = (*writer)->DeleteMarkers();
+    (*writer)->Close();
+    if (!deleted) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "removing keyferry's markers (" + std::string(target::kAppliedMarkerKey) +
+                           " and its {slot} keys) from " + (*writer)->Describe() +
+                           " failed: " + deleted.error().ToString());
+    }
+    return {};
+  }
   net::Client client;
   if (auto c = client.Connect(*target); !c) {
     return MakeError(
@@ -693,15 +740,6 @@ Result<void> Migration::Impl::RemoveMarker() {
   auto keyspace = client.Call({"INFO", "keyspace"});
   if (!keyspace || keyspace->is_error()) {
     return MakeError(ControlErrc::kPhaseFailed, "removing keyferry's marker: INFO keyspace failed");
-  }
-  // The live sync turned on expired events; a sync that died could not turn them off.
-  if (auto flags = State(kTargetNotifyFlagsKey)) {
-    auto restored = client.Call({"CONFIG", "SET", "notify-keyspace-events", *flags});
-    if (!restored || !restored->IsOk()) {
-      Event(phase_, EventKind::kWarn,
-            "could not set notify-keyspace-events back to \"" + *flags +
-                "\" on the target; set it by hand");
-    }
   }
   // A SWAPDB or MOVE on the source can have carried the marker to another db: every db.
   // A cluster source's sync keeps one marker per source shard (ShardMarkerKey): found by
@@ -736,6 +774,23 @@ Result<void> Migration::Impl::RemoveMarker() {
   }
   return {};
 }
+
+namespace {
+
+// The hook's {nodes}: every primary's host:port of a cluster target, comma-separated; ""
+// for a standalone target (HookCommand then uses the target's own host:port).
+std::string PrimaryAddresses(const net::Uri& target) {
+  auto topology = net::ReadClusterTopology(target);
+  if (!topology || !*topology) return "";
+  std::string out;
+  for (const auto& shard : (*topology)->shards) {
+    if (shard.slots.empty()) continue;
+    out += (out.empty() ? "" : ",") + net::NodeUri(target, shard.primary).Endpoint();
+  }
+  return out;
+}
+
+}  // namespace
 
 Confirmation Migration::Impl::AskOperator(Phase phase, const std::string& question) {
   if (!options_.confirm) return Confirmation::kNo;
@@ -924,7 +979,7 @@ Result<void> Migration::Impl::Cutover() {
           "keyferry apply again");
   }
   if (!spec_.cutover.hook.empty()) {
-    std::string command = spec_.HookCommand(*target);
+    std::string command = spec_.HookCommand(*target, PrimaryAddresses(*target));
     auto hook =
         RunCutoverHook(command, std::chrono::seconds(spec_.cutover.hook_timeout_s), spec_.spec_dir);
     if (!hook) {
@@ -1026,8 +1081,9 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
   if (!provider_->Remove(PhaseEvents())) clean = false;
   std::error_code ec;
   std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
-  for (std::string_view key : {kKeyTargetPid, kKeyTargetPort, kKeyTargetDir, kKeyTargetWritten,
-                               kPauseStartKey, kTargetNotifyFlagsKey}) {
+  for (std::string_view key :
+       {kKeyTargetPid, kKeyTargetPort, kKeyTargetDir, kKeyTargetWritten, kKeyTargetNodes,
+        kKeyTargetCluster, kPauseStartKey, kTargetNotifyFlagsKey}) {
     auto r = journal_->Erase(key);
     (void)r;
   }

@@ -110,9 +110,11 @@ Plan MakePlan(const Spec& spec) {
                               ": copying a server onto itself would destroy its data; set "
                               "target.external.uri to the Valkey server to migrate to");
       }
-      if (target && target_id && target_id->cluster()) {
+      const bool want_cluster = spec.target.topology == Topology::kCluster;
+      if (target && target_id && target_id->cluster() && !want_cluster) {
         plan.errors.push_back(net::ClusterNodeMessage(*target, "target") +
-                              "; set target.external.uri to a standalone Valkey server");
+                              "; set target.topology: cluster to migrate into that cluster, or "
+                              "set target.external.uri to a standalone Valkey server");
       }
     }
   }

@@ -6,8 +6,10 @@
 
 #include "control/checks.h"
 #include "control/control_errc.h"
+#include "control/local_cluster_provider.h"
 #include "control/local_provider.h"
 #include "net/client.h"
+#include "net/cluster_probe.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
 
@@ -162,6 +164,48 @@ ProviderDescription LocalStandaloneProvider::Describe() const {
 // ---------------------------------------------------------------------------------------
 // ExternalProvider
 
+std::string ExternalClusterProblem(const net::Uri& seed, bool must_be_empty) {
+  auto topology = net::ReadClusterTopology(seed);
+  if (!topology) return "reading the external cluster failed: " + topology.error().ToString();
+  if (!*topology) return "the external target " + seed.Endpoint() + " is not a cluster node";
+  const net::ClusterTopology& t = **topology;
+  if (t.state != "ok") {
+    return "the external cluster at " + seed.Endpoint() +
+           " says cluster_state:" + (t.state.empty() ? std::string("unknown") : t.state) +
+           ", not ok: wait until every slot is served";
+  }
+  if (auto unassigned = t.UnassignedSlots(); !unassigned.empty()) {
+    return "the external cluster at " + seed.Endpoint() + " serves no node for slots " +
+           net::SlotRangesToString(unassigned) + ": assign them (CLUSTER ADDSLOTSRANGE)";
+  }
+  if (!t.migrations.empty()) {
+    std::string text;
+    for (const auto& m : t.migrations) {
+      text += (text.empty() ? "" : "; ") + net::DescribeSlotMigration(m);
+    }
+    return "the external cluster at " + seed.Endpoint() + " has slot migrations in progress (" +
+           text + "): finish or cancel them (CLUSTER SETSLOT <slot> NODE|STABLE) first";
+  }
+  if (must_be_empty) {
+    for (const auto& shard : t.shards) {
+      if (shard.slots.empty()) continue;
+      net::Uri uri = net::NodeUri(seed, shard.primary);
+      net::Client client;
+      if (auto c = client.Connect(uri); !c) {
+        return "cannot reach the cluster's primary " + uri.Endpoint() + ": " + c.error().ToString();
+      }
+      auto size = client.Call({"DBSIZE"});
+      if (size && size->type() == resp::ReplyType::kInteger && size->integer() > 0) {
+        return "the external cluster's primary " + uri.Endpoint() + " holds " +
+               std::to_string(size->integer()) +
+               " keys; an external target must be empty before the migration (keyferry will "
+               "not mix its copy with other data)";
+      }
+    }
+  }
+  return "";
+}
+
 bool ExternalProvider::Written() const {
   return JournalState(journal_, kKeyTargetWritten).has_value();
 }
@@ -189,13 +233,26 @@ Result<void> ExternalProvider::Provision(const ProviderEvent& event) {
                          ": copying a server onto itself would destroy its data; set "
                          "target.external.uri to the Valkey server to migrate to");
   }
-  if (target_id && target_id->cluster()) {
+  const bool want_cluster = spec_.target.topology == Topology::kCluster;
+  if (target_id && target_id->cluster() != want_cluster) {
     return MakeError(ControlErrc::kProvisionFailed,
-                     net::ClusterNodeMessage(*target, "target") +
-                         "; nothing was written: set target.external.uri to a standalone "
-                         "Valkey server");
+                     want_cluster ? "the external target " + target->Endpoint() +
+                                        " is a standalone server, but target.topology is "
+                                        "cluster; nothing was written: point "
+                                        "target.external.uri at a node of the cluster, or set "
+                                        "topology: standalone"
+                                  : net::ClusterNodeMessage(*target, "target") +
+                                        "; nothing was written: set target.topology: cluster "
+                                        "to migrate into that cluster, or point "
+                                        "target.external.uri at a standalone Valkey server");
   }
-  if (!Written()) {
+  if (want_cluster) {
+    std::string problem = ExternalClusterProblem(*target, !Written());
+    if (!problem.empty()) {
+      return MakeError(ControlErrc::kProvisionFailed,
+                       problem + "; nothing was written: fix the cluster and apply again");
+    }
+  } else if (!Written()) {
     auto keyspace = client.Call({"INFO", "keyspace"});
     if (keyspace && !keyspace->is_error() && keyspace->str().find("keys=") != std::string::npos) {
       return MakeError(ControlErrc::kProvisionFailed,
@@ -231,14 +288,24 @@ Result<void> ExternalProvider::Remove(const ProviderEvent& event) {
   if (!Written()) return {};
   auto target = TargetUri();
   if (!target) return {};
-  net::Client client;
-  if (client.Connect(*target)) {
+  std::vector<net::Uri> primaries = {*target};
+  if (spec_.target.topology == Topology::kCluster) {
+    if (auto topology = net::ReadClusterTopology(*target); topology && *topology) {
+      primaries.clear();
+      for (const auto& shard : (*topology)->shards) {
+        if (!shard.slots.empty()) primaries.push_back(net::NodeUri(*target, shard.primary));
+      }
+    }
+  }
+  for (const net::Uri& uri : primaries) {
+    net::Client client;
+    if (!client.Connect(uri)) continue;
     auto f1 = client.Call({"FLUSHALL"});
     auto f2 = client.Call({"FUNCTION", "FLUSH"});
     (void)f1;
     (void)f2;
     event(EventKind::kInfo,
-          "emptied the external target " + target->Endpoint() + " (it was empty before)",
+          "emptied the external target " + uri.Endpoint() + " (it was empty before)",
           nlohmann::json::object());
   }
   return {};
@@ -256,6 +323,9 @@ ProviderDescription ExternalProvider::Describe() const {
 std::unique_ptr<Provider> MakeProvider(const Spec& spec, Journal* journal) {
   switch (spec.target.provider) {
     case ProviderKind::kLocal:
+      if (spec.target.topology == Topology::kCluster) {
+        return std::make_unique<LocalClusterProvider>(spec, journal);
+      }
       return std::make_unique<LocalStandaloneProvider>(spec, journal);
     case ProviderKind::kExternal:
       return std::make_unique<ExternalProvider>(spec, journal);

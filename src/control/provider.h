@@ -29,14 +29,18 @@
 //    means something was left behind (the migration then ends FAILED, not ROLLED_BACK).
 //  - Describe() is the plan's line and JSON for the target; it does no IO.
 //
-// A LocalClusterProvider (target.topology: cluster, shards and replicas_per_shard; not
-// built yet, the spec refuses clusters) must in addition: start shards * (1 +
-// replicas_per_shard) valkey-server processes with cluster-enabled, journal every node
-// (pid, port, dir, role) before it forms the cluster, assign the 16384 slots over the
-// shards, attach the replicas and wait until CLUSTER INFO says cluster_state:ok on every
-// node; confirm (resume) every node, replacing the whole cluster when any primary is gone;
-// give TargetUri() as one seed node and the hook's {nodes} as every primary's host:port;
-// and remove every node and dir on rollback.
+// A LocalClusterProvider (local_cluster_provider.h; target.topology: cluster, shards and
+// replicas_per_shard) in addition: starts shards * (1 + replicas_per_shard) valkey-server
+// processes with cluster-enabled, journals every node (target.nodes: pid, port, dir, role)
+// before it forms the cluster, assigns the 16384 slots over the shards, attaches the
+// replicas and waits until CLUSTER INFO says cluster_state:ok on every node; confirms
+// (resume) every node, replacing the whole cluster when any primary is gone; gives
+// TargetUri() as one seed node (the hook's {nodes}, every primary's host:port, is read from
+// the cluster at CUTOVER); and removes every node and dir on rollback.
+//
+// An ExternalProvider with target.topology: cluster takes any node of an existing, empty
+// cluster: every slot served, cluster_state:ok, no slot migration in progress, no key on
+// any primary; rollback empties every primary.
 #pragma once
 
 #include <functional>
@@ -60,6 +64,10 @@ inline constexpr std::string_view kKeyTargetPid = "target.pid";
 inline constexpr std::string_view kKeyTargetPort = "target.port";
 inline constexpr std::string_view kKeyTargetDir = "target.dir";
 inline constexpr std::string_view kKeyTargetWritten = "target.written";
+// A local cluster: every node (JSON list, local_cluster_provider.h) and "formed" once the
+// cluster was formed. target.port is then the seed node's port.
+inline constexpr std::string_view kKeyTargetNodes = "target.nodes";
+inline constexpr std::string_view kKeyTargetCluster = "target.cluster";
 
 // An event the provider reports to the migration's journal (the caller picks the phase).
 using ProviderEvent =
@@ -136,6 +144,11 @@ class ExternalProvider : public Provider {
   const Spec& spec_;
   Journal* journal_;
 };
+
+// What keeps the external cluster at `seed` from being a target, in words ("" when
+// nothing): cluster_state not ok, slots no node serves, slot migrations in progress (named),
+// and with must_be_empty a primary that holds keys. doctor and PROVISION share it.
+std::string ExternalClusterProblem(const net::Uri& seed, bool must_be_empty);
 
 // The provider of spec.target.provider. `spec` and `journal` must outlive it; `journal`
 // may be null only for Describe() and TargetUri().

@@ -38,8 +38,9 @@ constexpr std::string_view kTopKeys[] = {"name",      "state_dir", "source",    
 constexpr std::string_view kSourceKeys[] = {"uri", "user", "password_env"};
 constexpr std::string_view kTargetKeys[] = {"engine",   "version", "topology",
                                             "provider", "local",   "external"};
-constexpr std::string_view kLocalKeys[] = {
-    "port", "bind", "maxmemory", "persistence", "valkey_server", "password_env", "extra_config"};
+constexpr std::string_view kLocalKeys[] = {"port",         "bind",          "maxmemory",
+                                           "persistence",  "valkey_server", "password_env",
+                                           "extra_config", "shards",        "replicas_per_shard"};
 constexpr std::string_view kExternalKeys[] = {"uri", "user", "password_env"};
 constexpr std::string_view kMigrationKeys[] = {"write_pause",
                                                "max_pause_ms",
@@ -94,7 +95,9 @@ constexpr ReservedOption kReservedOptions[] = {
     {"include", "list the options themselves in extra_config"},
     {"replicaof", "the target must be a primary"},
     {"slaveof", "the target must be a primary"},
-    {"cluster-enabled", "cluster topology is not supported yet"},
+    {"cluster-enabled", "set target.topology: cluster instead"},
+    {"cluster-config-file", "keyferry keeps the server's files under the state dir"},
+    {"cluster-port", "keyferry picks each cluster node's bus port"},
     {"maxmemory-policy",
      "keyferry runs the target with noeviction: an evicting target would silently lose keys "
      "the migration copied (set it after cutover if you want one)"},
@@ -587,11 +590,7 @@ void SpecParser::ParseTarget(const Fields& top, const YAML::Mark& top_mark, Spec
   }
   constexpr std::string_view kTopologies[] = {"standalone", "cluster"};
   if (auto topology = Enum(*fields, "target", "topology", kTopologies)) {
-    if (*topology == "cluster") {
-      Report(MarkOf(fields->at("topology")), ControlErrc::kSpecUnsupported,
-             "target.topology cluster is not supported yet",
-             "migrate to a standalone Valkey (topology: standalone) for now");
-    }
+    if (*topology == "cluster") t.topology = Topology::kCluster;
   }
   constexpr std::string_view kProviders[] = {"local", "external"};
   std::optional<std::string_view> provider;
@@ -676,6 +675,31 @@ void SpecParser::ParseLocal(const Field& field, Spec* spec, const std::optional<
     }
   }
   if (auto env = EnvName(*fields, p)) l.password_env = *env;
+  const bool cluster = spec->target.topology == Topology::kCluster;
+  for (std::string_view key :
+       {std::string_view("shards"), std::string_view("replicas_per_shard")}) {
+    if (!cluster && fields->contains(std::string(key))) {
+      Invalid(fields->at(std::string(key)).key.Mark(),
+              "target.local." + std::string(key) + " is given but target.topology is standalone",
+              "set topology: cluster under target to start a Valkey Cluster, or remove " +
+                  std::string(key));
+    }
+  }
+  if (cluster) {
+    if (auto shards = Int(*fields, p, "shards", 1, 16, "primaries, each with its share of slots")) {
+      l.shards = static_cast<int>(*shards);
+    }
+    if (auto replicas = Int(*fields, p, "replicas_per_shard", 0, 2, "replicas of each primary")) {
+      l.replicas_per_shard = static_cast<int>(*replicas);
+    }
+    if (l.port != 0) {
+      Invalid(MarkOf(fields->at("port")),
+              "target.local.port " + std::to_string(l.port) +
+                  " is fixed, but a cluster target has one port per node",
+              "remove port (or set 0): keyferry picks a free port for every node and the "
+              "journal keeps them");
+    }
+  }
   auto extra = fields->find("extra_config");
   if (extra != fields->end() && !extra->second.value.IsNull()) {
     const YAML::Node& map = extra->second.value;
@@ -849,9 +873,9 @@ void SpecParser::ParseCutover(const Fields& top, Spec* spec) {
   auto fields = Section(f->second.value, f->second.key.Mark(), "cutover", kCutoverKeys);
   if (!fields) return;
   if (auto hook = String(*fields, "cutover", "hook")) {
-    // Placeholders are {host}, {port}, {uri}; any other {word} is a typo that would reach the
-    // shell verbatim at the worst moment.
-    constexpr std::string_view kPlaceholders[] = {"host", "port", "uri"};
+    // Placeholders are {host}, {port}, {uri}, {nodes}; any other {word} is a typo that would
+    // reach the shell verbatim at the worst moment.
+    constexpr std::string_view kPlaceholders[] = {"host", "port", "uri", "nodes"};
     bool ok = true;
     for (size_t open = hook->find('{'); open != std::string::npos;
          open = hook->find('{', open + 1)) {
@@ -870,7 +894,7 @@ void SpecParser::ParseCutover(const Fields& top, Spec* spec) {
         Invalid(MarkOf(fields->at("hook")),
                 "cutover.hook uses the unknown placeholder {" + std::string(word) + "}",
                 (near.empty() ? std::string() : "did you mean {" + std::string(near) + "}? ") +
-                    "the placeholders are {host}, {port} and {uri}");
+                    "the placeholders are {host}, {port}, {uri} and {nodes}");
         ok = false;
       }
     }
@@ -1161,13 +1185,14 @@ Result<net::Uri> Spec::TargetUri(int local_port) const {
   return WithCredentials(uri, "", target.local.password_env, "target.local.password_env");
 }
 
-std::string Spec::HookCommand(const net::Uri& target_uri) const {
+std::string Spec::HookCommand(const net::Uri& target_uri, const std::string& nodes) const {
   if (cutover.hook.empty()) return {};
   net::Uri shown = target_uri;
   shown.has_password = false;
   shown.password.clear();
   std::string uri_text = shown.ToString(false);
   std::string port_text = std::to_string(target_uri.port);
+  std::string nodes_text = nodes.empty() ? target_uri.Endpoint() : nodes;
   std::string out;
   const std::string& hook = cutover.hook;
   for (size_t i = 0; i < hook.size();) {
@@ -1179,7 +1204,7 @@ std::string Spec::HookCommand(const net::Uri& target_uri) const {
     };
     if (hook[i] == '{' && (i == 0 || hook[i - 1] != '$') &&
         (replace("{host}", target_uri.host) || replace("{port}", port_text) ||
-         replace("{uri}", uri_text))) {
+         replace("{uri}", uri_text) || replace("{nodes}", nodes_text))) {
       continue;
     }
     out += hook[i++];
@@ -1193,10 +1218,11 @@ nlohmann::json Spec::ToJson() const {
   j["name"] = name;
   j["state_dir"] = state_dir;
   j["source"] = {{"uri", source.uri}, {"user", source.user}, {"password_env", source.password_env}};
-  nlohmann::json t = {{"engine", target.engine},
-                      {"version", target.version},
-                      {"topology", "standalone"},
-                      {"provider", ProviderName(target.provider)}};
+  nlohmann::json t = {
+      {"engine", target.engine},
+      {"version", target.version},
+      {"topology", target.topology == Topology::kCluster ? "cluster" : "standalone"},
+      {"provider", ProviderName(target.provider)}};
   if (target.provider == ProviderKind::kLocal) {
     const LocalProviderSpec& l = target.local;
     t["local"] = {{"port", l.port},
@@ -1206,6 +1232,11 @@ nlohmann::json Spec::ToJson() const {
                   {"valkey_server", l.valkey_server},
                   {"password_env", l.password_env},
                   {"extra_config", l.extra_config}};
+    // Only for a cluster, so a standalone spec's fingerprint stays what it was.
+    if (target.topology == Topology::kCluster) {
+      t["local"]["shards"] = l.shards;
+      t["local"]["replicas_per_shard"] = l.replicas_per_shard;
+    }
   } else {
     const ExternalProviderSpec& e = target.external;
     t["external"] = {{"uri", e.uri}, {"user", e.user}, {"password_env", e.password_env}};

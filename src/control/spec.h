@@ -31,7 +31,7 @@
 
 namespace kf::control {
 
-enum class Topology { kStandalone };  // "cluster" is refused until cluster targets land
+enum class Topology { kStandalone, kCluster };
 enum class ProviderKind { kLocal, kExternal };
 enum class Persistence { kNone, kRdb, kAof };
 enum class WritePause { kAtCutover, kReadOnly };
@@ -55,6 +55,10 @@ struct LocalProviderSpec {
   // Passed to valkey-server as --name value, in key order. Never holds a key keyferry sets
   // itself (port, bind, dir, maxmemory, save, appendonly, requirepass, daemonize, ...).
   std::map<std::string, std::string> extra_config;
+  // topology: cluster only: shards (primaries) and replicas of each, started as
+  // shards * (1 + replicas_per_shard) cluster-enabled valkey-server processes.
+  int shards = 3;              // 1..16
+  int replicas_per_shard = 0;  // 0..2
 };
 
 // provider: external — an empty server the operator already runs.
@@ -127,8 +131,10 @@ struct Spec {
   // local.password_env; local_port is the port PROVISION chose (local.port unless that is
   // 0). external: the external URI with user and password; local_port is ignored.
   Result<net::Uri> TargetUri(int local_port) const;
-  // The hook with {host} {port} {uri} replaced (uri without password). Empty if no hook.
-  std::string HookCommand(const net::Uri& target) const;
+  // The hook with {host} {port} {uri} replaced (uri without password) and {nodes} by
+  // `nodes` (every primary's host:port, comma-separated; the target's host:port when
+  // empty). Empty if no hook.
+  std::string HookCommand(const net::Uri& target, const std::string& nodes = "") const;
 
   // Every field after defaults and normalisation (no secrets), keys sorted. Stable: the same
   // meaning gives the same JSON whatever the YAML's order, quoting or comments.

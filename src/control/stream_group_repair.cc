@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "control/control_errc.h"
+#include "control/routed_target.h"
 #include "net/client.h"
 
 namespace kf::control {
@@ -49,38 +50,41 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
                                              const std::map<int, std::vector<std::string>>& keys) {
   StreamGroupRepair out;
   if (keys.empty()) return out;
-  net::Client src, dst;
+  net::Client src;
+  RoutedTarget dst;
   net::ClientOptions co;
   co.client_name = "keyferry-repair";
   if (auto c = src.Connect(source, co); !c) {
     return MakeError(RepairError("cannot reach the source: " + c.error().ToString()));
   }
-  if (auto c = dst.Connect(target, co); !c) {
+  if (auto c = dst.Open(target, co.client_name); !c) {
     return MakeError(RepairError("cannot reach the target: " + c.error().ToString()));
   }
   for (const auto& [db, names] : keys) {
     const std::string db_text = std::to_string(db);
-    for (net::Client* c : {&src, &dst}) {
-      auto selected = c->Call({"SELECT", db_text});
-      if (!selected || selected->is_error()) {
-        return MakeError(RepairError("SELECT " + db_text + " failed on " + c->uri().Endpoint()));
-      }
+    auto selected = src.Call({"SELECT", db_text});
+    if (!selected || selected->is_error()) {
+      return MakeError(RepairError("SELECT " + db_text + " failed on the source"));
     }
+    if (auto r = dst.Select(db); !r) return MakeError(RepairError(r.error().ToString()));
     for (size_t from = 0; from < names.size(); from += kBatchKeys) {
       const size_t to = std::min(names.size(), from + kBatchKeys);
       std::vector<std::vector<std::string>> reads;
+      std::vector<std::string> read_keys(names.begin() + static_cast<std::ptrdiff_t>(from),
+                                         names.begin() + static_cast<std::ptrdiff_t>(to));
       for (size_t i = from; i < to; ++i) reads.push_back({"XINFO", "GROUPS", names[i]});
       auto src_groups = src.CallPipelined(reads);
       if (!src_groups) {
         return MakeError(
             RepairError("XINFO GROUPS on the source: " + src_groups.error().ToString()));
       }
-      auto dst_groups = dst.CallPipelined(reads);
+      auto dst_groups = dst.CallPipelined(read_keys, reads);
       if (!dst_groups) {
         return MakeError(
             RepairError("XINFO GROUPS on the target: " + dst_groups.error().ToString()));
       }
       std::vector<std::vector<std::string>> writes;
+      std::vector<std::string> write_keys;
       std::vector<std::string> described;
       for (size_t i = from; i < to; ++i) {
         const resp::Reply& s = (*src_groups)[i - from];
@@ -97,11 +101,12 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
           }
           writes.push_back({"XGROUP", "SETID", names[i], g.name, g.last_id, "ENTRIESREAD",
                             std::to_string(g.entries_read)});
+          write_keys.push_back(names[i]);
           described.push_back(names[i] + " group " + g.name);
         }
       }
       if (writes.empty()) continue;
-      auto set = dst.CallPipelined(writes);
+      auto set = dst.CallPipelined(write_keys, writes);
       if (!set)
         return MakeError(RepairError("XGROUP SETID on the target: " + set.error().ToString()));
       for (size_t w = 0; w < set->size(); ++w) {

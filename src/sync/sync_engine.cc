@@ -368,15 +368,7 @@ Result<void> SyncEngine::Session::Prepare() {
     if (&node == &server->front() || version < target_rdb_version) target_rdb_version = version;
   }
   if (target_rdb_version > 11) target_rdb_version = 11;  // the encoder writes up to 11
-  if (writer->is_cluster()) {
-    landing.set_single_db(writer->Describe());
-    if (options.track_target_expiries) {
-      return MakeError(SyncErrc::kBadOption,
-                       "tracking the target's own expiries is not built for a cluster target "
-                       "yet (" +
-                           writer->Describe() + ")");
-    }
-  }
+  if (writer->is_cluster()) landing.set_single_db(writer->Describe());
   KF_RETURN_IF_ERROR(CheckEvictionPolicy());
   if (writer->is_cluster()) {
     // Refuse a source whose dbs cannot all land in the cluster's db 0 before any write

@@ -99,6 +99,17 @@ TEST(ControlSpec, ExternalExampleParses) {
   EXPECT_EQ(spec->after_cutover.source, SourceAfterCutover::kKeep);
 }
 
+TEST(ControlSpec, ClusterExampleParses) {
+  auto spec = LoadSpec(kExamples + "/cluster.yaml");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->target.topology, Topology::kCluster);
+  EXPECT_EQ(spec->target.provider, ProviderKind::kLocal);
+  EXPECT_EQ(spec->target.local.shards, 3);
+  EXPECT_EQ(spec->target.local.replicas_per_shard, 0);
+  EXPECT_EQ(spec->target.local.maxmemory, 256u << 20);
+  EXPECT_EQ(spec->cutover.hook, "./switch-app-config.sh --redis-cluster {nodes}");
+}
+
 TEST(ControlSpec, MinimalExampleTakesEveryDefault) {
   auto spec = LoadSpec(kExamples + "/minimal.yaml");
   ASSERT_TRUE(spec) << spec.error().message;
@@ -361,7 +372,7 @@ TEST(ControlSpec, PasswordEnvMustBeAVariableName) {
 // ---------------------------------------------------------------------------------------
 // Target
 
-TEST(ControlSpec, EngineAndTopologyNotSupportedYet) {
+TEST(ControlSpec, EngineNotSupportedAndTopologyChecked) {
   std::string m = Refusal(
       "name: a\nsource: {uri: redis://h:1}\n"
       "target:\n  engine: redis\n  provider: local\n",
@@ -369,16 +380,61 @@ TEST(ControlSpec, EngineAndTopologyNotSupportedYet) {
   EXPECT_THAT(m, HasSubstr("t.yaml:4:11: target.engine \"redis\" is not supported; keyferry "
                            "moves Redis to Valkey: use engine: valkey"));
   m = Refusal(
-      "name: a\nsource: {uri: redis://h:1}\n"
-      "target:\n  topology: cluster\n  provider: local\n",
-      ControlErrc::kSpecUnsupported);
-  EXPECT_THAT(m, HasSubstr("t.yaml:4:13: target.topology cluster is not supported yet; migrate "
-                           "to a standalone Valkey"));
-  m = Refusal(
       "name: a\nsource: {uri: redis://h:1}\ntarget:\n  topology: sharded\n"
       "  provider: local\n");
   EXPECT_THAT(m, HasSubstr("t.yaml:4:13: target.topology is \"sharded\"; use one of: "
                            "standalone, cluster"));
+}
+
+// topology: cluster (issue #11): shards and replicas_per_shard with their defaults and
+// bounds, only for a cluster; a fixed port is refused (one port per node); {nodes} is a
+// placeholder of the hook.
+TEST(ControlSpec, ClusterTopologyAndItsFields) {
+  Spec spec = Accepted(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  topology: cluster\n  provider: local\n");
+  EXPECT_EQ(spec.target.topology, Topology::kCluster);
+  EXPECT_EQ(spec.target.local.shards, 3);
+  EXPECT_EQ(spec.target.local.replicas_per_shard, 0);
+  EXPECT_EQ(spec.ToJson()["target"]["topology"], "cluster");
+  EXPECT_EQ(spec.ToJson()["target"]["local"]["shards"], 3);
+  spec = Accepted(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  topology: cluster\n  provider: local\n"
+      "  local: {shards: 16, replicas_per_shard: 2}\n"
+      "cutover:\n  hook: \"./switch.sh {uri} {nodes}\"\n");
+  EXPECT_EQ(spec.target.local.shards, 16);
+  EXPECT_EQ(spec.target.local.replicas_per_shard, 2);
+  net::Uri seed;
+  seed.host = "127.0.0.1";
+  seed.port = 7000;
+  EXPECT_EQ(spec.HookCommand(seed, "127.0.0.1:7000,127.0.0.1:7001"),
+            "./switch.sh redis://127.0.0.1:7000 127.0.0.1:7000,127.0.0.1:7001");
+  EXPECT_EQ(spec.HookCommand(seed), "./switch.sh redis://127.0.0.1:7000 127.0.0.1:7000");
+  // A standalone spec's JSON (its fingerprint) holds no cluster field.
+  Spec standalone = Accepted("name: a\nsource: {uri: redis://h:1}\ntarget: {provider: local}\n");
+  EXPECT_FALSE(standalone.ToJson()["target"]["local"].contains("shards"));
+  std::string m = Refusal(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  topology: cluster\n  provider: local\n  local: {shards: 17}\n");
+  EXPECT_THAT(m, HasSubstr("target.local.shards"));
+  m = Refusal(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  topology: cluster\n  provider: local\n  local: {replicas_per_shard: 3}\n");
+  EXPECT_THAT(m, HasSubstr("target.local.replicas_per_shard"));
+  m = Refusal(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  provider: local\n  local: {shards: 2}\n");
+  EXPECT_THAT(m, HasSubstr("target.local.shards is given but target.topology is standalone"));
+  m = Refusal(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  topology: cluster\n  provider: local\n  local: {port: 7000}\n");
+  EXPECT_THAT(m, HasSubstr("a cluster target has one port per node"));
+  m = Refusal(
+      "name: a\nsource: {uri: redis://h:1}\n"
+      "target:\n  topology: cluster\n  provider: local\n"
+      "  local: {extra_config: {cluster-port: \"7001\"}}\n");
+  EXPECT_THAT(m, HasSubstr("extra_config sets \"cluster-port\", which keyferry controls"));
 }
 
 TEST(ControlSpec, VersionsAreChecked) {
@@ -547,7 +603,7 @@ TEST(ControlSpec, HookPlaceholders) {
   std::string base = std::string(kMinimal) + "cutover:\n  hook: ";
   EXPECT_THAT(Refusal(base + "'switch --to {hots}:{port}'\n"),
               HasSubstr("t.yaml:7:9: cutover.hook uses the unknown placeholder {hots}; did you "
-                        "mean {host}? the placeholders are {host}, {port} and {uri}"));
+                        "mean {host}? the placeholders are {host}, {port}, {uri} and {nodes}"));
   EXPECT_THAT(Refusal(base + "'x {endpoint}'\n"),
               HasSubstr("unknown placeholder {endpoint}; the placeholders are"));
   EXPECT_EQ(Accepted(base + "'echo ${PATH} {a,b} {} {host}'\n").cutover.hook,
