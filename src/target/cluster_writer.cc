@@ -412,7 +412,11 @@ Result<uint64_t> ClusterWriter::DeleteKeysInSlots(const std::vector<net::SlotRan
   uint64_t deleted = 0;
   for (size_t p : primaries_) {
     auto keys = ScanNode(p, "", [&](const std::string& k) {
-      return wanted[static_cast<size_t>(net::KeySlot(k))] && !k.starts_with(kAppliedMarkerKey);
+      // The slot markers of these slots go too: they describe the copy being replaced, and
+      // a stale one's floor could outrank the new copy's offsets on a later resume. Other
+      // markers (every shard's head marker) stay, wherever they hash.
+      return wanted[static_cast<size_t>(net::KeySlot(k))] &&
+             (!k.starts_with(kAppliedMarkerKey) || SlotOfMarkerKey(k) >= 0);
     });
     if (!keys) return MakeError(keys.error());
     auto client = ClientOf(p);

@@ -78,8 +78,9 @@ class Writer {
   //    markers outside them belong to other syncs: ReadMarker and DeleteMarkers leave them
   //    alone, and a command for every primary is applied without a marker (the engine only
   //    sends forms that can be applied twice: FUNCTION LOAD ... REPLACE...).
-  //  - DeleteKeysInSlots: deletes the keys of those slots in `db` (not the markers) before
-  //    the sync copies its shard again; returns how many.
+  //  - DeleteKeysInSlots: deletes the keys of those slots in `db` before the sync copies its
+  //    shard again, with those slots' own slot markers (a cluster target), but no head
+  //    marker (each sync's lives wherever its name hashes); returns how many.
   virtual void set_marker_key(std::string key) = 0;
   virtual void set_owned_slots(std::vector<net::SlotRange> slots) = 0;
   virtual Result<uint64_t> DeleteKeysInSlots(const std::vector<net::SlotRange>& slots, int db) = 0;

@@ -465,3 +465,75 @@ TEST(ClusterSourceFailoverTest, AKilledPrimaryIsFollowedToItsPromotedReplica) {
 
 }  // namespace
 }  // namespace kf::test
+
+namespace kf::test {
+namespace {
+
+// Counts the per-slot markers (keyferry:applied-offset{...}) in [first, last] on a cluster.
+int SlotMarkersIn(ClusterProcess& cluster, int first, int last) {
+  int count = 0;
+  for (ServerProcess* p : cluster.Primaries()) {
+    net::Client c;
+    if (!c.Connect(UriOf(p->uri()))) return -1;
+    std::string cursor = "0";
+    for (int i = 0; i < 10000; ++i) {
+      auto scan = c.Call({"SCAN", cursor, "MATCH", "keyferry:applied-offset{*", "COUNT", "1000"});
+      if (!scan || scan->is_error()) return -1;
+      cursor = (*scan)[0].str();
+      for (const auto& k : (*scan)[1].children()) {
+        int slot = net::KeySlot(k.str());
+        count += slot >= first && slot <= last ? 1 : 0;
+      }
+      if (cursor == "0") break;
+    }
+  }
+  return count;
+}
+
+// Cluster to cluster: a shard copied again (its primary could not continue the old
+// replication: a new replication id) takes its slots' markers with its keys, so no marker
+// of the replaced copy is left to mislead a later resume. Before the fix the old slot
+// markers survived the copy.
+TEST(ClusterToClusterLiveTest, AShardCopiedAgainLeavesNoSlotMarkerOfTheOldCopy) {
+  auto source = ClusterProcess::Start(
+      ServerKind::kRedis, {.primaries = 3, .config = {{"enable-debug-command", "yes"}}});
+  ASSERT_TRUE(source);
+  auto target = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(target);
+  const std::string dir = MakeTempDir("kf-c2c-recopy-");
+  const std::vector<std::string> args = {
+      KeyferryBinary(), "--log-level", "info",        "sync",         "--source",
+      source->uri(),    "--target",    target->uri(), "--checkpoint", dir + "/cp.json"};
+  {
+    Subprocess first(args);
+    ClusterCounterWriter writer(source.get());
+    std::this_thread::sleep_for(milliseconds(2500));
+    writer.Stop();
+    EXPECT_EQ(writer.error(), "");
+    WaitCaughtUp(source->PrimaryUris());
+    first.Signal(SIGTERM);
+    ASSERT_EQ(first.Wait(seconds(30)), 0) << first.Stderr();
+  }
+  const int first_slot = 5461, last_slot = 10922 - 1;  // shard s5461 of the harness
+  ASSERT_GT(SlotMarkersIn(*target, first_slot, last_slot), 0) << "the stream wrote none";
+  // The shard's primary forgets its replication history: the next PSYNC gets FULLRESYNC.
+  ServerProcess* reset = source->OwnerOfSlot(first_slot);
+  ASSERT_EQ(reset->Call({"DEBUG", "CHANGE-REPL-ID"}), "OK");
+
+  std::vector<std::string> again = args;
+  again.push_back("--once");
+  Subprocess second(again);
+  ASSERT_EQ(second.Wait(seconds(60)), 0) << second.Stderr();
+  EXPECT_NE(second.Stderr().find("falling back to a full sync"), std::string::npos)
+      << second.Stderr();
+  EXPECT_EQ(reset->InfoField("stats", "sync_full"), "2");
+  // Nothing was written on the source in between: the new copy's stream wrote no marker
+  // in those slots, and the old copy's are gone with its keys.
+  EXPECT_EQ(SlotMarkersIn(*target, first_slot, last_slot), 0);
+  auto diffs = CanonicalDiff(source->PrimaryUris(), target->PrimaryUris());
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  RemoveTree(dir);
+}
+
+}  // namespace
+}  // namespace kf::test
