@@ -65,4 +65,21 @@ bool SameServer(const ServerIdentity& a, const ServerIdentity& b) {
   return !a.run_id.empty() && a.run_id == b.run_id;
 }
 
+uint64_t KeyspaceKeyCount(std::string_view keyspace_info) {
+  uint64_t total = 0;
+  size_t at = 0;
+  while (at < keyspace_info.size()) {
+    size_t end = keyspace_info.find('\n', at);
+    if (end == std::string_view::npos) end = keyspace_info.size();
+    std::string_view line = keyspace_info.substr(at, end - at);
+    at = end + 1;
+    auto pos = line.find("keys=");
+    if (!line.starts_with("db") || pos == std::string_view::npos) continue;
+    uint64_t n = 0;
+    std::from_chars(line.data() + pos + 5, line.data() + line.size(), n);
+    total += n;
+  }
+  return total;
+}
+
 }  // namespace kf::net

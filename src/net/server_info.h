@@ -11,6 +11,9 @@ namespace kf::net {
 // The value of `field` in INFO text ("role" → "master"), or "" when absent.
 std::string InfoField(std::string_view info, std::string_view field);
 
+// The key count of every db together, from an INFO keyspace text ("db0:keys=12,expires=...").
+uint64_t KeyspaceKeyCount(std::string_view keyspace_info);
+
 // The RDB version of the server whose INFO server text is given: Valkey 7.2–8.x 11,
 // Valkey 9+ 80; Redis 6.x and older 9, 7.0 10, 7.2 11, 7.4–8.4 12, 8.6 13, newer 14.
 int ServerRdbVersion(std::string_view info_server);

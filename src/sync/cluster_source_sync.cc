@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "net/client.h"
 #include "net/cluster_probe.h"
+#include "net/server_info.h"
 #include "sync/checkpoint.h"
 #include "sync/sync_errc.h"
 #include "target/applied_marker.h"
@@ -23,20 +24,6 @@
 
 namespace kf::sync {
 namespace {
-
-// The key count of every db, from INFO keyspace ("db0:keys=12,expires=...").
-uint64_t KeyCount(const std::string& keyspace_info) {
-  uint64_t total = 0;
-  std::istringstream lines(keyspace_info);
-  for (std::string line; std::getline(lines, line);) {
-    auto pos = line.find("keys=");
-    if (line.rfind("db", 0) != 0 || pos == std::string::npos) continue;
-    uint64_t n = 0;
-    std::from_chars(line.data() + pos + 5, line.data() + line.size(), n);
-    total += n;
-  }
-  return total;
-}
 
 // The slowest phase first: connecting < snapshot < stream < done.
 int PhaseRank(SyncPhase phase) {
@@ -203,7 +190,7 @@ Result<void> ClusterSourceSync::CheckTarget(const std::vector<ShardSync>& shards
                      keyspace.error().message + "; allow the target user +info");
   }
   uint64_t keys = 0;
-  for (const auto& node : *keyspace) keys += KeyCount(node.text);
+  for (const auto& node : *keyspace) keys += net::KeyspaceKeyCount(node.text);
   if (keys == 0) return {};
   // A shard resumes when its checkpoint exists and the target still holds its marker; the
   // shards without one are copied again by their engines (their slots' keys deleted first).

@@ -54,20 +54,6 @@ Result<std::string> Info(net::Client& client, const char* section) {
   return reply->str();
 }
 
-uint64_t KeyCount(const std::string& keyspace_info) {
-  uint64_t total = 0;
-  std::istringstream lines(keyspace_info);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto pos = line.find("keys=");
-    if (line.rfind("db", 0) != 0 || pos == std::string::npos) continue;
-    uint64_t n = 0;
-    std::from_chars(line.data() + pos + 5, line.data() + line.size(), n);
-    total += n;
-  }
-  return total;
-}
-
 bool IsLinkLoss(const Error& e) {
   return e.code == make_error_code(source::ReplicationErrc::kLinkLost) ||
          e.code == make_error_code(net::NetErrc::kClosedByPeer) ||
@@ -211,7 +197,7 @@ struct SyncEngine::Session {
     auto keyspace = writer->Info("keyspace");
     if (!keyspace) return MakeError(keyspace.error());
     uint64_t keys = 0;
-    for (const auto& node : *keyspace) keys += KeyCount(node.text);
+    for (const auto& node : *keyspace) keys += net::KeyspaceKeyCount(node.text);
     return keys;
   }
 

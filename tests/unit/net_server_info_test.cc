@@ -33,3 +33,19 @@ TEST(ServerInfoTest, RdbVersionPerEngineVersion) {
 
 }  // namespace
 }  // namespace kf::net
+
+namespace kf::net {
+namespace {
+
+TEST(KeyspaceKeyCountTest, SumsEveryDbAndIgnoresTheRest) {
+  EXPECT_EQ(KeyspaceKeyCount("# Keyspace\r\ndb0:keys=12,expires=3,avg_ttl=0\r\n"
+                             "db3:keys=5,expires=0,avg_ttl=0\r\n"),
+            17u);
+  EXPECT_EQ(KeyspaceKeyCount("# Keyspace\r\n"), 0u);
+  EXPECT_EQ(KeyspaceKeyCount(""), 0u);
+  EXPECT_EQ(KeyspaceKeyCount("db0:keys=7"), 7u);                    // no line end
+  EXPECT_EQ(KeyspaceKeyCount("db0:expires=3\nxdb1:keys=9\n"), 0u);  // no keys=, not a db line
+}
+
+}  // namespace
+}  // namespace kf::net
