@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "harness/cluster_process.h"
+#include "harness/command_loop.h"
 #include "harness/dataset.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
@@ -38,66 +39,25 @@ std::string RunVerify(const std::string& source, const std::string& target, int*
   return verify.Stdout() + verify.Stderr();
 }
 
-// Writes into the standalone source what shows a lost or doubled command on the target:
-// INCR on 200 counters spread over every slot range, RPUSH on 50 lists, an MSET and a
-// MULTI/EXEC of keys under one hash tag, a DEL of several keys in one slot. Counts what the
-// source acknowledged.
-class SourceWriter {
- public:
-  explicit SourceWriter(net::Uri uri) : uri_(std::move(uri)) {
-    thread_ = std::thread([this] { Run(); });
+// What shows a lost or doubled command on the target: INCR on 200 counters spread over
+// every slot range, RPUSH on 50 lists, and every 10th round an MSET and a MULTI/EXEC of
+// keys under one hash tag and a DEL of several keys in one slot.
+std::vector<std::vector<std::string>> CounterRound(uint64_t i) {
+  std::vector<std::vector<std::string>> cmds = {
+      {"INCR", "ctr:" + std::to_string(i % 200)},
+      {"RPUSH", "list:" + std::to_string(i % 50), std::to_string(i)}};
+  if (i % 10 == 0) {
+    cmds.push_back({"MULTI"});
+    cmds.push_back({"INCRBY", "{tx}ctr", "3"});
+    cmds.push_back({"RPUSH", "{tx}list", std::to_string(i)});
+    cmds.push_back({"EXEC"});
+    cmds.push_back({"MSET", "{m}a", std::to_string(i), "{m}b", std::to_string(i)});
+    cmds.push_back({"SET", "{d}x", "1"});
+    cmds.push_back({"SET", "{d}y", "1"});
+    cmds.push_back({"DEL", "{d}x", "{d}y"});
   }
-  ~SourceWriter() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  uint64_t rounds() const { return rounds_.load(); }
-  std::string error() const { return error_; }
-
- private:
-  void Run() {
-    net::Client c;
-    if (auto r = c.Connect(uri_); !r) {
-      error_ = r.error().ToString();
-      return;
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-    for (uint64_t i = 0; !stop_ && std::chrono::steady_clock::now() < deadline; ++i) {
-      const std::string n = std::to_string(i % 200);
-      std::vector<std::vector<std::string>> cmds = {
-          {"INCR", "ctr:" + n}, {"RPUSH", "list:" + std::to_string(i % 50), std::to_string(i)}};
-      if (i % 10 == 0) {
-        cmds.push_back({"MULTI"});
-        cmds.push_back({"INCRBY", "{tx}ctr", "3"});
-        cmds.push_back({"RPUSH", "{tx}list", std::to_string(i)});
-        cmds.push_back({"EXEC"});
-        cmds.push_back({"MSET", "{m}a", std::to_string(i), "{m}b", std::to_string(i)});
-        cmds.push_back({"SET", "{d}x", "1"});
-        cmds.push_back({"SET", "{d}y", "1"});
-        cmds.push_back({"DEL", "{d}x", "{d}y"});
-      }
-      auto r = c.CallPipelined(cmds);
-      if (!r) {
-        error_ = r.error().ToString();
-        return;
-      }
-      for (const auto& reply : *r) {
-        if (reply.is_error()) {
-          error_ = reply.str();
-          return;
-        }
-      }
-      ++rounds_;
-      if (i % 4 == 0) std::this_thread::sleep_for(milliseconds(1));
-    }
-  }
-  net::Uri uri_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> rounds_{0};
-  std::string error_;
-  std::thread thread_;
-};
+  return cmds;
+}
 
 std::unique_ptr<ServerProcess> StartSource() {
   return ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"},
@@ -168,7 +128,7 @@ TEST(ClusterTargetSyncTest, KillAndSlotMovesDuringTheStreamNeverLoseOrDoubleAWri
   };
   uint64_t rounds = 0;
   {
-    SourceWriter writer(UriOf(source->uri()));
+    CommandLoop writer(UriOf(source->uri()), CounterRound, std::chrono::minutes(3));
     {
       Subprocess first(sync_args());
       std::this_thread::sleep_for(milliseconds(2500));

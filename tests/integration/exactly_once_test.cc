@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "harness/command_loop.h"
 #include "harness/dataset.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
@@ -33,53 +34,19 @@ std::unique_ptr<ServerProcess> StartSource() {
 
 // INCR and RPUSH on 64 keys each, in db 0 and db 2, about 4,000 commands/s, plus a
 // MULTI/EXEC block (INCR + RPUSH) every 10th round: applied twice, any of them shows.
-class NonIdempotentWriter {
- public:
-  explicit NonIdempotentWriter(net::Uri uri) : uri_(std::move(uri)) {
-    thread_ = std::thread([this] { Run(); });
+std::vector<std::vector<std::string>> NonIdempotentRound(uint64_t i) {
+  const std::string n = std::to_string(i % 64);
+  const std::string db = i % 3 == 0 ? "2" : "0";
+  std::vector<std::vector<std::string>> cmds = {
+      {"SELECT", db}, {"INCR", "ctr:" + n}, {"RPUSH", "list:" + n, std::to_string(i)}};
+  if (i % 10 == 0) {
+    cmds.push_back({"MULTI"});
+    cmds.push_back({"INCRBY", "tx:ctr", "3"});
+    cmds.push_back({"RPUSH", "tx:list", std::to_string(i)});
+    cmds.push_back({"EXEC"});
   }
-  ~NonIdempotentWriter() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  uint64_t writes() const { return writes_.load(); }
-  std::string error() const { return error_; }
-
- private:
-  void Run() {
-    net::Client c;
-    if (auto r = c.Connect(uri_); !r) {
-      error_ = r.error().ToString();
-      return;
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(4);
-    for (uint64_t i = 0; !stop_ && std::chrono::steady_clock::now() < deadline; ++i) {
-      const std::string n = std::to_string(i % 64);
-      const std::string db = i % 3 == 0 ? "2" : "0";
-      std::vector<std::vector<std::string>> cmds = {
-          {"SELECT", db}, {"INCR", "ctr:" + n}, {"RPUSH", "list:" + n, std::to_string(i)}};
-      if (i % 10 == 0) {
-        cmds.push_back({"MULTI"});
-        cmds.push_back({"INCRBY", "tx:ctr", "3"});
-        cmds.push_back({"RPUSH", "tx:list", std::to_string(i)});
-        cmds.push_back({"EXEC"});
-      }
-      auto r = c.CallPipelined(cmds);
-      if (!r) {
-        error_ = r.error().ToString();
-        return;
-      }
-      writes_ += cmds.size() - 1;
-      if (i % 4 == 0) std::this_thread::sleep_for(milliseconds(1));
-    }
-  }
-  net::Uri uri_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> writes_{0};
-  std::string error_;
-  std::thread thread_;
-};
+  return cmds;
+}
 
 // Fills the source so that its snapshot takes a noticeable time to copy.
 void SeedBulk(ServerProcess& source, int keys) {
@@ -118,7 +85,7 @@ TEST(ExactlyOnceTest, SigkillAtRandomPointsNeverAppliesTwiceOrSkips) {
   std::mt19937 rng(20261127);
   std::string delays;
   {
-    NonIdempotentWriter writer(UriOf(source->uri()));
+    CommandLoop writer(UriOf(source->uri()), NonIdempotentRound, std::chrono::minutes(4));
     std::this_thread::sleep_for(milliseconds(100));
     for (int round = 0; round < 8; ++round) {
       // Short delays land in the snapshot (about 0.5-1 s here), long ones in the stream.
@@ -132,7 +99,7 @@ TEST(ExactlyOnceTest, SigkillAtRandomPointsNeverAppliesTwiceOrSkips) {
     }
     writer.Stop();
     EXPECT_EQ(writer.error(), "");
-    EXPECT_GT(writer.writes(), 1000u);
+    EXPECT_GT(writer.commands(), 1000u);
   }
   Subprocess last({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(),
                    "--once", "--checkpoint", checkpoint});
@@ -236,7 +203,7 @@ TEST_P(TargetRestartTest, MidStreamRestartEndsEqual) {
   {
     Subprocess sync(SyncArgs(*source, target->uri(), dir + "/cp.json"));
     ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 30000)) << sync.Stderr();
-    NonIdempotentWriter writer(UriOf(source->uri()));
+    CommandLoop writer(UriOf(source->uri()), NonIdempotentRound, std::chrono::minutes(4));
     std::this_thread::sleep_for(milliseconds(800));
     target->Kill();
     std::this_thread::sleep_for(milliseconds(300));
