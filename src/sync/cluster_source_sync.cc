@@ -25,6 +25,9 @@
 namespace kf::sync {
 namespace {
 
+// How often the orchestrator reads the source's topology again, to stop on a reshard.
+constexpr std::chrono::seconds kReshardCheckEvery{2};
+
 // The slowest phase first: connecting < snapshot < stream < done.
 int PhaseRank(SyncPhase phase) {
   switch (phase) {
@@ -104,6 +107,40 @@ std::function<std::optional<net::Uri>()> ShardPrimaryLocator(const net::Uri& see
     }
     return std::nullopt;
   };
+}
+
+std::string ReshardSince(const net::Uri& seed, const net::ClusterTopology& start) {
+  std::vector<net::Uri> nodes{seed};
+  for (const auto& shard : start.shards) {
+    nodes.push_back(net::NodeUri(seed, shard.primary));
+    for (const auto& replica : shard.replicas) nodes.push_back(net::NodeUri(seed, replica));
+  }
+  net::ClusterReadOptions ro;
+  ro.client.connect_timeout = std::chrono::milliseconds(500);
+  ro.client.io_timeout = std::chrono::milliseconds(1000);
+  for (const auto& node : nodes) {
+    auto read = net::ReadClusterTopology(node, ro);
+    if (!read || !read->has_value()) continue;  // a node that is down, or failing over
+    const net::ClusterTopology& now = **read;
+    if (!now.migrations.empty()) {
+      return net::DescribeSlotMigration(now.migrations.front()) +
+             (now.migrations.size() > 1
+                  ? " and " + std::to_string(now.migrations.size() - 1) + " more"
+                  : "");
+    }
+    for (const auto& shard : start.shards) {
+      if (shard.slots.empty()) continue;
+      const net::ClusterShard* current = now.ShardOfSlot(shard.slots.front().first);
+      if (current == nullptr || current->slots != shard.slots) {
+        return "the shard that served slots " + net::SlotRangesToString(shard.slots) +
+               " now serves " +
+               (current == nullptr ? std::string("nothing")
+                                   : net::SlotRangesToString(current->slots));
+      }
+    }
+    return "";
+  }
+  return "";  // no node answered: each engine reports its own lost link
 }
 
 std::vector<ShardSync> PlanShardSyncs(const SyncOptions& options,
@@ -288,12 +325,29 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
       *done[i] = true;
     });
   }
+  auto next_topology_check = std::chrono::steady_clock::now() + kReshardCheckEvery;
   for (;;) {
     bool all_done = true;
     for (const auto& d : done) all_done = all_done && d->load();
     AggregateStats(views, stats_);
     if (all_done) break;
     if (stop) stop_all = true;
+    if (std::chrono::steady_clock::now() >= next_topology_check && !stop_all) {
+      next_topology_check = std::chrono::steady_clock::now() + kReshardCheckEvery;
+      if (auto moved = ReshardSince(options_.source, topology_); !moved.empty()) {
+        std::lock_guard lock(mu);
+        if (!first_error) {
+          first_error = Error{
+              make_error_code(SyncErrc::kClusterNotReady),
+              "the source cluster is being resharded (" + moved +
+                  "): each shard is copied from its own primary, and a key moving between two "
+                  "shards cannot be ordered between their streams, so keyferry stopped. When "
+                  "the reshard is over, run the sync again from the start (--flush-target, "
+                  "without the old checkpoint files)"};
+        }
+        stop_all = true;
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (auto& t : threads) t.join();

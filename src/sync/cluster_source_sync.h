@@ -58,6 +58,15 @@ std::function<std::optional<net::Uri>()> ShardPrimaryLocator(const net::Uri& see
                                                              const net::ClusterTopology& topology,
                                                              int slot);
 
+// What changed in the source's slot layout since `start`, read from the cluster now (the
+// seed first, then every node `start` knew): a slot migration in progress, or a shard that
+// no longer serves exactly the slots it served. Empty when nothing changed (a failover
+// inside a shard changes no slot) or when no node answered. The orchestrator asks every 2 s
+// and stops every engine on an answer: a key moving between two shards arrives as a DEL in
+// one shard's stream and a RESTORE in the other's, which no order between the two streams
+// makes safe.
+std::string ReshardSince(const net::Uri& seed, const net::ClusterTopology& start);
+
 // Folds the engines' numbers into `out` (what the CLI prints and /status serves): counts
 // and bytes are summed, offsets summed when every engine knows its own (else -1), the
 // snapshot time and lag are the largest, the start the earliest, and the phase is the

@@ -537,3 +537,32 @@ TEST(ClusterToClusterLiveTest, AShardCopiedAgainLeavesNoSlotMarkerOfTheOldCopy) 
 
 }  // namespace
 }  // namespace kf::test
+
+namespace kf::test {
+namespace {
+
+// A reshard of the source while the sync runs: a key moving between two shards arrives as
+// a DEL in one shard's stream and a RESTORE in the other's, with no order between them. The
+// sync must stop and say so rather than go on (and possibly apply the DEL last). Before:
+// it went on, unaware.
+TEST(ClusterSourceSyncTest, AReshardOfTheSourceDuringTheRunStopsIt) {
+  auto source = StartSourceCluster();
+  ASSERT_TRUE(source);
+  SeedEveryTypeForCompare(*source);
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  Subprocess sync(SyncArgs(source->uri(), *target, {}));
+  std::this_thread::sleep_for(milliseconds(2000));
+  ASSERT_TRUE(sync.running()) << sync.Stderr();
+  ServerProcess* from = source->OwnerOfSlot(0);
+  ServerProcess* to = source->Primaries().back();
+  ASSERT_NE(from, to);
+  ASSERT_TRUE(source->MoveSlot(0, *to));
+  EXPECT_EQ(sync.Wait(seconds(30)), 2) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("being resharded"), std::string::npos) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("--flush-target"), std::string::npos) << sync.Stderr();
+}
+
+}  // namespace
+}  // namespace kf::test
