@@ -260,3 +260,51 @@ TEST(ClusterTargetSyncTest, CrossSlotCommandsAreSplitOrRefusedByName) {
 
 }  // namespace
 }  // namespace kf::test
+
+namespace kf::test {
+namespace {
+
+// A slot of the target moves while the snapshot is written: the lanes route by the slot map
+// they started with, so the snapshot is copied again over the new map (docs/cluster.md,
+// "Slots that move during the sync"), and the run still ends equal.
+TEST(ClusterTargetSyncTest, ASlotMovedDuringTheSnapshotIsCopiedAgainAndEndsEqual) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  {
+    net::Client c;
+    ASSERT_TRUE(c.Connect(UriOf(source->uri())));
+    for (int from = 0; from < 300000; from += 1000) {
+      std::vector<std::vector<std::string>> cmds;
+      for (int i = from; i < from + 1000; ++i) {
+        cmds.push_back({"HSET", "bulk:" + std::to_string(i), "a", std::to_string(i), "b",
+                        std::string(64, 'x')});
+      }
+      ASSERT_TRUE(c.CallPipelined(cmds));
+    }
+  }
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  Subprocess sync(
+      {KeyferryBinary(), "sync", "--source", source->uri(), "--target", cluster->uri(), "--once"});
+  // Wait for the first keys to land, then move a slot that already holds some.
+  const int slot = net::KeySlot("bulk:0");
+  ServerProcess* owner = cluster->OwnerOfSlot(slot);
+  ASSERT_NE(owner, nullptr);
+  bool landed = false;
+  for (int i = 0; i < 400 && !landed; ++i) {
+    landed = std::stoull(owner->Call({"DBSIZE"})) > 1000;
+    if (!landed) std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(landed) << sync.Stderr();
+  ServerProcess* other = cluster->Primaries().front() == owner ? cluster->Primaries().back()
+                                                               : cluster->Primaries().front();
+  ASSERT_TRUE(cluster->MoveSlot(slot, *other));
+  ASSERT_EQ(sync.Wait(seconds(120)), 0) << sync.Stderr();
+  EXPECT_NE(sync.Stderr().find("copying the snapshot again"), std::string::npos) << sync.Stderr();
+  const std::vector<net::Uri> single = {UriOf(source->uri())};
+  auto diffs = CanonicalDiff(single, cluster->PrimaryUris());
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+}
+
+}  // namespace
+}  // namespace kf::test
