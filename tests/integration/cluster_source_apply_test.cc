@@ -5,6 +5,7 @@
 //  (a) into a local standalone Valkey keyferry starts, the source cluster having one replica
 //      per primary (DECOMMISSION stops replicas and primaries);
 //  (b) into a local 3-shard Valkey Cluster keyferry starts;
+//  (c) into an external 3-primary Valkey Cluster the harness runs;
 // keyferry abort after PAUSE_WRITES, which unpauses every primary; and doctor's refusal of a
 // source cluster with a half-migrated slot.
 //
@@ -248,6 +249,22 @@ TEST(ClusterSourceApplyTest, IntoLocalClusterToDoneUnderWritesAndSourceShutDown)
       source->uri(), "  topology: cluster\n  provider: local\n  local: {shards: 3}\n", "shutdown");
   MigrateUnderWrites(*source, spec);
   EXPECT_EQ(spec.TargetPids().size(), 3u);
+}
+
+// (c) The same into an external 3-primary Valkey Cluster the harness runs (any node as its
+// URI).
+TEST(ClusterSourceApplyTest, IntoExternalClusterToDoneUnderWritesAndSourceShutDown) {
+  auto target = ClusterProcess::Start(ServerKind::kValkey, {.primaries = 3});
+  ASSERT_TRUE(target);
+  auto source = SeededSourceCluster(0);
+  ASSERT_TRUE(source);
+  ASSERT_FALSE(HasFatalFailure());
+  SourceClusterSpec spec(source->uri(),
+                         "  topology: cluster\n  provider: external\n  external: {uri: "
+                         "\"redis://127.0.0.1:" +
+                             std::to_string(target->node(1).port()) + "\"}\n",
+                         "shutdown");
+  MigrateUnderWrites(*source, spec);
 }
 
 // Whether `node` answers a PUBLISH within `timeout` (a paused primary holds it until its
