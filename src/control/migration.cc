@@ -22,6 +22,7 @@
 #include "control/doctor.h"
 #include "control/expiry_reconcile.h"
 #include "control/provider.h"
+#include "control/routed_target.h"
 #include "control/source_backlog.h"
 #include "control/source_control.h"
 #include "control/stream_group_repair.h"
@@ -399,7 +400,7 @@ Result<void> Migration::Impl::ReadSourceTopology() {
   if (source_read_) return {};
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
-  auto topology = net::ReadClusterTopology(*source);
+  auto topology = ReadClusterIfAny(*source);  // INFO first: no CLUSTER for a standalone
   if (!topology) {
     return MakeError(ControlErrc::kPhaseFailed,
                      "reading whether the source " + source->Endpoint() +

@@ -4,6 +4,7 @@
 #include "control/control_errc.h"
 #include "net/cluster_probe.h"
 #include "net/cluster_slots.h"
+#include "net/identity_probe.h"
 
 namespace kf::control {
 namespace {
@@ -21,6 +22,16 @@ std::string MovedAddress(const resp::Reply& reply) {
 
 }  // namespace
 
+Result<std::optional<net::ClusterTopology>> ReadClusterIfAny(const net::Uri& uri) {
+  auto identity = net::ReadServerIdentity(uri);
+  if (!identity) {
+    return MakeError(identity.error().code, "reading INFO server of " + uri.Endpoint() +
+                                                " failed: " + identity.error().ToString());
+  }
+  if (!identity->cluster()) return std::optional<net::ClusterTopology>();
+  return net::ReadClusterTopology(uri);
+}
+
 Result<void> RoutedTarget::Open(const net::Uri& uri, const std::string& client_name,
                                 std::string end) {
   client_name_ = client_name;
@@ -28,7 +39,7 @@ Result<void> RoutedTarget::Open(const net::Uri& uri, const std::string& client_n
   seed_ = uri;
   nodes_.clear();
   owner_.clear();
-  auto topology = net::ReadClusterTopology(uri);
+  auto topology = ReadClusterIfAny(uri);
   if (!topology) return MakeError(topology.error());
   cluster_ = topology->has_value();
   if (!cluster_) {

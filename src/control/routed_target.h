@@ -12,15 +12,23 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "net/client.h"
+#include "net/cluster_topology.h"
 #include "net/uri.h"
 #include "resp/reply.h"
 
 namespace kf::control {
+
+// The cluster `uri` belongs to, or nullopt for a standalone server. Which one is decided by
+// INFO server (redis_mode / server_mode), so a standalone server is never sent a CLUSTER
+// command: a source user that may run INFO but not CLUSTER still works as before. Errors
+// name the node.
+Result<std::optional<net::ClusterTopology>> ReadClusterIfAny(const net::Uri& uri);
 
 class RoutedTarget {
  public:

@@ -160,7 +160,7 @@ Result<void> StreamKeysOfNode(const net::Uri& source,
 }  // namespace
 
 Result<std::map<int, std::vector<std::string>>> SourceStreamKeys(const net::Uri& source) {
-  auto topology = net::ReadClusterTopology(source);
+  auto topology = ReadClusterIfAny(source);
   if (!topology) {
     return MakeError(RepairError("reading the source " + source.Endpoint() +
                                  " failed: " + topology.error().ToString()));

@@ -71,16 +71,17 @@ std::string ReadFile(const std::string& path) {
 // "{uri} {nodes}". Kills what the migration provisioned at the end (by pid).
 class SourceClusterSpec {
  public:
+  // `source_more`: further YAML lines under source: (user, password_env).
   SourceClusterSpec(const std::string& source_uri, const std::string& target,
-                    const std::string& after_cutover) {
+                    const std::string& after_cutover, const std::string& source_more = "") {
     dir_ = MakeTempDir("kf-csapply-");
     path_ = dir_ + "/cache.yaml";
     std::ofstream(path_) << "name: cluster-source\n"
                             "source:\n"
                             "  uri: "
-                         << source_uri
-                         << "\n"
-                            "target:\n"
+                         << source_uri << "\n"
+                         << source_more
+                         << "target:\n"
                             "  version: \"8.0\"\n"
                          << target
                          << "migration:\n"
@@ -303,6 +304,30 @@ TEST(ClusterSourceApplyTest, AbortAfterThePauseUnpausesEveryPrimary) {
   }
   for (const auto& node : source->nodes()) EXPECT_FALSE(ProcessGone(node->pid())) << node->uri();
   EXPECT_NE(spec.Events().find("source writes resumed on"), std::string::npos) << spec.Events();
+}
+
+// A standalone source whose user may not run CLUSTER (apply never needed it) still
+// migrates to DONE: apply tells a cluster from INFO server before it sends any CLUSTER
+// command (the live sync, the in-pause repairs and DECOMMISSION all ask).
+TEST(ClusterSourceApplyTest, StandaloneSourceUserWithoutClusterPermissionStillMigrates) {
+  auto source = ServerProcess::Start(ServerKind::kRedis);
+  ASSERT_TRUE(source);
+  ASSERT_EQ(source->Call({"SET", "a", "1"}), "OK");
+  ASSERT_EQ(source->Call({"XADD", "st", "1-1", "f", "v"}), "1-1");
+  ASSERT_EQ(source->Call({"ACL", "SETUSER", "mover", "on", ">pw", "~*", "&*", "+@all", "-cluster"}),
+            "OK");
+  SourceClusterSpec spec("redis://127.0.0.1:" + std::to_string(source->port()),
+                         "  provider: local\n", "keep",
+                         "  user: mover\n  password_env: KF_TEST_MOVER_PW\n");
+  Subprocess apply({"env", "KF_TEST_MOVER_PW=pw", KeyferryBinary(), "apply", "-f", spec.path(),
+                    "--auto-approve"});
+  ASSERT_EQ(apply.Wait(seconds(60)), 0) << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  const std::string uri = spec.HookUri();
+  ASSERT_FALSE(uri.empty());
+  net::Client target;
+  ASSERT_TRUE(target.Connect(UriOf(uri)));
+  EXPECT_EQ(target.Call({"GET", "a"})->str(), "1");
 }
 
 // doctor PASSes a stable source cluster (on main: FAIL source.topology, exit 1) and FAILs
