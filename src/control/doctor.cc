@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "control/checks.h"
@@ -18,6 +19,7 @@
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
+#include "sync/cluster_source_sync.h"
 
 namespace kf::control {
 namespace {
@@ -226,9 +228,10 @@ void CheckPermissions(net::Client& client, const std::string& user, const std::s
   report.checks.push_back(check);
 }
 
-SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
+// The checks of one source server (connect, permissions, state, writes) and what it says
+// about itself. `uri` is the spec's source, or one primary of a cluster source.
+SourceFacts CheckSourceNode(const Spec& spec, const Result<net::Uri>& uri, DoctorReport& report) {
   SourceFacts facts;
-  auto uri = spec.SourceUri();
   net::Client client;
   EndNames names{"source", "source.uri", spec.source.user, "source.password_env",
                  spec.source.password_env};
@@ -271,18 +274,6 @@ SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
       }
     }
   }
-
-  DoctorCheck topology;
-  topology.name = "source.topology";
-  if (facts.identity.cluster()) {
-    topology.status = CheckStatus::kFail;
-    topology.detail = net::ClusterNodeMessage(*uri, "source") + "." + ClusterSummary(*uri);
-    topology.action = "set source.uri to a standalone Redis server";
-  } else {
-    topology.detail = facts.identity.mode.empty() ? "not a cluster node (mode unknown)"
-                                                  : "mode " + facts.identity.mode;
-  }
-  report.checks.push_back(topology);
 
   DoctorCheck state;
   state.name = "source.state";
@@ -331,6 +322,101 @@ SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
   }
   report.checks.push_back(pause);
   return facts;
+}
+
+// The per-node checks of every primary of a cluster source folded into one check per name:
+// the worst status; the detail of the first node when all are ok, else each node that is
+// not ok with its own detail.
+void FoldNodeChecks(const std::vector<std::pair<std::string, DoctorReport>>& nodes,
+                    DoctorReport& report) {
+  if (nodes.empty()) return;
+  for (const DoctorCheck& first : nodes[0].second.checks) {
+    DoctorCheck folded;
+    folded.name = first.name;
+    folded.detail = first.detail;
+    std::string problems;
+    for (const auto& [address, node] : nodes) {
+      for (const DoctorCheck& c : node.checks) {
+        if (c.name != first.name || c.status == CheckStatus::kOk) continue;
+        if (c.status == CheckStatus::kFail || folded.status == CheckStatus::kOk) {
+          if (folded.action.empty() || c.status == CheckStatus::kFail) folded.action = c.action;
+          folded.status = c.status;
+        }
+        problems += (problems.empty() ? "" : "; ") + ("primary " + address + ": " + c.detail);
+      }
+    }
+    if (problems.empty()) {
+      folded.detail += " (on each of the " + std::to_string(nodes.size()) + " primaries)";
+    } else {
+      folded.detail = problems;
+    }
+    report.checks.push_back(folded);
+  }
+}
+
+SourceFacts CheckSource(const Spec& spec, DoctorReport& report) {
+  auto uri = spec.SourceUri();
+  DoctorReport seed;
+  SourceFacts facts = CheckSourceNode(spec, uri, seed);
+  DoctorCheck topology;
+  topology.name = "source.topology";
+  if (!facts.reachable || !facts.identity.cluster()) {
+    for (auto& c : seed.checks) report.checks.push_back(std::move(c));
+    if (!facts.reachable) return facts;
+    topology.detail = facts.identity.mode.empty() ? "not a cluster node (mode unknown)"
+                                                  : "mode " + facts.identity.mode;
+    report.checks.push_back(topology);
+    return facts;
+  }
+  // A cluster source (docs/cluster.md, "apply from a cluster source"): any node names it;
+  // the cluster must be copiable as it stands, and every primary passes the source checks.
+  net::ClusterReadOptions options;
+  options.client.connect_timeout = std::chrono::milliseconds(5000);
+  auto read = net::ReadClusterTopology(*uri, options);
+  if (!read || !*read) {
+    report.checks.push_back(seed.checks.front());  // source.connect
+    topology.status = CheckStatus::kFail;
+    topology.detail = net::ClusterNodeMessage(*uri, "source") + ", and its cluster could not be " +
+                      "read: " + (read ? "it says it is no cluster node" : read.error().ToString());
+    topology.action = "check that CLUSTER SHARDS (or CLUSTER NODES) works for the source user";
+    report.checks.push_back(topology);
+    facts.reachable = false;
+    return facts;
+  }
+  const net::ClusterTopology& cluster = **read;
+  if (auto ready = sync::CheckSourceTopology(cluster, uri->Endpoint()); !ready) {
+    topology.status = CheckStatus::kFail;
+    topology.detail = ready.error().message + "." + ClusterSummary(*uri);
+    topology.action =
+        "make the source cluster stable first: every slot served, no slot in migration, "
+        "cluster_state:ok (CLUSTER INFO)";
+  } else {
+    topology.detail =
+        "a Redis Cluster: cluster_state ok, every slot served, no slot migration in "
+        "progress; one live sync per primary." +
+        ClusterSummary(*uri);
+  }
+  std::vector<std::pair<std::string, DoctorReport>> nodes;
+  SourceFacts all;
+  all.reachable = true;
+  all.identity = facts.identity;
+  std::set<int> dbs;
+  for (const auto& shard : cluster.shards) {
+    if (shard.slots.empty()) continue;
+    net::Uri node = net::NodeUri(*uri, shard.primary);
+    DoctorReport node_report;
+    SourceFacts f = CheckSourceNode(spec, node, node_report);
+    nodes.emplace_back(node.Endpoint(), std::move(node_report));
+    all.reachable = all.reachable && f.reachable;
+    all.used_memory += f.used_memory;
+    all.subexpiry += f.subexpiry;
+    dbs.insert(f.dbs_with_keys.begin(), f.dbs_with_keys.end());
+    if (all.identity.version.empty()) all.identity.version = f.identity.version;
+  }
+  all.dbs_with_keys.assign(dbs.begin(), dbs.end());
+  FoldNodeChecks(nodes, report);
+  report.checks.push_back(topology);
+  return all;
 }
 
 // target.memory: the source's used_memory against the target's maxmemory (0: no limit).

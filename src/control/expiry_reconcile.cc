@@ -34,11 +34,11 @@ Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::
                                              const std::map<int, std::vector<std::string>>& keys) {
   ExpiryReconcile out;
   if (keys.empty()) return out;
-  net::Client src;
+  RoutedTarget src;  // a cluster source: each key read from its primary
   RoutedTarget dst;
   net::ClientOptions co;
   co.client_name = "keyferry-reconcile";
-  if (auto c = src.Connect(source, co); !c) {
+  if (auto c = src.Open(source, co.client_name, "source"); !c) {
     return MakeError(ReconcileError("cannot reach the source: " + c.error().ToString()));
   }
   if (auto c = dst.Open(target, co.client_name); !c) {
@@ -49,21 +49,21 @@ Result<ExpiryReconcile> ReconcileExpiredKeys(const net::Uri& source, const net::
   const int target_version = std::min(net::ServerRdbVersion(server->str()), 11);
   for (const auto& [db, names] : keys) {
     const std::string db_text = std::to_string(db);
-    auto selected = src.Call({"SELECT", db_text});
-    if (!selected || selected->is_error()) {
-      return MakeError(ReconcileError("SELECT " + db_text + " failed on the source"));
-    }
+    if (auto r = src.Select(db); !r) return MakeError(ReconcileError(r.error().ToString()));
     if (auto r = dst.Select(db); !r) return MakeError(ReconcileError(r.error().ToString()));
     for (size_t from = 0; from < names.size(); from += kBatchKeys) {
       const size_t to = std::min(names.size(), from + kBatchKeys);
       std::vector<std::vector<std::string>> reads;
+      std::vector<std::string> read_keys;
       for (size_t i = from; i < to; ++i) {
+        read_keys.push_back(names[i]);
+        read_keys.push_back(names[i]);
         // PEXPIRETIME first: should the key expire between the two reads, DUMP then finds
         // nothing; the other order could pair a value with "no such key" (-2).
         reads.push_back({"PEXPIRETIME", names[i]});
         reads.push_back({"DUMP", names[i]});
       }
-      auto read = src.CallPipelined(reads);
+      auto read = src.CallPipelined(read_keys, reads);
       if (!read) return MakeError(ReconcileError("reading the source: " + read.error().ToString()));
       std::vector<std::vector<std::string>> writes;
       std::vector<std::string> write_keys;

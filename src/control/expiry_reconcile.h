@@ -7,7 +7,8 @@
 // recreated without its TTL by a write that reached the target after its own expiry),
 // otherwise the source's value is written with `RESTORE key <expiry> payload ABSTTL
 // REPLACE` (re-encoded for the target's RDB version when the source's encoding cannot be
-// loaded as is). The source is only read.
+// loaded as is). The source is only read; a cluster source's keys are each read from the
+// primary serving their slot (RoutedTarget).
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -21,6 +22,7 @@
 #include "control/doctor.h"
 #include "control/expiry_reconcile.h"
 #include "control/provider.h"
+#include "control/routed_target.h"
 #include "control/source_backlog.h"
 #include "control/source_control.h"
 #include "control/stream_group_repair.h"
@@ -29,6 +31,7 @@
 #include "net/identity_probe.h"
 #include "net/server_info.h"
 #include "sync/checkpoint.h"
+#include "sync/cluster_source_sync.h"
 #include "sync/sync_engine.h"
 #include "target/applied_marker.h"
 #include "target/writer.h"
@@ -51,6 +54,10 @@ constexpr std::string_view kPauseStartKey = "pause.started_ms";
 // The target's notify-keyspace-events before the live sync added the classes it needs;
 // set back at CUTOVER even when the process that changed it died.
 constexpr std::string_view kTargetNotifyFlagsKey = "target.notify_flags";
+// A cluster source's nodes when the live sync started ({"primaries": [...], "replicas":
+// [...]}, {host, port} each): DECOMMISSION shuts them all down even when a resumed apply can no
+// longer read the cluster (some already stopped).
+constexpr std::string_view kSourceNodesKey = "source.nodes";
 
 // Stream keys whose consumer groups the stream changed are tracked up to this many, for
 // the in-pause repair of entries-read; beyond it the migration stops before the pause.
@@ -74,6 +81,48 @@ void HoldForTests(Phase phase, const std::atomic<bool>* stop) {
   while (Clock::now() < until && !(stop && stop->load())) {
     std::this_thread::sleep_for(milliseconds(10));
   }
+}
+
+// Deletes the shard markers (target::ShardMarkerKey: a cluster source's engines' markers) in
+// the selected db of `client`'s server: SCAN MATCH on their common prefix, each key checked
+// by IsAppliedMarkerKey, deleted one by one (on a cluster node they lie in several slots).
+Result<void> DeleteShardMarkers(net::Client& client) {
+  std::string cursor = "0";
+  do {
+    auto scan =
+        client.Call({"SCAN", cursor, "MATCH", target::ShardMarkerPattern(), "COUNT", "10000"});
+    if (!scan || scan->is_error() || scan->size() != 2) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "SCAN failed" + (scan && scan->is_error() ? ": " + scan->str() : ""));
+    }
+    cursor = (*scan)[0].str();
+    std::vector<std::vector<std::string>> dels;
+    for (const auto& k : (*scan)[1].children()) {
+      if (target::IsAppliedMarkerKey(k.str())) dels.push_back({"DEL", k.str()});
+    }
+    if (dels.empty()) continue;
+    auto removed = client.CallPipelined(dels);
+    if (!removed) return MakeError(removed.error());
+    for (const auto& reply : *removed) {
+      if (reply.is_error()) return MakeError(ControlErrc::kPhaseFailed, "DEL: " + reply.str());
+    }
+  } while (cursor != "0");
+  return {};
+}
+
+// The union of the engines' key sets (db → keys, each key once, first-seen order).
+std::map<int, std::vector<std::string>> MergeByDb(
+    const std::vector<std::map<int, std::vector<std::string>>>& parts) {
+  std::map<int, std::vector<std::string>> out;
+  std::map<int, std::set<std::string>> seen;
+  for (const auto& part : parts) {
+    for (const auto& [db, names] : part) {
+      for (const auto& k : names) {
+        if (seen[db].insert(k).second) out[db].push_back(k);
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -192,6 +241,20 @@ class Migration::Impl {
   void StopEngine();
   Result<void> EngineFailure();
 
+  // The source: one server, or a Redis Cluster (docs/cluster.md, "apply from a cluster
+  // source"). ReadSourceTopology reads which, once per process; SourcePrimaries are the
+  // servers that take writes (a cluster's primaries serving slots, in slot order, which is
+  // the order of the engines of ClusterSourceSync); SourceOffsets their offsets.
+  Result<void> ReadSourceTopology();
+  Result<std::vector<net::Uri>> SourcePrimaries();
+  Result<std::vector<int64_t>> SourceOffsets();
+  // Every engine's SyncStats: the one engine's, or each shard's (same order as
+  // SourcePrimaries). The apply-only key sets are per engine; apply uses their union.
+  std::vector<sync::SyncStats*> EngineStats();
+  // Bytes the target is behind the source: summed over the engines, each against its own
+  // primary; -1 while an engine does not know its applied offset yet.
+  int64_t LagBytes(const std::vector<int64_t>& source_offsets);
+
   Spec spec_;
   Journal* journal_;
   ApplyOptions options_;
@@ -203,7 +266,12 @@ class Migration::Impl {
   std::atomic<bool> engine_finished_{false};
   std::optional<Error> engine_error_;
   int64_t pause_started_ms_ = -1;
-  int64_t drained_offset_ = -1;
+  int64_t drained_offset_ = -1;           // the source's offset at DRAIN (summed over a cluster's)
+  std::vector<int64_t> drained_offsets_;  // each source primary's, SourcePrimaries' order
+  bool source_read_ = false;
+  std::optional<net::ClusterTopology> source_cluster_;         // set when the source is a cluster
+  std::vector<std::unique_ptr<sync::SyncStats>> shard_stats_;  // a cluster source's engines
+  std::mutex notify_flags_mu_;  // the engines report the target's flags concurrently
   // Keys that still differed after the live verify's rounds, carried into the in-pause
   // check (source db → keys), and whether function libraries differed too.
   std::map<int, std::vector<std::string>> carried_keys_;
@@ -267,13 +335,42 @@ Result<void> Migration::Impl::StartEngine() {
   o.writers = spec_.migration.writers;
   // The target is keyferry's: provisioned by it, or an external one it found empty.
   o.flush_target = true;
-  KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetWritten, "1"));
+  KF_RETURN_IF_ERROR(ReadSourceTopology());
+  auto set_capacities = [&](sync::SyncStats& stats) {
+    stats.recent_keys.set_capacity(static_cast<size_t>(spec_.migration.pause_verify_keys));
+    stats.stream_group_keys.set_capacity(kMaxStreamGroupKeys);
+    stats.target_expiries.set_capacity(kMaxTargetExpiries);
+  };
   stats_ = std::make_unique<sync::SyncStats>();
-  stats_->recent_keys.set_capacity(static_cast<size_t>(spec_.migration.pause_verify_keys));
-  stats_->stream_group_keys.set_capacity(kMaxStreamGroupKeys);
-  stats_->target_expiries.set_capacity(kMaxTargetExpiries);
+  shard_stats_.clear();
+  if (source_cluster_) {
+    // One engine per source shard (sync/cluster_source_sync.h), each with its own key sets;
+    // stats_ receives their folded numbers.
+    if (auto ready = sync::CheckSourceTopology(*source_cluster_, source->Endpoint()); !ready) {
+      return MakeError(ControlErrc::kPhaseFailed, ready.error().message);
+    }
+    nlohmann::json nodes = {{"primaries", nlohmann::json::array()},
+                            {"replicas", nlohmann::json::array()}};
+    for (const auto& shard : sync::PlanShardSyncs(o, *source_cluster_)) {
+      shard_stats_.push_back(std::make_unique<sync::SyncStats>());
+      set_capacities(*shard_stats_.back());
+      nodes["primaries"].push_back(
+          {{"host", shard.options.source.host}, {"port", shard.options.source.port}});
+    }
+    for (const auto& shard : source_cluster_->shards) {
+      for (const auto& replica : shard.replicas) {
+        net::Uri node = net::NodeUri(*source, replica);
+        nodes["replicas"].push_back({{"host", node.host}, {"port", node.port}});
+      }
+    }
+    KF_RETURN_IF_ERROR(journal_->Set(kSourceNodesKey, nodes.dump()));
+  } else {
+    set_capacities(*stats_);
+  }
+  KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetWritten, "1"));
   o.track_target_expiries = true;
   o.on_target_notify_flags = [this](const std::string& flags) {
+    std::lock_guard lock(notify_flags_mu_);
     if (State(kTargetNotifyFlagsKey)) return;  // the first value seen is the operator's
     auto r = journal_->Set(kTargetNotifyFlagsKey, flags);
     if (!r) spdlog::warn("journal: {}", r.error().ToString());
@@ -282,25 +379,99 @@ Result<void> Migration::Impl::StartEngine() {
   engine_finished_ = false;
   engine_error_.reset();
   engine_thread_ = std::thread([this, o] {
-    sync::SyncEngine engine(o, stats_.get());
-    auto r = engine.Run(*engine_stop_);
+    Result<void> r;
+    if (source_cluster_) {
+      sync::ClusterSourceSync cluster(o, *source_cluster_, stats_.get());
+      std::vector<sync::SyncStats*> per_shard;
+      for (const auto& s : shard_stats_) per_shard.push_back(s.get());
+      cluster.set_shard_stats(std::move(per_shard));
+      r = cluster.Run(*engine_stop_);
+    } else {
+      sync::SyncEngine engine(o, stats_.get());
+      r = engine.Run(*engine_stop_);
+    }
     if (!r) engine_error_ = r.error();
     engine_finished_ = true;
   });
   return {};
 }
 
+Result<void> Migration::Impl::ReadSourceTopology() {
+  if (source_read_) return {};
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  auto topology = ReadClusterIfAny(*source);  // INFO first: no CLUSTER for a standalone
+  if (!topology) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "reading whether the source " + source->Endpoint() +
+                         " is a cluster failed: " + topology.error().ToString());
+  }
+  source_cluster_ = std::move(*topology);
+  source_read_ = true;
+  return {};
+}
+
+Result<std::vector<net::Uri>> Migration::Impl::SourcePrimaries() {
+  auto source = SourceUri();
+  if (!source) return MakeError(source.error());
+  KF_RETURN_IF_ERROR(ReadSourceTopology());
+  if (!source_cluster_) return std::vector<net::Uri>{*source};
+  std::vector<net::Uri> out;
+  for (const auto& shard : source_cluster_->shards) {
+    if (!shard.slots.empty()) out.push_back(net::NodeUri(*source, shard.primary));
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> Migration::Impl::SourceOffsets() {
+  auto primaries = SourcePrimaries();
+  if (!primaries) return MakeError(primaries.error());
+  std::vector<int64_t> out;
+  for (const net::Uri& primary : *primaries) {
+    auto offset = SourceControl(primary).ReplicationOffset();
+    if (!offset) return MakeError(offset.error());
+    out.push_back(*offset);
+  }
+  return out;
+}
+
+std::vector<sync::SyncStats*> Migration::Impl::EngineStats() {
+  std::vector<sync::SyncStats*> out;
+  if (!shard_stats_.empty()) {
+    for (const auto& s : shard_stats_) out.push_back(s.get());
+  } else if (stats_) {
+    out.push_back(stats_.get());
+  }
+  return out;
+}
+
+int64_t Migration::Impl::LagBytes(const std::vector<int64_t>& source_offsets) {
+  auto engines = EngineStats();
+  if (engines.size() != source_offsets.size()) return -1;
+  int64_t lag = 0;
+  for (size_t i = 0; i < engines.size(); ++i) {
+    int64_t applied = engines[i]->applied_offset.load();
+    if (applied < 0) return -1;
+    lag += std::max<int64_t>(source_offsets[i] - applied, 0);
+  }
+  return lag;
+}
+
 void Migration::Impl::StartPauseKeeper() {
   if (pause_keeper_.joinable()) return;
   pause_keeper_stop_ = false;
-  pause_keeper_ = std::thread([this] {
-    auto source = SourceUri();
-    if (!source) return;
-    SourceControl control(*source);
+  auto primaries = SourcePrimaries();
+  if (!primaries) {
+    spdlog::warn("the read-only pause cannot be renewed: {}", primaries.error().ToString());
+    return;
+  }
+  pause_keeper_ = std::thread([this, nodes = *primaries] {
     const milliseconds pause(spec_.migration.max_pause_ms);
     while (!pause_keeper_stop_) {
-      auto r = control.PauseWrites(pause);
-      if (!r) spdlog::warn("renewing the read-only pause failed: {}", r.error().ToString());
+      for (const net::Uri& node : nodes) {
+        auto r = SourceControl(node).PauseWrites(pause);
+        if (!r) spdlog::warn("renewing the read-only pause failed: {}", r.error().ToString());
+      }
       // Renew at a third of the timeout, so one missed renewal does not unpause.
       auto until = Clock::now() + pause / 3;
       while (!pause_keeper_stop_ && Clock::now() < until) {
@@ -354,22 +525,18 @@ Result<void> Migration::Impl::WaitFullSync() {
 }
 
 Result<void> Migration::Impl::WaitCatchUp() {
-  auto source = SourceUri();
-  if (!source) return MakeError(source.error());
-  SourceControl control(*source);
   auto last_progress = Clock::now();
   for (;;) {
     if (engine_finished_) return EngineFailure();
     if (StopRequested()) return MakeError(ControlErrc::kAborted, "aborted by the operator");
-    auto offset = control.ReplicationOffset();
-    if (offset) {
-      int64_t applied = stats_->applied_offset.load();
-      int64_t lag = *offset - applied;
-      if (applied >= 0 && lag <= static_cast<int64_t>(spec_.migration.catch_up_max_lag_bytes)) {
+    auto offsets = SourceOffsets();
+    if (offsets) {
+      int64_t lag = LagBytes(*offsets);
+      if (lag >= 0 && lag <= static_cast<int64_t>(spec_.migration.catch_up_max_lag_bytes)) {
         SaveProgress();
         Event(Phase::kCatchUp, EventKind::kFinish,
-              "the target is " + std::to_string(lag < 0 ? 0 : lag) + " bytes behind the source",
-              {{"lag_bytes", lag < 0 ? 0 : lag}});
+              "the target is " + std::to_string(lag) + " bytes behind the source",
+              {{"lag_bytes", lag}});
         return {};
       }
     }
@@ -457,7 +624,11 @@ Result<void> Migration::Impl::LiveVerify() {
 
 Result<void> Migration::Impl::CollectStreamKeysAfterResume() {
   resumed_stream_keys_.clear();
-  if (stats_->tracked_since_full_sync.load()) return {};
+  bool tracked = true;  // every engine ran a full sync in this process
+  for (sync::SyncStats* engine : EngineStats()) {
+    tracked = tracked && engine->tracked_since_full_sync.load();
+  }
+  if (tracked) return {};
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
   auto keys = SourceStreamKeys(*source);
@@ -483,13 +654,17 @@ Result<void> Migration::Impl::CollectStreamKeysAfterResume() {
 // Inside the pause, after DRAIN: entries-read of every group the stream changed, from the
 // source (stream_group_repair.h says why replication leaves it stale).
 Result<void> Migration::Impl::RepairGroups() {
-  if (stats_->stream_group_keys.overflowed()) {
-    return MakeError(ControlErrc::kPhaseFailed,
-                     "more than " + std::to_string(kMaxStreamGroupKeys) +
-                         " streams had consumer-group changes during the sync, more than "
-                         "keyferry repairs inside the write pause; not cutting over");
+  std::vector<std::map<int, std::vector<std::string>>> parts;
+  for (sync::SyncStats* engine : EngineStats()) {
+    if (engine->stream_group_keys.overflowed()) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "more than " + std::to_string(kMaxStreamGroupKeys) +
+                           " streams had consumer-group changes during the sync, more than "
+                           "keyferry repairs inside the write pause; not cutting over");
+    }
+    parts.push_back(engine->stream_group_keys.ByDb());
   }
-  auto keys = stats_->stream_group_keys.ByDb();
+  auto keys = MergeByDb(parts);
   for (const auto& [db, names] : resumed_stream_keys_) {
     auto& into = keys[db];
     into.insert(into.end(), names.begin(), names.end());
@@ -518,33 +693,42 @@ Result<void> Migration::Impl::RepairGroups() {
 // not confirmed with a DEL (sync/target_expiries.h) are set to the source's state. Returns
 // them, so that the in-pause check compares them too.
 Result<std::map<int, std::vector<std::string>>> Migration::Impl::ReconcileExpiries() {
-  const sync::TargetExpiries& expiries = stats_->target_expiries;
-  if (expiries.events_lost()) {
-    return MakeError(ControlErrc::kPhaseFailed,
-                     "keyferry lost track of the keys the target expires by itself (" +
-                         expiries.events_lost_why() +
-                         "), so it cannot make them exact inside the pause; not cutting over. "
-                         "Apply again");
-  }
-  if (expiries.overflowed()) {
-    return MakeError(ControlErrc::kPhaseFailed,
-                     "the target expired more than " + std::to_string(kMaxTargetExpiries) +
-                         " keys by itself before the source did, more than keyferry "
-                         "reconciles inside the pause; not cutting over");
+  // A cluster source runs one engine per shard, each with its own subscriber and set: every
+  // one must be complete, and the union is reconciled (a key another shard's engine saw
+  // expire is read from its own primary: harmless).
+  const std::vector<sync::SyncStats*> engines = EngineStats();
+  for (const sync::SyncStats* engine : engines) {
+    const sync::TargetExpiries& expiries = engine->target_expiries;
+    if (expiries.events_lost()) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "keyferry lost track of the keys the target expires by itself (" +
+                           expiries.events_lost_why() +
+                           "), so it cannot make them exact inside the pause; not cutting "
+                           "over. Apply again");
+    }
+    if (expiries.overflowed()) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "the target expired more than " + std::to_string(kMaxTargetExpiries) +
+                           " keys by itself before the source did, more than keyferry "
+                           "reconciles inside the pause; not cutting over");
+    }
   }
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
   auto started = Clock::now();
-  // Every event the target published before now must be in the set: a fence.
-  const std::string channel = expiries.fence_channel();
-  if (channel.empty()) {
-    return MakeError(ControlErrc::kPhaseFailed,
-                     "the target's expired events are not being received; not cutting over");
-  }
-  const std::string token = std::to_string(UnixMillis()) + "-" + std::to_string(drained_offset_);
-  {
+  // Every event the target published before now must be in each set: a fence per engine.
+  uint64_t added = 0;
+  std::vector<std::map<int, std::vector<std::string>>> parts;
+  for (const sync::SyncStats* engine : engines) {
+    const sync::TargetExpiries& expiries = engine->target_expiries;
+    const std::string channel = expiries.fence_channel();
+    if (channel.empty()) {
+      return MakeError(ControlErrc::kPhaseFailed,
+                       "the target's expired events are not being received; not cutting over");
+    }
+    const std::string token = std::to_string(UnixMillis()) + "-" + std::to_string(drained_offset_);
     net::Client client;
     auto connected = client.Connect(*target);
     auto published = connected ? client.Call({"PUBLISH", channel, token})
@@ -555,8 +739,10 @@ Result<std::map<int, std::vector<std::string>>> Migration::Impl::ReconcileExpiri
                        "message; keyferry cannot tell which keys it expired by itself, so it "
                        "does not cut over");
     }
+    added += expiries.added();
+    parts.push_back(expiries.ByDb());
   }
-  auto keys = expiries.ByDb();
+  auto keys = MergeByDb(parts);
   if (keys.empty()) return keys;
   auto done = ReconcileExpiredKeys(*source, *target, keys);
   if (!done) return MakeError(done.error());
@@ -569,35 +755,65 @@ Result<std::map<int, std::vector<std::string>>> Migration::Impl::ReconcileExpiri
         {{"keys", done->keys},
          {"deleted", done->deleted},
          {"restored", done->restored},
-         {"expired_by_target", expiries.added()},
+         {"expired_by_target", added},
          {"ms", ms}});
   return keys;
 }
 
+// Pauses every server that takes writes: the one source, or every primary of a cluster
+// source, one after the other. The pause counts from before the first; a failure part-way
+// leaves kPauseStartKey set, so the rollback unpauses every primary.
 Result<void> Migration::Impl::PauseWrites() {
-  auto source = SourceUri();
-  if (!source) return MakeError(source.error());
-  SourceControl control(*source);
+  auto primaries = SourcePrimaries();
+  if (!primaries) return MakeError(primaries.error());
+  const milliseconds max_pause(spec_.migration.max_pause_ms);
   if (spec_.migration.write_pause == WritePause::kReadOnly) {
     // Paused since FULL_SYNC; the pause length counts from then.
     if (auto started = State(kPauseStartKey)) pause_started_ms_ = std::stoll(*started);
-    return control.PauseWrites(milliseconds(spec_.migration.max_pause_ms));
+  } else {
+    pause_started_ms_ = UnixMillis();
+    KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
   }
-  pause_started_ms_ = UnixMillis();
-  KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
-  KF_RETURN_IF_ERROR(control.PauseWrites(milliseconds(spec_.migration.max_pause_ms)));
+  const int64_t first = UnixMillis();
+  for (const net::Uri& primary : *primaries) {
+    KF_RETURN_IF_ERROR(SourceControl(primary).PauseWrites(max_pause));
+  }
+  if (primaries->size() > 1) {
+    const int64_t spread = UnixMillis() - first;
+    Event(Phase::kPauseWrites, EventKind::kInfo,
+          "paused writes on the " + std::to_string(primaries->size()) +
+              " primaries of the source cluster (" + std::to_string(spread) +
+              " ms from the first pause to the last)",
+          {{"primaries", primaries->size()}, {"spread_ms", spread}});
+  }
   return {};
 }
 
+// DRAIN: every engine's applied offset reaches its own primary's offset (one engine for a
+// standalone source, one per shard for a cluster).
 Result<void> Migration::Impl::Drain() {
-  auto source = SourceUri();
-  if (!source) return MakeError(source.error());
-  SourceControl control(*source);
-  auto offset = control.ReplicationOffset();
-  if (!offset) return MakeError(offset.error());
-  drained_offset_ = *offset;
+  auto offsets = SourceOffsets();
+  if (!offsets) return MakeError(offsets.error());
+  const std::vector<sync::SyncStats*> engines = EngineStats();
+  if (engines.size() != offsets->size()) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "the source has " + std::to_string(offsets->size()) +
+                         " primaries serving slots but the live sync runs " +
+                         std::to_string(engines.size()) +
+                         " engines: its topology changed during the migration; writes were "
+                         "resumed. Apply again once the cluster is stable");
+  }
+  drained_offsets_ = *offsets;
+  drained_offset_ = 0;
+  for (int64_t o : drained_offsets_) drained_offset_ += o;
+  auto drained = [&] {
+    for (size_t i = 0; i < engines.size(); ++i) {
+      if (engines[i]->applied_offset.load() < drained_offsets_[i]) return false;
+    }
+    return true;
+  };
   auto deadline = Clock::now() + milliseconds(spec_.migration.max_pause_ms * 8 / 10);
-  while (stats_->applied_offset.load() < drained_offset_) {
+  while (!drained()) {
     if (engine_finished_) return EngineFailure();
     if (Clock::now() > deadline) {
       return MakeError(ControlErrc::kPhaseFailed,
@@ -617,14 +833,22 @@ Result<void> Migration::Impl::VerifyFinal() {
   // the replication offset cannot move, so equality means nothing is in flight.
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
-  SourceControl control(*source);
-  auto offset = control.ReplicationOffset();
-  if (!offset) return MakeError(offset.error());
-  if (*offset != drained_offset_ || stats_->applied_offset.load() < *offset) {
-    return MakeError(ControlErrc::kVerifyMismatch,
-                     "the source's offset moved during the write pause (" +
-                         std::to_string(drained_offset_) + " → " + std::to_string(*offset) +
-                         "): something wrote while writes were paused; not cutting over");
+  auto offsets = SourceOffsets();
+  if (!offsets) return MakeError(offsets.error());
+  const std::vector<sync::SyncStats*> engines = EngineStats();
+  auto primaries = SourcePrimaries();
+  if (!primaries) return MakeError(primaries.error());
+  for (size_t i = 0; i < offsets->size(); ++i) {
+    const bool moved = i >= drained_offsets_.size() || (*offsets)[i] != drained_offsets_[i];
+    if (moved || i >= engines.size() || engines[i]->applied_offset.load() < (*offsets)[i]) {
+      return MakeError(ControlErrc::kVerifyMismatch,
+                       "the offset of the source " + (*primaries)[i].Endpoint() +
+                           " moved during the write pause (" +
+                           (i < drained_offsets_.size() ? std::to_string(drained_offsets_[i])
+                                                        : std::string("unknown")) +
+                           " → " + std::to_string((*offsets)[i]) +
+                           "): something wrote while writes were paused; not cutting over");
+    }
   }
   KF_RETURN_IF_ERROR(RepairGroups());
   auto reconciled = ReconcileExpiries();
@@ -632,7 +856,9 @@ Result<void> Migration::Impl::VerifyFinal() {
   // Key by key: the keys written last before the pause (the ones most likely to be in
   // flight) and the keys the live verify could not see equal while writes flowed. The
   // live verify in CATCH_UP covered everything else.
-  auto keys = stats_->recent_keys.ByDb();
+  std::vector<std::map<int, std::vector<std::string>>> recent;
+  for (const sync::SyncStats* engine : engines) recent.push_back(engine->recent_keys.ByDb());
+  auto keys = MergeByDb(recent);
   size_t carried = 0;
   for (const auto& [db, names] : *reconciled) {  // compared too: they were just written
     auto& into = keys[db];
@@ -729,6 +955,20 @@ Result<void> Migration::Impl::RemoveMarker() {
                            " and its {slot} keys) from " + (*writer)->Describe() +
                            " failed: " + deleted.error().ToString());
     }
+    // A cluster source's engines keep their head markers in keys of their own
+    // (ShardMarkerKey), each in whatever slot it hashes to: every primary is scanned.
+    for (const net::Uri& node : nodes) {
+      net::Client client;
+      auto c = client.Connect(node);
+      auto removed = c ? DeleteShardMarkers(client)
+                       : Result<void>(MakeError(ControlErrc::kPhaseFailed, c.error().ToString()));
+      if (!removed) {
+        return MakeError(ControlErrc::kPhaseFailed,
+                         "removing keyferry's shard markers (" + target::ShardMarkerPattern() +
+                             ") from the target node " + node.Endpoint() +
+                             " failed: " + removed.error().ToString());
+      }
+    }
     return {};
   }
   net::Client client;
@@ -756,21 +996,7 @@ Result<void> Migration::Impl::RemoveMarker() {
     auto r =
         client.CallPipelined({{"SELECT", db}, {"DEL", std::string(target::kAppliedMarkerKey)}});
     if (!r || (*r)[0].is_error() || (*r)[1].is_error()) return failed();
-    std::string cursor = "0";
-    do {
-      auto scan =
-          client.Call({"SCAN", cursor, "MATCH", target::ShardMarkerPattern(), "COUNT", "10000"});
-      if (!scan || scan->is_error() || scan->size() != 2) return failed();
-      cursor = (*scan)[0].str();
-      std::vector<std::string> del = {"DEL"};
-      for (const auto& k : (*scan)[1].children()) {
-        if (target::IsAppliedMarkerKey(k.str())) del.push_back(k.str());
-      }
-      if (del.size() > 1) {
-        auto removed = client.Call(del);
-        if (!removed || removed->is_error()) return failed();
-      }
-    } while (cursor != "0");
+    if (!DeleteShardMarkers(client)) return failed();
   }
   return {};
 }
@@ -854,15 +1080,16 @@ Result<void> Migration::Impl::ResumeInterruptedCutover() {
   // Valkey, and keyferry cannot merge them into a target the application may write to.
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
-  SourceControl control(*source);
-  auto offset = control.ReplicationOffset();
+  auto offsets = SourceOffsets();  // summed over a cluster's primaries, as at the cutover
   auto at_start = State(kCutoverSourceOffsetKey);
-  if (!offset) {
+  if (!offsets) {
     Event(Phase::kCutover, EventKind::kInfo,
-          "the source " + source->Endpoint() + " cannot be read (" + offset.error().ToString() +
+          "the source " + source->Endpoint() + " cannot be read (" + offsets.error().ToString() +
               "); going on without it");
   } else {
-    ReportSourceWritesSince(at_start ? std::stoll(*at_start) : -1, *offset);
+    int64_t offset = 0;
+    for (int64_t o : *offsets) offset += o;
+    ReportSourceWritesSince(at_start ? std::stoll(*at_start) : -1, offset);
     // Clients still pointed at Redis must not write there while the hook runs again.
     StartPauseKeeper();
     Event(Phase::kCutover, EventKind::kInfo,
@@ -903,6 +1130,16 @@ void Migration::Impl::ReportSourceWritesSince(int64_t at_cutover, int64_t now) {
     Event(Phase::kCutover, EventKind::kInfo,
           "the source took no writes since the cutover started (its offset is still " +
               std::to_string(now) + ")",
+          data);
+    return;
+  }
+  if (source_cluster_) {
+    Event(Phase::kCutover, EventKind::kWarn,
+          "the summed replication offset of the source cluster's primaries moved from " +
+              std::to_string(at_cutover) + " to " + std::to_string(now) +
+              " since the cutover started; keyferry does not read a cluster source's backlogs "
+              "back, so it cannot tell replication PINGs from writes: if clients still pointed "
+              "at Redis wrote there after its pause ran out, those writes are not in Valkey",
           data);
     return;
   }
@@ -1033,20 +1270,64 @@ Result<void> Migration::Impl::Decommission() {
   StopEngine();
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
-  SourceControl control(*source);
+  // The servers to keep or stop: the one source, or every node of a cluster source as the
+  // live sync found it (journaled, so a resumed DECOMMISSION finds the nodes it has not
+  // stopped yet even when the cluster can no longer be read); replicas first, so none is
+  // promoted when its primary stops.
+  std::vector<net::Uri> primaries{*source};
+  std::vector<net::Uri> replicas;
+  if (auto saved = State(kSourceNodesKey)) {
+    auto nodes = nlohmann::json::parse(*saved, nullptr, false);
+    if (nodes.is_object()) {
+      auto read = [&](const char* field, std::vector<net::Uri>& into) {
+        for (const auto& a : nodes.value(field, nlohmann::json::array())) {
+          net::Uri uri = *source;
+          uri.db = 0;
+          uri.host = a.value("host", source->host);
+          uri.port = a.value("port", source->port);
+          into.push_back(uri);
+        }
+      };
+      primaries.clear();
+      read("primaries", primaries);
+      read("replicas", replicas);
+    }
+  }
+  if (!State(kSourceNodesKey) && ReadSourceTopology() && source_cluster_) {
+    primaries.clear();
+    for (const auto& shard : source_cluster_->shards) {
+      if (!shard.slots.empty()) primaries.push_back(net::NodeUri(*source, shard.primary));
+      for (const auto& replica : shard.replicas) {
+        replicas.push_back(net::NodeUri(*source, replica));
+      }
+    }
+  }
   if (spec_.after_cutover.source == SourceAfterCutover::kKeep) {
-    auto r = control.Unpause();
-    if (!r) {
-      Event(Phase::kDecommission, EventKind::kWarn,
-            "could not unpause the kept source: " + r.error().ToString());
+    for (const net::Uri& primary : primaries) {
+      auto r = SourceControl(primary).Unpause();
+      if (!r) {
+        Event(Phase::kDecommission, EventKind::kWarn,
+              "could not unpause the kept source " + primary.Endpoint() + ": " +
+                  r.error().ToString());
+      }
     }
     Event(Phase::kDecommission, EventKind::kInfo,
           "kept the source running (after_cutover.source: keep); writes made there from now "
           "on are not copied");
     return {};
   }
-  KF_RETURN_IF_ERROR(control.Shutdown());
-  Event(Phase::kDecommission, EventKind::kInfo, "shut down the source " + source->Endpoint());
+  std::string stopped;
+  for (const auto* group : {&replicas, &primaries}) {
+    for (const net::Uri& node : *group) {
+      KF_RETURN_IF_ERROR(SourceControl(node).Shutdown());
+      stopped += (stopped.empty() ? "" : ", ") + node.Endpoint();
+    }
+  }
+  Event(Phase::kDecommission, EventKind::kInfo,
+        replicas.empty() && primaries.size() == 1
+            ? "shut down the source " + primaries[0].Endpoint()
+            : "shut down the " + std::to_string(replicas.size() + primaries.size()) +
+                  " nodes of the source cluster (replicas first): " + stopped);
   return {};
 }
 
@@ -1063,27 +1344,42 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
   StopPauseKeeper();
   StopEngine();
   bool clean = true;
-  if (auto source = SourceUri()) {
-    SourceControl control(*source);
-    if (State(kPauseStartKey)) {
-      auto r = control.Unpause();
-      if (!r) {
-        clean = false;
-        Event(phase_, EventKind::kWarn,
-              "could not unpause the source (its pause times out by itself after "
-              "max_pause_ms): " +
-                  r.error().ToString());
-      } else {
-        Event(phase_, EventKind::kInfo, "source writes resumed (CLIENT UNPAUSE)");
+  if (State(kPauseStartKey)) {
+    // Every primary of a cluster source: the pause may have stopped part-way.
+    auto primaries = SourcePrimaries();
+    if (!primaries) {
+      clean = false;
+      Event(phase_, EventKind::kWarn,
+            "could not tell which source servers to unpause (their pause times out by itself "
+            "after max_pause_ms): " +
+                primaries.error().ToString());
+    } else {
+      for (const net::Uri& primary : *primaries) {
+        auto r = SourceControl(primary).Unpause();
+        if (!r) {
+          clean = false;
+          Event(phase_, EventKind::kWarn,
+                "could not unpause the source " + primary.Endpoint() +
+                    " (its pause times out by itself after max_pause_ms): " + r.error().ToString());
+        } else {
+          Event(phase_, EventKind::kInfo,
+                "source writes resumed on " + primary.Endpoint() + " (CLIENT UNPAUSE)");
+        }
       }
     }
   }
   if (!provider_->Remove(PhaseEvents())) clean = false;
   std::error_code ec;
   std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
+  // A cluster source's engines keep one checkpoint per shard: sync-checkpoint.json.<shard>.
+  for (const auto& entry : std::filesystem::directory_iterator(spec_.state_dir, ec)) {
+    if (entry.path().filename().string().starts_with("sync-checkpoint.json.")) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
   for (std::string_view key :
        {kKeyTargetPid, kKeyTargetPort, kKeyTargetDir, kKeyTargetWritten, kKeyTargetNodes,
-        kKeyTargetCluster, kPauseStartKey, kTargetNotifyFlagsKey}) {
+        kKeyTargetCluster, kPauseStartKey, kTargetNotifyFlagsKey, kSourceNodesKey}) {
     auto r = journal_->Erase(key);
     (void)r;
   }

@@ -95,10 +95,15 @@ Plan MakePlan(const Spec& spec) {
                             "; check source.uri and that the server runs (keyferry doctor -f " +
                             spec.origin + " tells more)");
     } else {
+      // A cluster source is migrated shard by shard (docs/cluster.md, "apply from a
+      // cluster source"); doctor checks that it is stable.
       auto source_id = net::ParseServerIdentity(*server);
       if (source_id.cluster()) {
-        plan.errors.push_back(net::ClusterNodeMessage(*source, "source") +
-                              "; set source.uri to a standalone server");
+        t += "               a node of a Redis Cluster: every primary is copied, paused and " +
+             std::string(spec.after_cutover.source == SourceAfterCutover::kKeep
+                             ? "kept"
+                             : "shut down with its replicas") +
+             "\n";
       }
     }
     if (server && provider->kind() == ProviderKind::kExternal) {

@@ -4,6 +4,7 @@
 #include "control/control_errc.h"
 #include "net/cluster_probe.h"
 #include "net/cluster_slots.h"
+#include "net/identity_probe.h"
 
 namespace kf::control {
 namespace {
@@ -21,12 +22,24 @@ std::string MovedAddress(const resp::Reply& reply) {
 
 }  // namespace
 
-Result<void> RoutedTarget::Open(const net::Uri& uri, const std::string& client_name) {
+Result<std::optional<net::ClusterTopology>> ReadClusterIfAny(const net::Uri& uri) {
+  auto identity = net::ReadServerIdentity(uri);
+  if (!identity) {
+    return MakeError(identity.error().code, "reading INFO server of " + uri.Endpoint() +
+                                                " failed: " + identity.error().ToString());
+  }
+  if (!identity->cluster()) return std::optional<net::ClusterTopology>();
+  return net::ReadClusterTopology(uri);
+}
+
+Result<void> RoutedTarget::Open(const net::Uri& uri, const std::string& client_name,
+                                std::string end) {
   client_name_ = client_name;
+  end_ = std::move(end);
   seed_ = uri;
   nodes_.clear();
   owner_.clear();
-  auto topology = net::ReadClusterTopology(uri);
+  auto topology = ReadClusterIfAny(uri);
   if (!topology) return MakeError(topology.error());
   cluster_ = topology->has_value();
   if (!cluster_) {
@@ -52,8 +65,8 @@ Result<void> RoutedTarget::Open(const net::Uri& uri, const std::string& client_n
     net::ClientOptions co;
     co.client_name = client_name_;
     if (auto c = n.client->Connect(n.uri, co); !c) {
-      return MakeError(
-          TargetError("cannot reach the target node " + n.address + ": " + c.error().ToString()));
+      return MakeError(TargetError("cannot reach the " + end_ + " node " + n.address + ": " +
+                                   c.error().ToString()));
     }
   }
   return {};
@@ -66,13 +79,13 @@ std::string RoutedTarget::Describe() const {
 Result<void> RoutedTarget::Select(int db) {
   if (cluster_) {
     if (db == 0) return {};
-    return MakeError(TargetError("the cluster target " + seed_.Endpoint() +
+    return MakeError(TargetError("the cluster " + end_ + " " + seed_.Endpoint() +
                                  " has db 0 only, not db " + std::to_string(db)));
   }
   auto selected = nodes_[0].client->Call({"SELECT", std::to_string(db)});
   if (!selected || selected->is_error()) {
-    return MakeError(
-        TargetError("SELECT " + std::to_string(db) + " failed on the target " + nodes_[0].address));
+    return MakeError(TargetError("SELECT " + std::to_string(db) + " failed on the " + end_ + " " +
+                                 nodes_[0].address));
   }
   return {};
 }
@@ -98,7 +111,7 @@ Result<size_t> RoutedTarget::NodeAt(const std::string& address) {
   net::ClientOptions co;
   co.client_name = client_name_;
   if (auto c = n.client->Connect(n.uri, co); !c) {
-    return MakeError(TargetError("cannot reach the target node " + address +
+    return MakeError(TargetError("cannot reach the " + end_ + " node " + address +
                                  " (named by MOVED): " + c.error().ToString()));
   }
   nodes_.push_back(std::move(n));
@@ -130,7 +143,7 @@ Result<std::vector<resp::Reply>> RoutedTarget::CallPipelined(
     for (size_t i : per_node[n]) batch.push_back(commands[i]);
     auto replies = nodes_[n].client->CallPipelined(batch);
     if (!replies) {
-      return MakeError(TargetError("the target node " + nodes_[n].address +
+      return MakeError(TargetError("the " + end_ + " node " + nodes_[n].address +
                                    " failed: " + replies.error().ToString()));
     }
     for (size_t j = 0; j < per_node[n].size(); ++j) {
@@ -149,8 +162,8 @@ Result<std::vector<resp::Reply>> RoutedTarget::CallPipelined(
     if (!node) return MakeError(node.error());
     auto reply = nodes_[*node].client->Call(commands[moved[m]]);
     if (!reply) {
-      return MakeError(
-          TargetError("the target node " + moved_to[m] + " failed: " + reply.error().ToString()));
+      return MakeError(TargetError("the " + end_ + " node " + moved_to[m] +
+                                   " failed: " + reply.error().ToString()));
     }
     out[moved[m]] = std::move(*reply);
   }

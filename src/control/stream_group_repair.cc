@@ -7,6 +7,7 @@
 #include "control/control_errc.h"
 #include "control/routed_target.h"
 #include "net/client.h"
+#include "net/cluster_probe.h"
 
 namespace kf::control {
 namespace {
@@ -50,11 +51,11 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
                                              const std::map<int, std::vector<std::string>>& keys) {
   StreamGroupRepair out;
   if (keys.empty()) return out;
-  net::Client src;
+  RoutedTarget src;  // a cluster source: each stream read from its primary
   RoutedTarget dst;
   net::ClientOptions co;
   co.client_name = "keyferry-repair";
-  if (auto c = src.Connect(source, co); !c) {
+  if (auto c = src.Open(source, co.client_name, "source"); !c) {
     return MakeError(RepairError("cannot reach the source: " + c.error().ToString()));
   }
   if (auto c = dst.Open(target, co.client_name); !c) {
@@ -62,10 +63,7 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
   }
   for (const auto& [db, names] : keys) {
     const std::string db_text = std::to_string(db);
-    auto selected = src.Call({"SELECT", db_text});
-    if (!selected || selected->is_error()) {
-      return MakeError(RepairError("SELECT " + db_text + " failed on the source"));
-    }
+    if (auto r = src.Select(db); !r) return MakeError(RepairError(r.error().ToString()));
     if (auto r = dst.Select(db); !r) return MakeError(RepairError(r.error().ToString()));
     for (size_t from = 0; from < names.size(); from += kBatchKeys) {
       const size_t to = std::min(names.size(), from + kBatchKeys);
@@ -73,7 +71,7 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
       std::vector<std::string> read_keys(names.begin() + static_cast<std::ptrdiff_t>(from),
                                          names.begin() + static_cast<std::ptrdiff_t>(to));
       for (size_t i = from; i < to; ++i) reads.push_back({"XINFO", "GROUPS", names[i]});
-      auto src_groups = src.CallPipelined(reads);
+      auto src_groups = src.CallPipelined(read_keys, reads);
       if (!src_groups) {
         return MakeError(
             RepairError("XINFO GROUPS on the source: " + src_groups.error().ToString()));
@@ -121,7 +119,11 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
   return out;
 }
 
-Result<std::map<int, std::vector<std::string>>> SourceStreamKeys(const net::Uri& source) {
+namespace {
+
+// SourceStreamKeys on one server, added to `out`.
+Result<void> StreamKeysOfNode(const net::Uri& source,
+                              std::map<int, std::vector<std::string>>& out) {
   net::Client src;
   net::ClientOptions co;
   co.client_name = "keyferry-repair";
@@ -138,7 +140,6 @@ Result<std::map<int, std::vector<std::string>>> SourceStreamKeys(const net::Uri&
     auto [p, ec] = std::from_chars(line.data() + 2, line.data() + line.size(), db);
     if (ec == std::errc() && db >= 0) dbs.push_back(db);
   }
-  std::map<int, std::vector<std::string>> out;
   for (int db : dbs) {
     auto selected = src.Call({"SELECT", std::to_string(db)});
     if (!selected || selected->is_error()) return MakeError(RepairError("SELECT failed"));
@@ -152,6 +153,27 @@ Result<std::map<int, std::vector<std::string>>> SourceStreamKeys(const net::Uri&
       cursor = (*page)[0].str();
       for (const resp::Reply& k : (*page)[1].children()) out[db].push_back(k.str());
     } while (cursor != "0");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::map<int, std::vector<std::string>>> SourceStreamKeys(const net::Uri& source) {
+  auto topology = ReadClusterIfAny(source);
+  if (!topology) {
+    return MakeError(RepairError("reading the source " + source.Endpoint() +
+                                 " failed: " + topology.error().ToString()));
+  }
+  std::map<int, std::vector<std::string>> out;
+  if (!*topology) {
+    KF_RETURN_IF_ERROR(StreamKeysOfNode(source, out));
+    return out;
+  }
+  // A cluster source: each primary holds the streams of its own slots.
+  for (const auto& shard : (*topology)->shards) {
+    if (shard.slots.empty()) continue;
+    KF_RETURN_IF_ERROR(StreamKeysOfNode(net::NodeUri(source, shard.primary), out));
   }
   return out;
 }

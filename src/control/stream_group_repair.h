@@ -13,7 +13,8 @@
 // group the target also has, sends `XGROUP SETID key group <source last id> ENTRIESREAD
 // <source entries-read or -1 when unknown>` to the target, pipelined per batch of keys. Keys
 // that are not streams on the source, or not on the target, and groups the target lacks
-// are left alone: the in-pause verify reports those. The source is only read.
+// are left alone: the in-pause verify reports those. The source is only read; a cluster
+// source's streams are each read from the primary serving their slot (RoutedTarget).
 #pragma once
 
 #include <cstdint>
@@ -37,8 +38,8 @@ Result<StreamGroupRepair> RepairStreamGroups(const net::Uri& source, const net::
                                              const std::map<int, std::vector<std::string>>& keys);
 
 // Every key of type stream on the source, by db (SCAN ... TYPE stream over the databases
-// INFO keyspace lists). Used when a resumed sync could not track
-// which groups the stream changed before the resume.
+// INFO keyspace lists; for a cluster source, on every primary serving slots). Used when a
+// resumed sync could not track which groups the stream changed before the resume.
 Result<std::map<int, std::vector<std::string>>> SourceStreamKeys(const net::Uri& source);
 
 }  // namespace kf::control

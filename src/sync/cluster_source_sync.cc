@@ -294,12 +294,26 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
   std::atomic<bool> stop_all{false};
   std::mutex mu;
   std::optional<Error> first_error;
-  std::vector<std::unique_ptr<SyncStats>> shard_stats;
+  if (!shard_stats_.empty() && shard_stats_.size() != shards.size()) {
+    stats_->phase = static_cast<int>(SyncPhase::kFailed);
+    return MakeError(SyncErrc::kClusterNotReady,
+                     "the cluster of the source " + options_.source.Endpoint() + " now has " +
+                         std::to_string(shards.size()) + " shards serving slots, not the " +
+                         std::to_string(shard_stats_.size()) +
+                         " it had when the migration read it; run again");
+  }
+  std::vector<std::unique_ptr<SyncStats>> own_stats;
+  std::vector<SyncStats*> shard_stats;
   std::vector<const SyncStats*> views;
   std::vector<std::unique_ptr<std::atomic<bool>>> done;
   for (size_t i = 0; i < shards.size(); ++i) {
-    shard_stats.push_back(std::make_unique<SyncStats>());
-    views.push_back(shard_stats.back().get());
+    if (shard_stats_.empty()) {
+      own_stats.push_back(std::make_unique<SyncStats>());
+      shard_stats.push_back(own_stats.back().get());
+    } else {
+      shard_stats.push_back(shard_stats_[i]);
+    }
+    views.push_back(shard_stats.back());
     done.push_back(std::make_unique<std::atomic<bool>>(false));
   }
   for (auto& shard : shards) {
@@ -309,7 +323,7 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
   std::vector<std::thread> threads;
   for (size_t i = 0; i < shards.size(); ++i) {
     threads.emplace_back([&, i] {
-      SyncEngine engine(shards[i].options, shard_stats[i].get());
+      SyncEngine engine(shards[i].options, shard_stats[i]);
       auto result = engine.Run(stop_all);
       if (!result) {
         std::lock_guard lock(mu);

@@ -76,6 +76,11 @@ void AggregateStats(const std::vector<const SyncStats*>& shards, SyncStats* out)
 class ClusterSourceSync {
  public:
   ClusterSourceSync(SyncOptions options, net::ClusterTopology topology, SyncStats* stats);
+  // The engines' own SyncStats, one per shard in PlanShardSyncs' order, owned by the
+  // caller and outliving Run(): apply sets their key-set capacities before Run() and reads
+  // each engine's sets and offsets (its in-pause work is per engine). Without it, Run()
+  // keeps its own. `stats` (the constructor's) still receives the folded numbers.
+  void set_shard_stats(std::vector<SyncStats*> per_shard) { shard_stats_ = std::move(per_shard); }
   Result<void> Run(const std::atomic<bool>& stop);
 
  private:
@@ -85,6 +90,7 @@ class ClusterSourceSync {
   SyncOptions options_;
   net::ClusterTopology topology_;
   SyncStats* stats_;
+  std::vector<SyncStats*> shard_stats_;
 };
 
 }  // namespace kf::sync

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <functional>
 
+#include "net/client.h"
+
 namespace kf::test {
 
 using std::chrono::milliseconds;
@@ -79,6 +81,25 @@ void ExpectCountersExact(ClusterProcess& target, const std::map<std::string, int
   ExpectCounts(acked, [&](const std::vector<std::string>& args) {
     ServerProcess* owner = target.OwnerOfKey(args[1]);
     return owner == nullptr ? std::string("(no owner)") : owner->Call(args);
+  });
+}
+
+void ExpectCountersExact(const net::Uri& node, const std::map<std::string, int64_t>& acked) {
+  net::Client seed;
+  ASSERT_TRUE(seed.Connect(node)) << node.Endpoint();
+  ExpectCounts(acked, [&](const std::vector<std::string>& args) -> std::string {
+    auto reply = seed.Call(args);
+    if (!reply) return "<" + reply.error().ToString() + ">";
+    if (reply->is_error() && reply->str().starts_with("MOVED ")) {
+      auto owner = net::Uri::Parse("redis://" + reply->str().substr(reply->str().rfind(' ') + 1));
+      net::Client c;
+      if (!owner || !c.Connect(*owner)) return "<owner unreachable: " + reply->str() + ">";
+      reply = c.Call(args);
+      if (!reply) return "<" + reply.error().ToString() + ">";
+    }
+    if (reply->is_null()) return "<nil>";
+    if (reply->type() == resp::ReplyType::kInteger) return std::to_string(reply->integer());
+    return reply->str();
   });
 }
 

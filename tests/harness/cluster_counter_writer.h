@@ -13,6 +13,7 @@
 
 #include "harness/cluster_process.h"
 #include "harness/server_process.h"
+#include "net/uri.h"
 #include "resp/reply.h"
 
 namespace kf::test {
@@ -60,5 +61,8 @@ class ClusterCounterWriter {
 // standalone copy, and on a cluster copy (each key read from the primary owning it).
 void ExpectCountersExact(ServerProcess& target, const std::map<std::string, int64_t>& acked);
 void ExpectCountersExact(ClusterProcess& target, const std::map<std::string, int64_t>& acked);
+// The same through one node keyferry provisioned (no harness process): a standalone server,
+// or any node of a cluster (a MOVED reply is followed once, to the node it names).
+void ExpectCountersExact(const net::Uri& node, const std::map<std::string, int64_t>& acked);
 
 }  // namespace kf::test
