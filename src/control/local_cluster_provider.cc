@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "control/checks.h"
@@ -106,19 +107,28 @@ Result<net::Uri> LocalClusterProvider::TargetUri() const {
   return spec_.TargetUri(port);
 }
 
-void LocalClusterProvider::RemoveNodes() {
+Result<void> LocalClusterProvider::RemoveNodes() {
+  std::optional<Error> first_failure;
   for (const auto& n : Nodes()) {
     LocalServer server{static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir,
                        Password()};
     auto r = RemoveLocalServer(server);
-    (void)r;
+    if (!r && !first_failure) {
+      first_failure =
+          Error{r.error().code, "removing the cluster node on port " + std::to_string(n.port) +
+                                    " (pid " + std::to_string(n.pid) + ", " + n.dir +
+                                    ") failed: " + r.error().ToString()};
+    }
   }
+  // A node left running stays journaled, so the next run (or the operator) finds it.
+  if (first_failure) return MakeError(std::move(*first_failure));
   std::error_code ec;
   std::filesystem::remove_all(spec_.state_dir + "/target", ec);
   for (std::string_view key : {kKeyTargetNodes, kKeyTargetCluster, kKeyTargetPort, kKeyTargetDir}) {
     auto r = journal_->Erase(key);
-    (void)r;
+    if (!r) return MakeError(r.error());
   }
+  return {};
 }
 
 Result<void> LocalClusterProvider::Provision(const ProviderEvent& event) {
@@ -159,7 +169,7 @@ Result<void> LocalClusterProvider::Provision(const ProviderEvent& event) {
     event(EventKind::kWarn,
           problem + "; removing every node, provisioning a new cluster and starting the copy over",
           nlohmann::json::object());
-    RemoveNodes();
+    KF_RETURN_IF_ERROR(RemoveNodes());
     std::error_code ec;
     std::filesystem::remove(spec_.state_dir + "/sync-checkpoint.json", ec);
   }
@@ -348,7 +358,7 @@ Result<void> LocalClusterProvider::ConfirmAfterCutover() {
 Result<void> LocalClusterProvider::Remove(const ProviderEvent& event) {
   const auto nodes = Nodes();
   if (nodes.empty()) return {};
-  RemoveNodes();
+  KF_RETURN_IF_ERROR(RemoveNodes());
   event(EventKind::kInfo,
         "removed the local Valkey Cluster (" + std::to_string(nodes.size()) +
             " valkey-server processes and their dirs)",

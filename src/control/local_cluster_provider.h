@@ -65,8 +65,9 @@ class LocalClusterProvider : public Provider {
   std::string Password() const;
   // Starts the nodes, journals them, forms the cluster.
   Result<void> StartCluster(const ProviderEvent& event);
-  // Stops every journaled node and removes its dir (best effort); erases the journal keys.
-  void RemoveNodes();
+  // Stops every journaled node and removes its dir, then erases the journal keys. A node that
+  // cannot be stopped is an error naming it, and the nodes stay journaled.
+  Result<void> RemoveNodes();
 
   const Spec& spec_;
   Journal* journal_;
