@@ -222,21 +222,9 @@ Result<void> LocalClusterProvider::StartCluster(const ProviderEvent& event) {
   // the binary; a wrapper or PATH change in between would otherwise go unnoticed).
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
-  auto identity = net::ReadServerIdentity(*target);
-  if (!identity) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     "the started cluster node on port " + std::to_string(nodes.front().port) +
-                         " does not answer INFO server: " + identity.error().ToString());
-  }
-  std::string mismatch =
-      EngineMismatch(spec_, "the server started from target.local.valkey_server " + l.valkey_server,
-                     identity->engine, identity->version);
-  if (!mismatch.empty()) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     mismatch + "; point target.local.valkey_server at a valkey-server " +
-                         (spec_.target.version.empty() ? "" : spec_.target.version + " ") +
-                         "program");
-  }
+  KF_RETURN_IF_ERROR(ConfirmStartedEngine(
+      spec_, *target, "the started cluster node on port " + std::to_string(nodes.front().port),
+      l.valkey_server));
 
   // 2. Form the cluster.
   std::vector<std::unique_ptr<net::Client>> clients;

@@ -80,26 +80,10 @@ Result<void> LocalStandaloneProvider::Provision(const ProviderEvent& event) {
   KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetPid, std::to_string(server->pid)));
   KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetPort, std::to_string(server->port)));
   KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetDir, server->dir));
-  // PREFLIGHT asked the binary; the running server must say the same (a wrapper script
-  // or a PATH change in between would otherwise go unnoticed). Failing here rolls back,
-  // which removes the server just started.
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
-  auto identity = net::ReadServerIdentity(*target);
-  if (!identity) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     "the started server on port " + std::to_string(server->port) +
-                         " does not answer INFO server: " + identity.error().ToString());
-  }
-  std::string mismatch =
-      EngineMismatch(spec_, "the server started from target.local.valkey_server " + config.binary,
-                     identity->engine, identity->version);
-  if (!mismatch.empty()) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     mismatch + "; point target.local.valkey_server at a valkey-server " +
-                         (spec_.target.version.empty() ? "" : spec_.target.version + " ") +
-                         "program");
-  }
+  KF_RETURN_IF_ERROR(ConfirmStartedEngine(
+      spec_, *target, "the started server on port " + std::to_string(server->port), config.binary));
   event(EventKind::kInfo,
         "started valkey-server pid " + std::to_string(server->pid) + " on " + server->bind + ":" +
             std::to_string(server->port),
@@ -319,6 +303,25 @@ ProviderDescription ExternalProvider::Describe() const {
 }
 
 // ---------------------------------------------------------------------------------------
+
+Result<void> ConfirmStartedEngine(const Spec& spec, const net::Uri& uri, const std::string& started,
+                                  const std::string& binary) {
+  auto identity = net::ReadServerIdentity(uri);
+  if (!identity) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     started + " does not answer INFO server: " + identity.error().ToString());
+  }
+  std::string mismatch =
+      EngineMismatch(spec, "the server started from target.local.valkey_server " + binary,
+                     identity->engine, identity->version);
+  if (!mismatch.empty()) {
+    return MakeError(ControlErrc::kProvisionFailed,
+                     mismatch + "; point target.local.valkey_server at a valkey-server " +
+                         (spec.target.version.empty() ? "" : spec.target.version + " ") +
+                         "program");
+  }
+  return {};
+}
 
 std::unique_ptr<Provider> MakeProvider(const Spec& spec, Journal* journal) {
   switch (spec.target.provider) {

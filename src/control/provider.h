@@ -150,6 +150,14 @@ class ExternalProvider : public Provider {
 // and with must_be_empty a primary that holds keys. doctor and PROVISION share it.
 std::string ExternalClusterProblem(const net::Uri& seed, bool must_be_empty);
 
+// After a local provider started a valkey-server from `binary`: the server answering at
+// `uri` must be the engine and version the spec asks for (PREFLIGHT asked the binary; a
+// wrapper script or a PATH change in between would otherwise go unnoticed).
+// ControlErrc::kProvisionFailed otherwise; `started` names it ("the started server on port
+// 7000"). Failing rolls back, which removes what was started.
+Result<void> ConfirmStartedEngine(const Spec& spec, const net::Uri& uri, const std::string& started,
+                                  const std::string& binary);
+
 // The provider of spec.target.provider. `spec` and `journal` must outlive it; `journal`
 // may be null only for Describe() and TargetUri().
 std::unique_ptr<Provider> MakeProvider(const Spec& spec, Journal* journal);
