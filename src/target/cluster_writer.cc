@@ -464,10 +464,15 @@ Result<void> ClusterWriter::SendTransactions(std::vector<SlotTx>& all,
   // Group by owner, keeping each slot's order (slots are independent of each other).
   std::map<size_t, std::vector<size_t>> by_node;
   for (size_t t : txs) {
+    if (all[t].ask_node) {
+      by_node[*all[t].ask_node].push_back(t);
+      continue;
+    }
     auto owner = OwnerOf(all[t].slot);
     if (!owner) return MakeError(owner.error());
     by_node[*owner].push_back(t);
   }
+  static const Bytes kAsking = Encode({"ASKING"});
   static const Bytes kMulti = Encode({"MULTI"});
   static const Bytes kExec = Encode({"EXEC"});
   std::deque<Bytes> markers;
@@ -477,6 +482,7 @@ Result<void> ClusterWriter::SendTransactions(std::vector<SlotTx>& all,
     if (!client) return MakeError(client.error());
     std::vector<ByteView> segments;
     for (size_t t : list) {
+      if (all[t].ask_node) segments.push_back(ByteView(kAsking));
       segments.push_back(ByteView(kMulti));
       for (const StreamOp* op : all[t].ops) segments.push_back(ByteView(op->command));
       markers.push_back(Encode({"SET", all[t].marker_key, all[t].marker_value}));
@@ -501,8 +507,6 @@ Result<void> ClusterWriter::SendTransactions(std::vector<SlotTx>& all,
         }
         return reply;
       };
-      auto multi = read("MULTI");
-      if (!multi) return MakeError(multi.error());
       std::optional<Error> refused;
       std::string redirect;
       auto note = [&](const resp::Reply& reply, const std::string& description) {
@@ -514,6 +518,14 @@ Result<void> ClusterWriter::SendTransactions(std::vector<SlotTx>& all,
         auto r = CheckReply(reply, description, nodes_[node].address);
         refused = r ? Error{make_error_code(TargetErrc::kRejected), reply.str()} : r.error();
       };
+      if (tx.ask_node) {
+        auto asking = read("ASKING");
+        if (!asking) return MakeError(asking.error());
+        note(*asking, "ASKING");
+        tx.ask_node.reset();  // ASKING holds for this one send
+      }
+      auto multi = read("MULTI");
+      if (!multi) return MakeError(multi.error());
       note(*multi, "MULTI");
       for (const StreamOp* op : tx.ops) {
         auto queued = read(op->description);
@@ -564,7 +576,6 @@ Result<void> ClusterWriter::SendTransactions(std::vector<SlotTx>& all,
 
 Result<void> ClusterWriter::Retry(std::vector<SlotTx>& all, std::vector<size_t> redirected) {
   auto deadline = Clock::now() + redirect_for_;
-  static const Bytes kAsking = Encode({"ASKING"});
   uint64_t rounds = 0;
   while (!redirected.empty()) {
     if (Clock::now() > deadline) {
@@ -582,79 +593,26 @@ Result<void> ClusterWriter::Retry(std::vector<SlotTx>& all, std::vector<size_t> 
           "sending them again",
           redirected.size(), all[redirected.front()].slot, all[redirected.front()].last_error);
     }
-    std::vector<size_t> again;
-    bool refreshed = false;
+    bool wait = false;
+    bool refresh = false;
     for (size_t t : redirected) {
       SlotTx& tx = all[t];
       ++redirects_;
       std::string host;
       int port = 0;
+      tx.ask_node.reset();
       if (tx.last_error.starts_with("ASK ") && ParseRedirect(tx.last_error, &host, &port)) {
         // The importing node takes the slot's keys behind ASKING (kept for the whole MULTI).
-        size_t node = NodeIndex(host, port);
-        auto client = ClientOf(node);
-        if (!client) return MakeError(client.error());
-        Bytes multi = Encode({"MULTI"});
-        Bytes marker = Encode({"SET", tx.marker_key, tx.marker_value});
-        Bytes exec = Encode({"EXEC"});
-        std::vector<ByteView> segments{ByteView(kAsking), ByteView(multi)};
-        for (const StreamOp* op : tx.ops) segments.push_back(ByteView(op->command));
-        segments.push_back(ByteView(marker));
-        segments.push_back(ByteView(exec));
-        auto sent = (*client)->SendRaw(segments);
-        if (!sent) {
-          nodes_[node].client.reset();
-          return MakeError(LinkFailed(nodes_[node], "writing after ASK", sent.error()));
-        }
-        std::string redirect;
-        std::optional<Error> refused;
-        resp::Reply last;
-        for (size_t i = 0; i < tx.ops.size() + 4; ++i) {
-          auto reply = (*client)->ReadReply();
-          if (!reply) {
-            nodes_[node].client.reset();
-            return MakeError(LinkFailed(nodes_[node], "reading after ASK", reply.error()));
-          }
-          if (reply->is_error() && redirect.empty() && !refused) {
-            if (IsClusterRedirect(reply->str())) {
-              redirect = reply->str();
-            } else if (i + 1 < tx.ops.size() + 4) {
-              refused = Error{make_error_code(TargetErrc::kRejected),
-                              "the cluster node " + nodes_[node].address + " refused slot " +
-                                  std::to_string(tx.slot) + "'s writes: " + reply->str()};
-            }
-          }
-          last = std::move(*reply);
-        }
-        if (!redirect.empty()) {
-          tx.last_error = redirect;
-          again.push_back(t);
-          continue;
-        }
-        if (refused) return MakeError(*refused);
-        if (last.is_error()) {
-          return MakeError(TargetErrc::kRejected, "the cluster node " + nodes_[node].address +
-                                                      " refused the batch of slot " +
-                                                      std::to_string(tx.slot) + ": " + last.str());
-        }
-        for (size_t i = 0; i < tx.ops.size() && i < last.size(); ++i) {
-          auto ok = CheckReply(last[i], tx.ops[i]->description, nodes_[node].address);
-          if (!ok) return ok;
-        }
-        slot_applied_[static_cast<size_t>(tx.slot)] = -2;
-        continue;
+        tx.ask_node = NodeIndex(host, port);
+      } else {
+        refresh = true;                                       // MOVED: the slot has a new owner
+        wait = wait || !tx.last_error.starts_with("MOVED ");  // TRYAGAIN, CLUSTERDOWN
       }
-      if (!tx.last_error.starts_with("MOVED ")) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // TRYAGAIN, CLUSTERDOWN
-      }
-      if (!refreshed) {
-        KF_RETURN_IF_ERROR(RefreshTopology());
-        refreshed = true;
-      }
-      std::vector<size_t> still;
-      KF_RETURN_IF_ERROR(SendTransactions(all, {t}, &still));
-      again.insert(again.end(), still.begin(), still.end());
     }
+    if (wait) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (refresh) KF_RETURN_IF_ERROR(RefreshTopology());
+    std::vector<size_t> again;
+    KF_RETURN_IF_ERROR(SendTransactions(all, redirected, &again));
     redirected = std::move(again);
   }
   return {};

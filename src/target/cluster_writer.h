@@ -26,6 +26,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,8 @@ class ClusterWriter : public Writer {
     std::string marker_value;
     std::string marker_key;
     std::string last_error;  // the redirection that refused it, for retries and messages
+    // After ASK: the importing node the next send goes to, behind ASKING.
+    std::optional<size_t> ask_node;
   };
 
   Result<void> RefreshTopology();
