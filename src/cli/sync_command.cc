@@ -177,7 +177,8 @@ int RunSync(const SyncArgs& args) {
   }
   std::optional<net::ClusterTopology> topology;
   if (cluster_source) {
-    // Read once: a failover or reshard during the run is not followed (docs/cluster.md).
+    // Read once: a failover inside a shard is followed, a reshard stops the run
+    // (docs/cluster.md "Cluster source").
     auto read = net::ReadClusterTopology(*source);
     if (!read) {
       std::fprintf(stderr, "keyferry sync: reading the cluster of the source %s failed: %s\n",

@@ -838,6 +838,18 @@ Result<void> Migration::Impl::VerifyFinal() {
   const std::vector<sync::SyncStats*> engines = EngineStats();
   auto primaries = SourcePrimaries();
   if (!primaries) return MakeError(primaries.error());
+  // A reshard of a cluster source since the sync started: the live sync reads the topology
+  // every 2 s, so one in the last seconds before the pause is seen only here. A key moving
+  // between two shards may have been applied out of order (sync/cluster_source_sync.h).
+  if (source_cluster_) {
+    if (auto resharded = sync::ReshardSince(*source, *source_cluster_); !resharded.empty()) {
+      return MakeError(ControlErrc::kVerifyMismatch,
+                       "the source cluster was resharded during the migration (" + resharded +
+                           "): a key that moved between two shards may have been applied out "
+                           "of order, so keyferry is not cutting over. Apply again once the "
+                           "reshard is over");
+    }
+  }
   for (size_t i = 0; i < offsets->size(); ++i) {
     const bool moved = i >= drained_offsets_.size() || (*offsets)[i] != drained_offsets_[i];
     if (moved || i >= engines.size() || engines[i]->applied_offset.load() < (*offsets)[i]) {

@@ -26,7 +26,6 @@ namespace kf::sync {
 namespace {
 
 // How often the orchestrator reads the source's topology again, to stop on a reshard.
-constexpr std::chrono::seconds kReshardCheckEvery{2};
 
 // The slowest phase first: connecting < snapshot < stream < done.
 int PhaseRank(SyncPhase phase) {
@@ -107,6 +106,15 @@ std::function<std::optional<net::Uri>()> ShardPrimaryLocator(const net::Uri& see
     }
     return std::nullopt;
   };
+}
+
+Error ReshardError(const std::string& moved) {
+  return Error{make_error_code(SyncErrc::kClusterNotReady),
+               "the source cluster is being resharded (" + moved +
+                   "): each shard is copied from its own primary, and a key moving between two "
+                   "shards cannot be ordered between their streams, so keyferry stopped. When "
+                   "the reshard is over, run the sync again from the start (--flush-target, "
+                   "without the old checkpoint files)"};
 }
 
 std::string ReshardSince(const net::Uri& seed, const net::ClusterTopology& start) {
@@ -339,7 +347,7 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
       *done[i] = true;
     });
   }
-  auto next_topology_check = std::chrono::steady_clock::now() + kReshardCheckEvery;
+  auto next_topology_check = std::chrono::steady_clock::now() + topology_check_every_;
   for (;;) {
     bool all_done = true;
     for (const auto& d : done) all_done = all_done && d->load();
@@ -347,24 +355,24 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
     if (all_done) break;
     if (stop) stop_all = true;
     if (std::chrono::steady_clock::now() >= next_topology_check && !stop_all) {
-      next_topology_check = std::chrono::steady_clock::now() + kReshardCheckEvery;
+      next_topology_check = std::chrono::steady_clock::now() + topology_check_every_;
       if (auto moved = ReshardSince(options_.source, topology_); !moved.empty()) {
         std::lock_guard lock(mu);
-        if (!first_error) {
-          first_error = Error{
-              make_error_code(SyncErrc::kClusterNotReady),
-              "the source cluster is being resharded (" + moved +
-                  "): each shard is copied from its own primary, and a key moving between two "
-                  "shards cannot be ordered between their streams, so keyferry stopped. When "
-                  "the reshard is over, run the sync again from the start (--flush-target, "
-                  "without the old checkpoint files)"};
-        }
+        if (!first_error) first_error = ReshardError(moved);
         stop_all = true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (auto& t : threads) t.join();
+  // The last look: a reshard since the last periodic check (or, in a short run, since the
+  // start) would otherwise go unseen by a run that ends now, with `--once` reporting
+  // success or apply's sync stopped inside the pause. Engines that failed already say why.
+  if (!first_error) {
+    if (auto moved = ReshardSince(options_.source, topology_); !moved.empty()) {
+      first_error = ReshardError(moved);
+    }
+  }
   AggregateStats(views, stats_);
   if (first_error) {
     stats_->phase = static_cast<int>(SyncPhase::kFailed);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -62,10 +63,14 @@ std::function<std::optional<net::Uri>()> ShardPrimaryLocator(const net::Uri& see
 // seed first, then every node `start` knew): a slot migration in progress, or a shard that
 // no longer serves exactly the slots it served. Empty when nothing changed (a failover
 // inside a shard changes no slot) or when no node answered. The orchestrator asks every 2 s
-// and stops every engine on an answer: a key moving between two shards arrives as a DEL in
-// one shard's stream and a RESTORE in the other's, which no order between the two streams
-// makes safe.
+// and once more when the engines end, and stops every engine on an answer; apply asks once
+// more inside the write pause, before it verifies: a key moving between two shards arrives as a DEL
+// in one shard's stream and a RESTORE in the other's, which no order between the two streams makes
+// safe.
 std::string ReshardSince(const net::Uri& seed, const net::ClusterTopology& start);
+// The error a run stops with when ReshardSince answered `moved` (kClusterNotReady; says to
+// run again from the start once the reshard is over).
+Error ReshardError(const std::string& moved);
 
 // Folds the engines' numbers into `out` (what the CLI prints and /status serves): counts
 // and bytes are summed, offsets summed when every engine knows its own (else -1), the
@@ -81,6 +86,10 @@ class ClusterSourceSync {
   // each engine's sets and offsets (its in-pause work is per engine). Without it, Run()
   // keeps its own. `stats` (the constructor's) still receives the folded numbers.
   void set_shard_stats(std::vector<SyncStats*> per_shard) { shard_stats_ = std::move(per_shard); }
+  // How often Run() reads the source topology while the engines run (2 s). Whatever the
+  // interval, Run() reads it once more after the engines end and fails on a reshard seen
+  // then, also when it was asked to stop: a run never ends well over a moved slot.
+  void set_topology_check_every(std::chrono::milliseconds every) { topology_check_every_ = every; }
   Result<void> Run(const std::atomic<bool>& stop);
 
  private:
@@ -91,6 +100,7 @@ class ClusterSourceSync {
   net::ClusterTopology topology_;
   SyncStats* stats_;
   std::vector<SyncStats*> shard_stats_;
+  std::chrono::milliseconds topology_check_every_{2000};
 };
 
 }  // namespace kf::sync

@@ -10,8 +10,11 @@
 //     with PSYNC CONTINUE (sync_full unchanged on every primary), counters exact;
 //  4. one shard's keys and marker wiped from the target between runs (a stale key of its
 //     slots left there): only that shard is copied again, its stale key deleted first.
+//  5. (later) a reshard: stops the run, also one seen only after the engines ended.
 // On main (218e710), which refuses a cluster source, every one of them fails at its first
 // sync (exit 2, "is a node of a Redis/Valkey Cluster").
+#include "sync/cluster_source_sync.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -20,6 +23,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +34,7 @@
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "net/client.h"
+#include "net/cluster_probe.h"
 #include "net/cluster_slots.h"
 
 namespace kf::test {
@@ -562,6 +567,61 @@ TEST(ClusterSourceSyncTest, AReshardOfTheSourceDuringTheRunStopsIt) {
   EXPECT_EQ(sync.Wait(seconds(30)), 2) << sync.Stderr();
   EXPECT_NE(sync.Stderr().find("being resharded"), std::string::npos) << sync.Stderr();
   EXPECT_NE(sync.Stderr().find("--flush-target"), std::string::npos) << sync.Stderr();
+}
+
+}  // namespace
+}  // namespace kf::test
+
+namespace kf::test {
+namespace {
+
+// A reshard in the last moments of a run, after the orchestrator's last periodic look at
+// the topology: the run must still not end well. Here the periodic check is set to an hour
+// so only the look after the engines end can see it; the slot moves while the stream runs,
+// then the run is asked to stop (as `sync` on SIGINT and apply inside the pause do). Before
+// the final look, Run() returned success.
+TEST(ClusterSourceSyncTest, AReshardJustBeforeTheRunEndsFailsIt) {
+  auto source = StartSourceCluster();
+  ASSERT_TRUE(source);
+  SeedEveryTypeForCompare(*source);
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  auto topology = net::ReadClusterTopology(UriOf(source->uri()));
+  ASSERT_TRUE(topology && topology->has_value());
+
+  sync::SyncOptions options;
+  options.source = UriOf(source->uri());
+  options.target = UriOf(target->uri());
+  sync::SyncStats stats;
+  sync::ClusterSourceSync run(options, std::move(**topology), &stats);
+  run.set_topology_check_every(std::chrono::hours(1));
+  std::atomic<bool> stop{false};
+  std::optional<Result<void>> result;
+  std::thread runner([&] { result = run.Run(stop); });
+
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (static_cast<sync::SyncPhase>(stats.phase.load()) != sync::SyncPhase::kStream &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  const bool streaming =
+      static_cast<sync::SyncPhase>(stats.phase.load()) == sync::SyncPhase::kStream;
+  bool moved = false;
+  if (streaming) {
+    ServerProcess* from = source->OwnerOfSlot(0);
+    ServerProcess* to = source->Primaries().back();
+    moved = from != to && source->MoveSlot(0, *to);
+  }
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(streaming) << "the sync did not reach the stream within 60 s";
+  ASSERT_TRUE(moved);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(result->has_value()) << "the run ended well over a moved slot";
+  EXPECT_NE(result->error().message.find("being resharded"), std::string::npos)
+      << result->error().ToString();
+  EXPECT_EQ(static_cast<sync::SyncPhase>(stats.phase.load()), sync::SyncPhase::kFailed);
 }
 
 }  // namespace
