@@ -21,6 +21,7 @@ int RunCli(int argc, char** argv) {
   RegisterRdbCommand(app, state);
   RegisterSyncCommand(app, state);
   RegisterVerifyCommand(app, state);
+  RegisterRestoreCommand(app, state);
   RegisterMigrationCommands(app, state);
   RegisterStatusCommands(app, state);
 

@@ -27,6 +27,7 @@ struct CliState {
 void RegisterRdbCommand(CLI::App& app, CliState& state);
 void RegisterSyncCommand(CLI::App& app, CliState& state);
 void RegisterVerifyCommand(CLI::App& app, CliState& state);
+void RegisterRestoreCommand(CLI::App& app, CliState& state);
 void RegisterMigrationCommands(CLI::App& app, CliState& state);  // plan/apply/doctor/...
 void RegisterStatusCommands(CLI::App& app, CliState& state);     // status/events
 

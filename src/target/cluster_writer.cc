@@ -210,6 +210,27 @@ Result<void> ClusterWriter::FlushAll() {
   return {};
 }
 
+Result<std::vector<NodeReply>> ClusterWriter::CallEveryPrimary(
+    const std::vector<std::string>& args) {
+  std::vector<NodeReply> replies;
+  for (size_t p : primaries_) {
+    auto client = ClientOf(p);
+    if (!client) return MakeError(client.error());
+    auto reply = (*client)->Call(args);
+    if (!reply) {
+      nodes_[p].client.reset();
+      return MakeError(LinkFailed(nodes_[p], args.front(), reply.error()));
+    }
+    if (reply->is_error()) {
+      return MakeError(TargetErrc::kRejected, args.front() + " on the cluster node " +
+                                                  nodes_[p].address +
+                                                  " was refused: " + reply->str());
+    }
+    replies.push_back({nodes_[p].address, std::move(*reply)});
+  }
+  return replies;
+}
+
 Result<resp::Reply> ClusterWriter::CallInSlot(int slot, const std::vector<std::string>& args) {
   auto deadline = Clock::now() + redirect_for_;
   bool asking = false;

@@ -48,6 +48,7 @@ class ClusterWriter : public Writer {
   void Close() override;
   Result<std::vector<NodeInfo>> Info(const char* section) override;
   Result<void> FlushAll() override;
+  Result<std::vector<NodeReply>> CallEveryPrimary(const std::vector<std::string>& args) override;
   Result<std::optional<AppliedMarker>> ReadMarker() override;
   Result<void> WriteMarker(const AppliedMarker& marker) override;
   Result<void> DeleteMarkers() override;

@@ -50,6 +50,17 @@ Result<void> StandaloneWriter::FlushAll() {
   return {};
 }
 
+Result<std::vector<NodeReply>> StandaloneWriter::CallEveryPrimary(
+    const std::vector<std::string>& args) {
+  auto reply = admin_.Call(args);
+  if (!reply) return MakeError(reply.error());
+  if (reply->is_error()) {
+    return MakeError(TargetErrc::kRejected, args.front() + " on the target " + target_.Endpoint() +
+                                                " was refused: " + reply->str());
+  }
+  return std::vector<NodeReply>{{target_.Endpoint(), std::move(*reply)}};
+}
+
 Result<std::optional<AppliedMarker>> StandaloneWriter::ReadMarker() {
   auto sel = admin_.Call({"SELECT", "0"});
   if (!sel) return MakeError(sel.error());

@@ -36,6 +36,7 @@
 #include "net/client.h"
 #include "net/cluster_topology.h"
 #include "net/uri.h"
+#include "resp/reply.h"
 #include "target/applied_marker.h"
 #include "target/snapshot_lanes.h"
 #include "target/stream_writer.h"
@@ -46,6 +47,12 @@ namespace kf::target {
 struct NodeInfo {
   std::string endpoint;
   std::string text;
+};
+
+// One primary's reply to a command sent to every primary.
+struct NodeReply {
+  std::string endpoint;
+  resp::Reply reply;
 };
 
 class Writer {
@@ -64,6 +71,9 @@ class Writer {
   virtual Result<std::vector<NodeInfo>> Info(const char* section) = 0;
   // FLUSHALL on every primary.
   virtual Result<void> FlushAll() = 0;
+  // One keyless command on every primary (FUNCTION LIST, FUNCTION FLUSH): the replies in
+  // primary order; an error reply is kRejected naming the node and the command.
+  virtual Result<std::vector<NodeReply>> CallEveryPrimary(const std::vector<std::string>& args) = 0;
 
   virtual Result<std::optional<AppliedMarker>> ReadMarker() = 0;
   // Sets the marker that says which sync holds the target and in which state (a full sync
@@ -111,6 +121,7 @@ class StandaloneWriter : public Writer {
   void Close() override;
   Result<std::vector<NodeInfo>> Info(const char* section) override;
   Result<void> FlushAll() override;
+  Result<std::vector<NodeReply>> CallEveryPrimary(const std::vector<std::string>& args) override;
   Result<std::optional<AppliedMarker>> ReadMarker() override;
   Result<void> WriteMarker(const AppliedMarker& marker) override;
   Result<void> DeleteMarkers() override;

@@ -1,0 +1,201 @@
+// keyferry restore: load an RDB backup file (or standard input) into Valkey, standalone or
+// cluster, through the same snapshot path as sync (sync/restore.h; docs/restore.md).
+//
+//   keyferry restore FILE|- --target URI [--db-map S:D] [--match G] [--exclude G]
+//                    [--on-unsupported fail|skip|drop-field-ttl] [--flush-target]
+//                    [--big-key-threshold N] [--writers N] [--json]
+//
+// Exit 0: every key of the file (less those filtered or skipped, counted in the summary)
+// is on the target and the file's checksum matched. Exit 2: refused before writing (a
+// non-empty or evicting target, bad options) or failed while writing — the target is then
+// emptied again, or, when that fails too, flagged by keyferry's marker; the message says
+// which. SIGINT/SIGTERM stop it the same way (exit 2, target emptied).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/cli_app.h"
+#include "common/clock.h"
+#include "net/uri.h"
+#include "sync/restore.h"
+
+namespace kf::cli {
+namespace {
+
+std::atomic<bool> g_restore_stop{false};
+
+void OnRestoreSignal(int) { g_restore_stop.store(true); }
+
+struct RestoreArgs {
+  std::string file;
+  std::string target;
+  std::vector<std::string> db_map;
+  std::vector<std::string> match;
+  std::vector<std::string> exclude;
+  std::string on_unsupported = "fail";
+  uint64_t big_key_threshold = uint64_t{64} << 20;
+  int writers = 2;
+  bool flush_target = false;
+  bool json = false;
+};
+
+std::string Mebibytes(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// One line: bytes read (of the file's size), keys written, rate, ETA when the size is known.
+std::string RestoreProgressLine(const sync::RestoreProgress& p) {
+  const double elapsed = (UnixMillis() - p.started_ms.load()) / 1000.0;
+  const uint64_t done = p.bytes_read, total = p.total_bytes;
+  const double rate = elapsed > 0 ? done / elapsed : 0;
+  std::string line =
+      "restore  keys " + std::to_string(p.keys_written.load()) + "  " + Mebibytes(done);
+  if (total > 0) {
+    line += " of " + Mebibytes(total);
+    if (rate > 0 && done <= total) {
+      line += "  eta " + std::to_string(static_cast<int>((total - done) / rate)) + "s";
+    }
+  }
+  line += "  " + Mebibytes(static_cast<uint64_t>(rate)) + "/s";
+  return line;
+}
+
+int Fail(const RestoreArgs& args, const std::string& message) {
+  std::fprintf(stderr, "keyferry restore failed: %s\n", message.c_str());
+  if (args.json) {
+    nlohmann::json j = {{"result", "error"}, {"error", message}};
+    std::printf("%s\n", j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
+  }
+  return kExitError;
+}
+
+int RunRestore(const RestoreArgs& args) {
+  auto target = net::Uri::Parse(args.target);
+  if (!target) return Fail(args, "--target: " + target.error().ToString());
+  auto input = source::RdbFileInput::Open(args.file);
+  if (!input) return Fail(args, input.error().ToString());
+  if (input->is_stdin() && ::isatty(STDIN_FILENO)) {
+    return Fail(args,
+                "FILE is - but standard input is a terminal; pipe the backup in, e.g. "
+                "`curl ... | keyferry restore - --target URI`");
+  }
+  sync::RestoreOptions options;
+  options.target = *target;
+  options.db_map = args.db_map;
+  options.match = args.match;
+  options.exclude = args.exclude;
+  options.big_key_threshold = args.big_key_threshold;
+  options.writers = args.writers;
+  options.flush_target = args.flush_target;
+  if (args.on_unsupported == "skip") {
+    options.on_unsupported = sync::OnUnsupported::kSkip;
+  } else if (args.on_unsupported == "drop-field-ttl") {
+    options.on_unsupported = sync::OnUnsupported::kDropFieldTtl;
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnRestoreSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  sync::RestoreProgress progress;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::thread reporter([&] {
+    std::unique_lock lock(mu);
+    int ticks = 0;
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+      ++ticks;
+      if (tty) {
+        std::fprintf(stderr, "\r\033[K%s", RestoreProgressLine(progress).c_str());
+      } else if (ticks % 5 == 0) {
+        std::fprintf(stderr, "%s\n", RestoreProgressLine(progress).c_str());
+      }
+    }
+  });
+  auto result = sync::RestoreRdb(*input, options, &progress, g_restore_stop);
+  {
+    std::lock_guard lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  reporter.join();
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  if (!result) return Fail(args, result.error().ToString());
+
+  const sync::RestoreSummary& s = *result;
+  const double seconds = s.ms / 1000.0;
+  if (args.json) {
+    nlohmann::json j = {{"result", "ok"},
+                        {"source", s.source},
+                        {"target", s.target},
+                        {"rdb_version", s.rdb_version},
+                        {"bytes", s.bytes},
+                        {"keys_written", s.keys_written},
+                        {"keys_skipped", s.keys_skipped},
+                        {"keys_chunked", s.keys_chunked},
+                        {"functions_loaded", s.functions_loaded},
+                        {"checksum_checked", s.checksum_checked},
+                        {"target_flushed", s.target_flushed},
+                        {"ms", s.ms}};
+    std::printf("%s\n", j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
+  }
+  std::fprintf(stderr,
+               "keyferry restore: done in %.1f s: %s (RDB %d, %s) into %s: %llu keys written "
+               "(%llu chunked), %llu skipped, %llu function libraries; %s\n",
+               seconds, s.source.c_str(), s.rdb_version, Mebibytes(s.bytes).c_str(),
+               s.target.c_str(), static_cast<unsigned long long>(s.keys_written),
+               static_cast<unsigned long long>(s.keys_chunked),
+               static_cast<unsigned long long>(s.keys_skipped),
+               static_cast<unsigned long long>(s.functions_loaded),
+               s.checksum_checked ? "the file's CRC64 checksum matched"
+                                  : "the file carries no checksum, so its bytes could not be "
+                                    "checked");
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterRestoreCommand(CLI::App& app, CliState& state) {
+  auto args = std::make_shared<RestoreArgs>();
+  auto* sub = app.add_subcommand("restore",
+                                 "load an RDB backup file (or - for standard input) into Valkey");
+  sub->add_option("file", args->file, "the RDB file, or - to read standard input")->required();
+  sub->add_option("--target", args->target,
+                  "target URI redis://[user:pass@]host:port (any node "
+                  "of a cluster)")
+      ->required();
+  sub->add_option("--db-map", args->db_map, "SRC:DST database mapping (repeatable)");
+  sub->add_option("--match", args->match, "load only keys matching this glob (repeatable)");
+  sub->add_option("--exclude", args->exclude, "skip keys matching this glob (repeatable)");
+  sub->add_option("--on-unsupported", args->on_unsupported,
+                  "what to do with values the target cannot hold")
+      ->check(CLI::IsMember({"fail", "skip", "drop-field-ttl"}))
+      ->capture_default_str();
+  sub->add_option("--big-key-threshold", args->big_key_threshold,
+                  "values above this many bytes are sent as chunked commands")
+      ->capture_default_str();
+  sub->add_option("--writers", args->writers, "target connections (per primary of a cluster)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_flag("--flush-target", args->flush_target,
+                "empty a non-empty target first (otherwise keyferry refuses it)");
+  sub->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
+  sub->callback([&state, args] { state.run = [args] { return RunRestore(*args); }; });
+}
+
+}  // namespace kf::cli
