@@ -34,6 +34,7 @@
 #include "observe/status_server.h"
 #include "sync/checkpoint_path.h"
 #include "sync/cluster_source_sync.h"
+#include "sync/scan_sync.h"
 #include "sync/sync_engine.h"
 
 namespace kf::cli {
@@ -58,6 +59,7 @@ struct SyncArgs {
   bool flush_target = false;
   bool json_progress = false;
   int link_timeout_s = 60;
+  std::string source_mode = "replica";
 };
 
 std::string HumanBytes(double bytes) {
@@ -133,6 +135,13 @@ int RunSync(const SyncArgs& args) {
                    flag, net::Uri::Parse(*text)->ToString().c_str());
       return kExitError;
     }
+  }
+  if (args.source_mode == "scan" && !args.checkpoint.empty()) {
+    std::fprintf(stderr,
+                 "keyferry sync: --checkpoint does not apply to --source-mode scan: a scan sync "
+                 "has no replication offset to resume from and copies everything again from "
+                 "an empty target (docs/scan.md). Remove --checkpoint\n");
+    return kExitError;
   }
   if (!args.checkpoint.empty()) {
     if (auto usable = sync::CheckCheckpointPath(args.checkpoint); !usable) {
@@ -253,7 +262,10 @@ int RunSync(const SyncArgs& args) {
   });
 
   Result<void> result;
-  if (topology) {
+  if (args.source_mode == "scan") {
+    sync::ScanSync scan(options, &stats);
+    result = scan.Run(g_stop);
+  } else if (topology) {
     sync::ClusterSourceSync cluster(options, std::move(*topology), &stats);
     result = cluster.Run(g_stop);
   } else {
@@ -322,6 +334,11 @@ void RegisterSyncCommand(CLI::App& app, CliState& state) {
   sub->add_flag("--flush-target", args->flush_target,
                 "empty a non-empty target first (otherwise keyferry refuses it)");
   sub->add_flag("--json-progress", args->json_progress, "print one JSON object per second");
+  sub->add_option("--source-mode", args->source_mode,
+                  "replica: copy as a replica (PSYNC); scan: SCAN + DUMP and keyspace "
+                  "notifications, for sources that refuse PSYNC (docs/scan.md)")
+      ->check(CLI::IsMember({"replica", "scan"}))
+      ->capture_default_str();
   sub->add_option("--link-timeout", args->link_timeout_s,
                   "seconds of silence after which the source link counts as dropped")
       ->check(CLI::Range(1, 3600))

@@ -246,8 +246,8 @@ SourceFacts CheckSourceNode(const Spec& spec, const Result<net::Uri>& uri, Docto
   if (spec.after_cutover.source != SourceAfterCutover::kKeep)
     probes.push_back({{"SHUTDOWN"}, "DECOMMISSION"});
   CheckPermissions(client, user, "source", probes,
-                   "(a managed service that forbids PSYNC needs the scan source, which is "
-                   "not built yet)",
+                   "(a managed service that forbids PSYNC can be copied by `keyferry sync "
+                   "--source-mode scan`; apply does not take scan mode yet, docs/scan.md)",
                    report);
 
   auto server = client.Call({"INFO", "server"});

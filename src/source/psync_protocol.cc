@@ -102,10 +102,11 @@ Result<ParseStep> PsyncReplyParser::Parse(ByteView data) {
                                                        "\"; keyferry retries after a pause");
   }
   if (line.starts_with("-")) {
-    return MakeError(ReplicationErrc::kPrimaryError,
-                     "the primary refused PSYNC: \"" + std::string(line.substr(1)) +
-                         "\". If this is a managed service that does not allow replication, "
-                         "use the scan source; if it is an ACL, grant +psync +replconf");
+    return MakeError(
+        ReplicationErrc::kPrimaryError,
+        "the primary refused PSYNC: \"" + std::string(line.substr(1)) +
+            "\". If this is a managed service that does not allow replication, "
+            "run keyferry sync with --source-mode scan; if it is an ACL, grant +psync +replconf");
   }
 malformed:
   return MakeError(ReplicationErrc::kMalformedReply,

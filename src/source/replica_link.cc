@@ -24,7 +24,8 @@ Error Refused(const std::string& endpoint, const std::string& step, const std::s
              answer.find("not allowed") != std::string::npos) {
     hint =
         " This source does not allow replication (managed services such as ElastiCache "
-        "disable SYNC/PSYNC); use the scan source instead.";
+        "disable SYNC/PSYNC); run keyferry sync with --source-mode scan, which copies with "
+        "SCAN and DUMP and follows keyspace notifications (docs/scan.md).";
   }
   return Error{make_error_code(ReplicationErrc::kHandshakeRefused),
                "the source " + endpoint + " refused " + step + ": \"" + answer + "\"." + hint};

@@ -8,7 +8,7 @@
 //   PSYNC <replid> <offset> | PSYNC ? -1 — the answer is parsed by PsyncReplyParser.
 // -LOADING / -NOMASTERLINK / -MASTERDOWN answers are retried with backoff (0.1 s doubling
 // to 5 s) until `retry_for` runs out; a refused REPLCONF/PSYNC (ACL, managed service) is
-// kHandshakeRefused with a message naming the missing permission or the scan source.
+// kHandshakeRefused with a message naming the missing permission or scan mode.
 //
 // After Open() the link is a byte pipe: Read() returns what the primary sends (first the
 // bytes that arrived together with the PSYNC answer), SendAck() writes REPLCONF ACK.

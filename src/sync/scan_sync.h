@@ -1,0 +1,58 @@
+// ScanSync: scan mode (`keyferry sync --source-mode scan`; docs/scan.md) for sources that
+// refuse SYNC/PSYNC — managed services, renamed or ACL-denied replication commands.
+//
+// 1. Notifications first: the source's notify-keyspace-events must carry the classes of
+//    kScanNotifyClasses. Read with CONFIG GET; missing classes are added with CONFIG SET
+//    (and the old value set back when the run ends). When CONFIG is refused, a probe
+//    writes one key of each type under "keyferry:scan-probe:<id>:" and waits for their
+//    events; a class that stays silent is named in the error with what to set in the
+//    service's parameter group. Then a connection of its own subscribes to
+//    `__keyspace@*__:*` — before anything is copied, so no change made during the copy
+//    goes unseen.
+// 2. The copy: SCAN over every db the source's INFO keyspace lists; for each batch, DUMP
+//    and PEXPIRETIME (PTTL before Redis 7) pipelined; each answer becomes one record of a
+//    synthetic RDB stream (the payload's type byte, the key, the value, its absolute
+//    expiry) fed to the same rdb::RdbReader → SnapshotSink → target lanes as a replica
+//    sync's snapshot: the same transcoding, big-value chunking, filters, db map, cluster
+//    routing and --on-unsupported rules. Function libraries: FUNCTION DUMP / RESTORE
+//    REPLACE on every target primary.
+// 3. Following: every notified key is put in a set; the set is copied again in batches
+//    (DUMP → RESTORE REPLACE; a key that is gone → DEL on the target, in the key's lane,
+//    after any pending write of it). A key changed while it was being copied is notified
+//    again and copied again, so the target converges on the source's last state.
+// 4. A notification connection that drops loses the events of the gap: scan mode
+//    subscribes again, then copies every key again and deletes the target's keys the
+//    source no longer has (a scan of every target primary), and logs that it did so.
+// 5. `once`: after the copy, a fence (PING <token> on the subscription connection, whose
+//    answer arrives after every notification of a write the source finished before it)
+//    is awaited, the set copied until empty, and the run ends with every lane drained.
+//    A stop request ends it the same way without the fence.
+//
+// What it guarantees (docs/scan.md): while the application writes, the target trails the
+// source by the notified keys not yet copied again; each key ends with the source's value
+// of some moment after its last change. Not covered: FLUSHALL/FLUSHDB/SWAPDB on the source
+// (no per-key events), function changes after the start, a cluster source (refused).
+// The target must be empty at the start (or flush_target); a restarted scan sync copies
+// everything again from an empty target.
+#pragma once
+
+#include <atomic>
+
+#include "common/result.h"
+#include "sync/sync_engine.h"
+
+namespace kf::sync {
+
+class ScanSync {
+ public:
+  ScanSync(SyncOptions options, SyncStats* stats);
+  ~ScanSync();
+  Result<void> Run(const std::atomic<bool>& stop);
+
+ private:
+  struct Impl;
+  SyncOptions options_;
+  SyncStats* stats_;
+};
+
+}  // namespace kf::sync

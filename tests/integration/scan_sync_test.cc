@@ -1,0 +1,194 @@
+// keyferry sync --source-mode scan (issue #12 §2): a source that refuses PSYNC, SYNC and
+// CONFIG (renamed, as a managed service does; the harness cannot pass the empty name on a
+// command line, so they are renamed to names nobody knows) with notify-keyspace-events set
+// in its configuration.
+//  1. replica mode is refused there, and its message points at scan mode;
+//  2. `--once` copies every type, TTLs, stream groups and the function library, equal;
+//  3. live: writers of every type (INCR, RPUSH/LPOP, ZINCRBY, XADD, MULTI, keys with 250 ms
+//     TTLs, DEL) and a hot key written every millisecond run during and after the copy; once
+//     they stop, the target converges to the source (compared key by key), and the stop
+//     ends the sync with exit 0;
+//  4. the notification connection is killed (CLIENT KILL TYPE pubsub) while keys are
+//     deleted and changed: the sync says it re-scans, and the target converges, deletions
+//     included;
+//  5. missing notification classes: named, with what to set, when CONFIG is refused; set by
+//     keyferry and set back afterwards when CONFIG is allowed.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/dataset.h"
+#include "harness/server_process.h"
+#include "harness/subprocess.h"
+
+namespace kf::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A source as a managed service shows it: no replication commands, no CONFIG.
+std::unique_ptr<ServerProcess> StartManagedLikeSource(const std::string& notify = "KEA") {
+  ServerOptions o;
+  o.config = {{"rename-command", "PSYNC kf-test-hidden-psync"},
+              {"rename-command", "SYNC kf-test-hidden-sync"},
+              {"rename-command", "CONFIG kf-test-hidden-config"}};
+  if (!notify.empty()) o.config.push_back({"notify-keyspace-events", notify});
+  return ServerProcess::Start(ServerKind::kRedis, o);
+}
+
+std::vector<std::string> ScanArgs(const ServerProcess& source, const ServerProcess& target,
+                                  std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {KeyferryBinary(), "--log-level", "info",     "sync",
+                                   "--source",       source.uri(),  "--target", target.uri(),
+                                   "--source-mode",  "scan"};
+  for (auto& m : more) args.push_back(std::move(m));
+  return args;
+}
+
+// Waits (at most `limit`) until the two ends hold the same data; the last differences.
+std::vector<std::string> WaitConverged(const ServerProcess& source, const ServerProcess& target,
+                                       milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::vector<std::string> diffs;
+  do {
+    diffs = CanonicalDiff(UriOf(source.uri()), UriOf(target.uri()));
+    if (diffs.empty()) return diffs;
+    std::this_thread::sleep_for(milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return diffs;
+}
+
+TEST(ScanSyncTest, ASourceRefusingPsyncIsCopiedWithScanModeOnce) {
+  auto source = StartManagedLikeSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+
+  Subprocess replica(
+      {KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(), "--once"});
+  EXPECT_EQ(replica.Wait(seconds(60)), 2) << replica.Stderr();
+  EXPECT_NE(replica.Stderr().find("--source-mode scan"), std::string::npos) << replica.Stderr();
+
+  Subprocess scan(ScanArgs(*source, *target, {"--once", "--flush-target"}));
+  ASSERT_EQ(scan.Wait(seconds(60)), 0) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("probing its keyspace notifications"), std::string::npos)
+      << scan.Stderr();
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(source->Call({"KEYS", "keyferry:*"}), "") << "the probe's keys must be gone";
+}
+
+TEST(ScanSyncTest, LiveWritesOfEveryTypeConvergeAndStopEndsWell) {
+  auto source = StartManagedLikeSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()), {.scale = 4});
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+
+  Writer writer(UriOf(source->uri()));
+  std::atomic<bool> hot_stop{false};
+  std::atomic<int> hot_writes{0};
+  std::thread hot([&] {  // one key written every millisecond
+    auto deadline = std::chrono::steady_clock::now() + seconds(20);
+    while (!hot_stop && std::chrono::steady_clock::now() < deadline) {
+      source->Call({"INCR", "hot:counter"});
+      ++hot_writes;
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  });
+  Subprocess scan(ScanArgs(*source, *target));
+  std::this_thread::sleep_for(milliseconds(3000));
+  ASSERT_TRUE(scan.running()) << scan.Stderr();
+  writer.Stop();
+  hot_stop = true;
+  hot.join();
+  EXPECT_EQ(writer.error(), "");
+  EXPECT_GT(writer.writes(), 100u);
+  EXPECT_GT(hot_writes.load(), 100);
+
+  auto diffs = WaitConverged(*source, *target, milliseconds(20000));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(target->Call({"GET", "hot:counter"}), source->Call({"GET", "hot:counter"}));
+  scan.Signal(SIGTERM);
+  EXPECT_EQ(scan.Wait(seconds(30)), 0) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("notified keys copied again"), std::string::npos) << scan.Stderr();
+}
+
+TEST(ScanSyncTest, ACutNotificationConnectionIsFollowedByARescan) {
+  auto source = StartManagedLikeSource();
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  for (int i = 0; i < 200; ++i) source->Call({"SET", "gap:" + std::to_string(i), "before"});
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  Subprocess scan(ScanArgs(*source, *target));
+  ASSERT_TRUE(WaitConverged(*source, *target, milliseconds(20000)).empty()) << scan.Stderr();
+
+  // Cut the subscription, then change and delete keys while it may be down.
+  source->Call({"CLIENT", "KILL", "TYPE", "pubsub"});
+  for (int i = 0; i < 200; ++i) {
+    if (i % 2 == 0) {
+      source->Call({"DEL", "gap:" + std::to_string(i)});
+    } else {
+      source->Call({"SET", "gap:" + std::to_string(i), "after"});
+    }
+  }
+  auto diffs = WaitConverged(*source, *target, milliseconds(20000));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(target->Call({"EXISTS", "gap:0"}), "0");
+  EXPECT_EQ(target->Call({"GET", "gap:1"}), "after");
+  scan.Signal(SIGTERM);
+  EXPECT_EQ(scan.Wait(seconds(30)), 0) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("keyspace notifications were lost"), std::string::npos)
+      << scan.Stderr();
+}
+
+TEST(ScanSyncTest, MissingNotificationClassesAreNamedOrSetAndSetBack) {
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  {
+    // CONFIG refused and notifications off: the error names the classes and the fix.
+    auto source = StartManagedLikeSource("");
+    ASSERT_TRUE(source);
+    source->Call({"SET", "k", "v"});
+    Subprocess scan(ScanArgs(*source, *target, {"--once"}));
+    EXPECT_EQ(scan.Wait(seconds(60)), 2) << scan.Stderr();
+    EXPECT_NE(scan.Stderr().find("lacks the classes \"K"), std::string::npos) << scan.Stderr();
+    EXPECT_NE(scan.Stderr().find("parameter group"), std::string::npos) << scan.Stderr();
+    EXPECT_EQ(target->Call({"DBSIZE"}), "0") << "nothing is copied without notifications";
+    EXPECT_EQ(source->Call({"KEYS", "keyferry:*"}), "");
+  }
+  {
+    // Only some classes, CONFIG refused: exactly the missing ones are named.
+    auto source = StartManagedLikeSource("K$g");
+    ASSERT_TRUE(source);
+    Subprocess scan(ScanArgs(*source, *target, {"--once"}));
+    EXPECT_EQ(scan.Wait(seconds(60)), 2) << scan.Stderr();
+    EXPECT_NE(scan.Stderr().find("lacks the classes \"lshztx\""), std::string::npos)
+        << scan.Stderr();
+  }
+  {
+    // CONFIG allowed: keyferry adds the classes and sets the old value back at the end.
+    auto source = ServerProcess::Start(ServerKind::kRedis);
+    ASSERT_TRUE(source);
+    source->Call({"SET", "k", "v"});
+    Subprocess scan(ScanArgs(*source, *target, {"--once", "--flush-target"}));
+    EXPECT_EQ(scan.Wait(seconds(60)), 0) << scan.Stderr();
+    EXPECT_EQ(target->Call({"GET", "k"}), "v");
+    EXPECT_EQ(source->Call({"CONFIG", "GET", "notify-keyspace-events"}),
+              "notify-keyspace-events\n");
+  }
+}
+
+}  // namespace
+}  // namespace kf::test
