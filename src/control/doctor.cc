@@ -20,6 +20,7 @@
 #include "net/identity_probe.h"
 #include "net/server_info.h"
 #include "sync/cluster_source_sync.h"
+#include "sync/keyspace_events.h"
 
 namespace kf::control {
 namespace {
@@ -239,16 +240,54 @@ SourceFacts CheckSourceNode(const Spec& spec, const Result<net::Uri>& uri, Docto
   facts.reachable = true;
 
   std::string user = uri->user.empty() ? "default" : uri->user;
-  std::vector<Probe> probes = {{{"PSYNC", "?", "-1"}, "FULL_SYNC: the replica link"},
-                               {{"REPLCONF", "ACK", "0"}, "FULL_SYNC: the replica link"},
-                               {{"CLIENT", "PAUSE", "1", "WRITE"}, "PAUSE_WRITES"},
-                               {{"INFO"}, "offsets and checks"}};
+  const bool scan = spec.source.mode == SourceMode::kScan;
+  std::vector<Probe> probes;
+  if (scan) {
+    probes = {{{"SCAN", "0"}, "FULL_SYNC: the scan copy"},
+              {{"DUMP", "k"}, "FULL_SYNC: the scan copy"},
+              {{"PEXPIRETIME", "k"}, "FULL_SYNC: the scan copy"},
+              {{"PSUBSCRIBE", "__keyspace@*__:*"}, "CATCH_UP: keyspace notifications"}};
+  } else {
+    probes = {{{"PSYNC", "?", "-1"}, "FULL_SYNC: the replica link"},
+              {{"REPLCONF", "ACK", "0"}, "FULL_SYNC: the replica link"}};
+  }
+  probes.push_back({{"CLIENT", "PAUSE", "1", "WRITE"}, "PAUSE_WRITES"});
+  probes.push_back({{"INFO"}, "offsets and checks"});
   if (spec.after_cutover.source != SourceAfterCutover::kKeep)
     probes.push_back({{"SHUTDOWN"}, "DECOMMISSION"});
   CheckPermissions(client, user, "source", probes,
-                   "(a managed service that forbids PSYNC can be copied by `keyferry sync "
-                   "--source-mode scan`; apply does not take scan mode yet, docs/scan.md)",
+                   scan ? std::string()
+                        : std::string("(a managed service that forbids PSYNC: set source.mode: "
+                                      "scan, docs/scan.md)"),
                    report);
+  if (scan) {
+    // Scan mode follows changes through keyspace notifications (sync/keyspace_events.h).
+    DoctorCheck notify;
+    notify.name = "source.notifications";
+    auto flags = client.Call({"CONFIG", "GET", "notify-keyspace-events"});
+    if (flags && !flags->is_error() && flags->size() == 2) {
+      const std::string missing = sync::MissingNotifyClasses((*flags)[1].str());
+      if (missing.empty()) {
+        notify.detail = "notify-keyspace-events \"" + (*flags)[1].str() +
+                        "\" carries every class scan mode needs";
+      } else {
+        notify.status = CheckStatus::kWarn;
+        notify.detail =
+            "notify-keyspace-events \"" + (*flags)[1].str() + "\" lacks \"" + missing + "\"";
+        notify.action =
+            "keyferry adds them with CONFIG SET at FULL_SYNC and sets the old value "
+            "back when the live sync ends";
+      }
+    } else {
+      notify.status = CheckStatus::kWarn;
+      notify.detail = "CONFIG GET is refused, so notify-keyspace-events cannot be read";
+      notify.action =
+          "set it to \"KEA\" in the service's parameter group; FULL_SYNC probes "
+          "the classes with a few keys under keyferry:scan-probe: and stops, "
+          "naming the missing ones";
+    }
+    report.checks.push_back(notify);
+  }
 
   auto server = client.Call({"INFO", "server"});
   auto repl = client.Call({"INFO", "replication"});

@@ -32,6 +32,7 @@
 #include "net/server_info.h"
 #include "sync/checkpoint.h"
 #include "sync/cluster_source_sync.h"
+#include "sync/scan_sync.h"
 #include "sync/sync_engine.h"
 #include "target/applied_marker.h"
 #include "target/writer.h"
@@ -62,6 +63,9 @@ constexpr std::string_view kSourceNodesKey = "source.nodes";
 // Stream keys whose consumer groups the stream changed are tracked up to this many, for
 // the in-pause repair of entries-read; beyond it the migration stops before the pause.
 constexpr size_t kMaxStreamGroupKeys = 100000;
+// Scan mode (source.mode: scan) leaves CATCH_UP once at most this many notified keys wait to
+// be copied again: the rest is copied inside the pause (docs/scan.md).
+constexpr uint64_t kScanCatchUpKeys = 1000;
 // Keys the target expired by itself and the source has not confirmed yet, kept for the
 // in-pause reconciliation; beyond it the migration stops before cutover.
 constexpr size_t kMaxTargetExpiries = 1000000;
@@ -262,6 +266,8 @@ class Migration::Impl {
   Phase phase_ = Phase::kPreflight;
   std::unique_ptr<sync::SyncStats> stats_;
   std::unique_ptr<std::atomic<bool>> engine_stop_;
+  // The live sync of source.mode: scan (sync/scan_sync.h); null in replica mode.
+  std::unique_ptr<sync::ScanSync> scan_engine_;
   std::thread engine_thread_;
   std::atomic<bool> engine_finished_{false};
   std::optional<Error> engine_error_;
@@ -378,9 +384,19 @@ Result<void> Migration::Impl::StartEngine() {
   engine_stop_ = std::make_unique<std::atomic<bool>>(false);
   engine_finished_ = false;
   engine_error_.reset();
+  const bool scan = spec_.source.mode == SourceMode::kScan;
+  if (scan && source_cluster_) {
+    return MakeError(ControlErrc::kPhaseFailed,
+                     "source.mode: scan takes one server, and the source " + source->Endpoint() +
+                         " is a cluster node (docs/scan.md); use source.mode: replica");
+  }
+  scan_engine_.reset();
+  if (scan) scan_engine_ = std::make_unique<sync::ScanSync>(o, stats_.get());
   engine_thread_ = std::thread([this, o] {
     Result<void> r;
-    if (source_cluster_) {
+    if (scan_engine_) {
+      r = scan_engine_->Run(*engine_stop_);
+    } else if (source_cluster_) {
       sync::ClusterSourceSync cluster(o, *source_cluster_, stats_.get());
       std::vector<sync::SyncStats*> per_shard;
       for (const auto& s : shard_stats_) per_shard.push_back(s.get());
@@ -529,6 +545,18 @@ Result<void> Migration::Impl::WaitCatchUp() {
   for (;;) {
     if (engine_finished_) return EngineFailure();
     if (StopRequested()) return MakeError(ControlErrc::kAborted, "aborted by the operator");
+    if (scan_engine_) {  // scan mode: no offsets; the notified keys not yet copied again
+      const uint64_t pending = scan_engine_->pending_keys();
+      if (pending <= kScanCatchUpKeys) {
+        SaveProgress();
+        Event(Phase::kCatchUp, EventKind::kFinish,
+              "scan mode: " + std::to_string(pending) + " notified keys not yet copied again",
+              {{"pending_keys", pending}});
+        return {};
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+      continue;
+    }
     auto offsets = SourceOffsets();
     if (offsets) {
       int64_t lag = LagBytes(*offsets);
@@ -693,6 +721,10 @@ Result<void> Migration::Impl::RepairGroups() {
 // not confirmed with a DEL (sync/target_expiries.h) are set to the source's state. Returns
 // them, so that the in-pause check compares them too.
 Result<std::map<int, std::vector<std::string>>> Migration::Impl::ReconcileExpiries() {
+  // Scan mode copies each key whole with its absolute expiry, and a key the source expires
+  // is notified and deleted: a target expiry cannot leave a key without its TTL there, as
+  // a replayed stream command can in replica mode. Nothing to reconcile.
+  if (scan_engine_) return std::map<int, std::vector<std::string>>{};
   // A cluster source runs one engine per shard, each with its own subscriber and set: every
   // one must be complete, and the union is reconciled (a key another shard's engine saw
   // expire is read from its own primary: harmless).
@@ -806,6 +838,24 @@ Result<void> Migration::Impl::Drain() {
   drained_offsets_ = *offsets;
   drained_offset_ = 0;
   for (int64_t o : drained_offsets_) drained_offset_ += o;
+  if (scan_engine_) {
+    // Scan mode: a fence on the notification channel, then every key notified before it
+    // copied again (sync/scan_sync.h). Writes are paused, so that is every write.
+    const uint64_t token = scan_engine_->RequestDrain();
+    auto deadline = Clock::now() + milliseconds(spec_.migration.max_pause_ms * 8 / 10);
+    while (!scan_engine_->Drained(token)) {
+      if (engine_finished_) return EngineFailure();
+      if (Clock::now() > deadline) {
+        return MakeError(ControlErrc::kPhaseFailed,
+                         "scan mode did not copy the keys notified before the pause within 80% "
+                         "of max_pause_ms (" +
+                             std::to_string(spec_.migration.max_pause_ms) +
+                             " ms); writes were resumed. Raise max_pause_ms and apply again");
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    return {};
+  }
   auto drained = [&] {
     for (size_t i = 0; i < engines.size(); ++i) {
       if (engines[i]->applied_offset.load() < drained_offsets_[i]) return false;
@@ -852,7 +902,9 @@ Result<void> Migration::Impl::VerifyFinal() {
   }
   for (size_t i = 0; i < offsets->size(); ++i) {
     const bool moved = i >= drained_offsets_.size() || (*offsets)[i] != drained_offsets_[i];
-    if (moved || i >= engines.size() || engines[i]->applied_offset.load() < (*offsets)[i]) {
+    const bool behind =
+        !scan_engine_ && (i >= engines.size() || engines[i]->applied_offset.load() < (*offsets)[i]);
+    if (moved || behind) {
       return MakeError(ControlErrc::kVerifyMismatch,
                        "the offset of the source " + (*primaries)[i].Endpoint() +
                            " moved during the write pause (" +

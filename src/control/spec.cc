@@ -35,7 +35,7 @@ constexpr uint64_t kMaxBulkBytes = uint64_t{512} << 20;  // Valkey's default pro
 // The keys each section allows. Order is the documented order (used in "known keys" hints).
 constexpr std::string_view kTopKeys[] = {"name",      "state_dir", "source",       "target",
                                          "migration", "cutover",   "after_cutover"};
-constexpr std::string_view kSourceKeys[] = {"uri", "user", "password_env"};
+constexpr std::string_view kSourceKeys[] = {"uri", "user", "password_env", "mode"};
 constexpr std::string_view kTargetKeys[] = {"engine",   "version", "topology",
                                             "provider", "local",   "external"};
 constexpr std::string_view kLocalKeys[] = {"port",         "bind",          "maxmemory",
@@ -541,6 +541,10 @@ void SpecParser::ParseSource(const Fields& top, const YAML::Mark& top_mark, Spec
   }
   if (auto user = User(*fields, "source")) spec->source.user = *user;
   if (auto env = EnvName(*fields, "source")) spec->source.password_env = *env;
+  constexpr std::string_view kModes[] = {"replica", "scan"};
+  if (auto mode = Enum(*fields, "source", "mode", kModes)) {
+    spec->source.mode = *mode == "scan" ? SourceMode::kScan : SourceMode::kReplica;
+  }
 }
 
 void SpecParser::ParseTarget(const Fields& top, const YAML::Mark& top_mark, Spec* spec,
@@ -1218,6 +1222,8 @@ nlohmann::json Spec::ToJson() const {
   j["name"] = name;
   j["state_dir"] = state_dir;
   j["source"] = {{"uri", source.uri}, {"user", source.user}, {"password_env", source.password_env}};
+  // Only when set: a migration journaled before `mode` existed keeps its fingerprint.
+  if (source.mode == SourceMode::kScan) j["source"]["mode"] = "scan";
   nlohmann::json t = {
       {"engine", target.engine},
       {"version", target.version},

@@ -38,10 +38,15 @@ enum class WritePause { kAtCutover, kReadOnly };
 enum class VerifyMode { kFull, kKeys, kSample };
 enum class SourceAfterCutover { kShutdown, kKeep };
 
+// How the live sync reads the source (docs/scan.md): as a replica (PSYNC), or by SCAN +
+// DUMP and keyspace notifications for a source that refuses PSYNC.
+enum class SourceMode { kReplica, kScan };
+
 struct SourceSpec {
   std::string uri;           // redis://host[:port], as written (no password, no db)
   std::string user;          // ACL user; empty: the default user
   std::string password_env;  // environment variable holding the password; empty: none
+  SourceMode mode = SourceMode::kReplica;
 };
 
 // provider: local — keyferry starts valkey-server itself and owns it.

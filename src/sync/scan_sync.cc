@@ -236,6 +236,10 @@ struct ScanSync::Impl {
   uint64_t deleted = 0;
   int64_t evicted_baseline = -1;
 
+  std::atomic<uint64_t>* drain_requested = nullptr;  // ScanSync's, for RequestDrain
+  std::atomic<uint64_t>* drain_done = nullptr;
+  std::atomic<uint64_t>* pending_keys = nullptr;
+
   Impl(const SyncOptions& o, SyncStats* s, const std::atomic<bool>& st)
       : options(o), stats(s), stop(st), subscriber(o.source) {}
 
@@ -651,6 +655,13 @@ struct ScanSync::Impl {
     if (sink->error()) return MakeError(*sink->error());
     auto drained = lanes->Drain();  // hands small rounds to the target now
     if (!drained) return MakeError(drained.error());
+    if (stats->recent_keys.capacity() > 0) {
+      std::vector<std::pair<int, std::string>> written;
+      for (auto& [db, list] : by_db) {
+        for (auto& key : list) written.emplace_back(db, std::move(key));
+      }
+      stats->recent_keys.Add(written);
+    }
     recopied += keys.size();
     stats->commands_applied = recopied;
     return keys.size();
@@ -736,10 +747,23 @@ struct ScanSync::Impl {
     stats->phase = static_cast<int>(SyncPhase::kStream);
     const uint64_t fence = options.once ? subscriber.RequestFence() : 0;
     auto last_tick = Clock::now();
+    uint64_t drain_for = 0;    // the RequestDrain token being served
+    uint64_t drain_fence = 0;  // and the fence sent for it
     for (;;) {
       if (subscriber.lost()) KF_RETURN_IF_ERROR(RecoverLostNotifications());
+      if (const uint64_t want = drain_requested->load(); want > drain_for) {
+        drain_for = want;
+        drain_fence = subscriber.RequestFence();
+      }
       auto copied = FollowRound();
       if (!copied) return MakeError(copied.error());
+      *pending_keys = subscriber.pending();
+      // Every key notified before the fence was taken by an earlier round, copied and
+      // answered (each round drains the lanes), once a round after the fence finds none.
+      if (drain_for > drain_done->load() && subscriber.FenceReached(drain_fence) && *copied == 0 &&
+          subscriber.pending() == 0) {
+        *drain_done = drain_for;
+      }
       if (Clock::now() - last_tick >= milliseconds(1000)) {
         last_tick = Clock::now();
         KF_RETURN_IF_ERROR(Tick());
@@ -764,6 +788,9 @@ ScanSync::~ScanSync() = default;
 
 Result<void> ScanSync::Run(const std::atomic<bool>& stop) {
   Impl impl(options_, stats_, stop);
+  impl.drain_requested = &drain_requested_;
+  impl.drain_done = &drain_done_;
+  impl.pending_keys = &pending_keys_;
   auto result = impl.Run();
   impl.subscriber.Stop();
   impl.RestoreNotifyFlags();

@@ -23,6 +23,8 @@
 // 4. A notification connection that drops loses the events of the gap: scan mode
 //    subscribes again, then copies every key again and deletes the target's keys the
 //    source no longer has (a scan of every target primary), and logs that it did so.
+//    The keys copied again go into stats->recent_keys (when it has a capacity), so apply's
+//    in-pause verify compares the keys written last, as in replica mode.
 // 5. `once`: after the copy, a fence (PING <token> on the subscription connection, whose
 //    answer arrives after every notification of a write the source finished before it)
 //    is awaited, the set copied until empty, and the run ends with every lane drained.
@@ -37,6 +39,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "common/result.h"
 #include "sync/sync_engine.h"
@@ -49,10 +52,21 @@ class ScanSync {
   ~ScanSync();
   Result<void> Run(const std::atomic<bool>& stop);
 
+  // From another thread while Run() follows (apply, inside the write pause): RequestDrain
+  // asks for a fence; Drained(token) turns true once every key notified before the fence
+  // is copied again and answered by the target. With writes paused, that is every
+  // acknowledged write. pending_keys() is the number of notified keys not yet copied.
+  uint64_t RequestDrain() { return ++drain_requested_; }
+  bool Drained(uint64_t token) const { return drain_done_ >= token; }
+  uint64_t pending_keys() const { return pending_keys_; }
+
  private:
   struct Impl;
   SyncOptions options_;
   SyncStats* stats_;
+  std::atomic<uint64_t> drain_requested_{0};
+  std::atomic<uint64_t> drain_done_{0};
+  std::atomic<uint64_t> pending_keys_{0};
 };
 
 }  // namespace kf::sync

@@ -151,9 +151,9 @@ TEST(AppWorkloadTest, CheckFailsAndNamesWhatWasDamaged) {
 // The whole migration under the application: the hook rewrites the endpoint file, Redis is
 // shut down, the application follows to Valkey and writes there a few seconds more; then
 // Valkey must hold exactly what the application was told.
-TEST(AppApplyTest, ApplyUnderTheApplicationKeepsEverythingItWasTold) {
-  auto redis =
-      ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"}}});
+// `source_extra`: more lines of the spec's source section.
+void ApplyUnderTheApplication(ServerOptions redis_options, const std::string& source_extra) {
+  auto redis = ServerProcess::Start(ServerKind::kRedis, redis_options);
   ASSERT_TRUE(redis);
   AppDir app(redis->uri());
   const std::string spec = app.dir() + "/cache.yaml";
@@ -164,9 +164,9 @@ TEST(AppApplyTest, ApplyUnderTheApplicationKeepsEverythingItWasTold) {
                       << "\n"
                          "source:\n"
                          "  uri: redis://127.0.0.1:"
-                      << redis->port()
-                      << "\n"
-                         "target:\n"
+                      << redis->port() << "\n"
+                      << source_extra
+                      << "target:\n"
                          "  engine: valkey\n"
                          "  version: \"8.0\"\n"
                          "  provider: local\n"
@@ -232,6 +232,23 @@ TEST(AppApplyTest, ApplyUnderTheApplicationKeepsEverythingItWasTold) {
   if (paused != std::string::npos) {
     std::cout << journal.substr(paused, journal.find('\n', paused) - paused) << "\n";
   }
+}
+
+TEST(AppApplyTest, ApplyUnderTheApplicationKeepsEverythingItWasTold) {
+  ApplyUnderTheApplication({.config = {{"repl-diskless-sync-delay", "0"}}}, "");
+}
+
+// The same migration from a source that refuses PSYNC, SYNC and CONFIG (renamed, as a
+// managed service does) with notify-keyspace-events set in its configuration: source.mode
+// scan copies it with SCAN + DUMP and follows its keyspace notifications; inside the pause
+// a fence on the notification channel makes sure every acknowledged write is copied
+// (docs/scan.md). The application's check must pass as in replica mode.
+TEST(AppApplyTest, ScanModeApplyUnderTheApplicationKeepsEverythingItWasTold) {
+  ApplyUnderTheApplication({.config = {{"rename-command", "PSYNC kf-test-hidden-psync"},
+                                       {"rename-command", "SYNC kf-test-hidden-sync"},
+                                       {"rename-command", "CONFIG kf-test-hidden-config"},
+                                       {"notify-keyspace-events", "KEA"}}},
+                           "  mode: scan\n");
 }
 
 }  // namespace

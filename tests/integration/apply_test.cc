@@ -831,7 +831,7 @@ TEST(DoctorTest, NamesMissingPermissionsBusySourceAndVanishedTarget) {
     EXPECT_EQ(doctor.Wait(seconds(30)), 1);
     EXPECT_NE(doctor.Stdout().find("+psync"), std::string::npos) << doctor.Stdout();
     EXPECT_NE(doctor.Stdout().find("+replconf"), std::string::npos) << doctor.Stdout();
-    EXPECT_NE(doctor.Stdout().find("--source-mode scan"), std::string::npos) << doctor.Stdout();
+    EXPECT_NE(doctor.Stdout().find("source.mode: scan"), std::string::npos) << doctor.Stdout();
     Subprocess apply({"env", "KF_TEST_PW=pw", KeyferryBinary(), "apply", "-f", dir + "/spec.yaml",
                       "--auto-approve"});
     EXPECT_EQ(apply.Wait(seconds(30)), 1);
