@@ -88,13 +88,17 @@ class SnapshotFramer {
   template <typename OnPayload>
   Result<ParseStep> Parse(ByteView data, OnPayload&& on_payload);
 
-  // Total payload size when the primary announced it ($<len>), else nullopt (diskless).
+  // Total payload size when the primary announced it ($<len>), else nullopt (diskless, or
+  // the header is not read yet). Stays valid once the payload is complete.
   std::optional<uint64_t> announced_size() const {
-    if (mode_ == Mode::kSized) return announced_;
+    if (mode_ == Mode::kSized || (mode_ == Mode::kDone && mark_.empty())) return announced_;
     return std::nullopt;
   }
   uint64_t payload_bytes() const { return delivered_; }
-  bool diskless() const { return mode_ == Mode::kEofMarked; }
+  // True once the header said $EOF:<mark> (and still after the payload is complete).
+  bool diskless() const { return !mark_.empty(); }
+  // True once the header line has been read.
+  bool header_done() const { return mode_ != Mode::kHeader; }
 
  private:
   enum class Mode { kHeader, kSized, kEofMarked, kDone };

@@ -1,4 +1,5 @@
-// SyncEngine: handshake, snapshot, barrier, ordered stream, resume (docs/sync.md).
+// SyncEngine: over a source::ReplicaSession, the snapshot into the target, the barrier, the
+// ordered stream, resume (docs/sync.md).
 #include "sync/sync_engine.h"
 
 #include <spdlog/spdlog.h>
@@ -14,9 +15,9 @@
 #include "net/errc.h"
 #include "net/server_info.h"
 #include "rdb/reader.h"
-#include "resp/command_parser.h"
+#include "resp/command.h"
 #include "resp/encoder.h"
-#include "source/replica_link.h"
+#include "source/replica_session.h"
 #include "sync/checkpoint.h"
 #include "sync/expiry_subscriber.h"
 #include "sync/slot_split.h"
@@ -34,11 +35,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
-
-// How often ACKs go between the end of a full sync and the first byte of the stream, and
-// for how long at most (a source without writes may send nothing for 10 s).
-constexpr milliseconds kStartAckInterval{20};
-constexpr milliseconds kStartAckFor{2000};
 
 // How many times a snapshot is copied again because a cluster target moved slots under it.
 constexpr int kMaxRedirectedSnapshots = 5;
@@ -71,8 +67,12 @@ bool IsTargetLoss(const Error& e) {
   return e.code == make_error_code(target::TargetErrc::kLinkFailed);
 }
 
-Error LinkLost(const std::string& what) {
-  return Error{make_error_code(source::ReplicationErrc::kLinkLost), what};
+// The replica side of the link: the node's protocol, ACKs and timeouts are the session's.
+source::ReplicaSessionOptions ReplicaOptions(const SyncOptions& options) {
+  source::ReplicaSessionOptions ro;
+  ro.link.client.client_name = "keyferry-replica";
+  ro.link_timeout = options.link_timeout;
+  return ro;
 }
 
 }  // namespace
@@ -141,20 +141,15 @@ struct SyncEngine::Session {
   int64_t evicted_baseline = -1;  // the target's evicted_keys when the sync (re)connected
   std::unique_ptr<ExpirySubscriber> expiry_subscriber;  // with track_target_expiries
   int64_t once_target = -1;
-  source::ReplicaLink link;
+  // The source node's replication link: PSYNC, decoding, ACK/GETACK, link timeouts.
+  source::ReplicaSession replica;
   // The target: one server or a cluster (target/writer.h); opened by Prepare().
   std::unique_ptr<target::Writer> writer;
-  Bytes leftover;             // stream bytes that arrived with the end of the snapshot
-  bool track_recent = false;  // stats->recent_keys has a capacity
+  bool track_recent = false;                            // stats->recent_keys has a capacity
   std::vector<std::pair<int, std::string>> written;     // keys of the batch being applied
   bool track_stream_groups = false;                     // stats->stream_group_keys has a capacity
   std::vector<std::pair<int, std::string>> group_keys;  // their stream keys in this batch
   Clock::time_point last_tick = Clock::now();
-  // After a full sync, until the first stream byte: ACKs every kStartAckInterval instead of
-  // every second (see RunStream).
-  bool awaiting_stream = false;
-  Clock::time_point awaiting_since = Clock::now();
-  Clock::time_point last_start_ack = Clock::now();
   net::Client source_admin;  // reads the source's offset for /status
   Clock::time_point next_offset_poll = Clock::now();
 
@@ -163,6 +158,7 @@ struct SyncEngine::Session {
         options(o),
         stats(s),
         stop(st),
+        replica(ReplicaOptions(o)),
         marker_key(o.marker_key.empty() ? std::string(target::kAppliedMarkerKey) : o.marker_key) {}
 
   const std::string marker_key;  // this engine's marker (SyncOptions::marker_key)
@@ -301,19 +297,15 @@ struct SyncEngine::Session {
     return offset;
   }
 
-  // Once a second: ACK the applied offset, write the checkpoint, poll the source's offset.
-  // The poll only feeds /status, so after a failed poll it waits 10 s before the next one
-  // rather than holding up the stream every second.
+  // Once a second: write the checkpoint, check evictions, poll the source's offset (the
+  // ACKs are the replica session's: each forced Tick follows one, see Run). The poll only
+  // feeds /status, so after a failed poll it waits 10 s before the next one rather than
+  // holding up the stream every second.
   Result<void> Tick(bool force) {
     auto now = Clock::now();
     if (!force && now - last_tick < milliseconds(1000)) return {};
     last_tick = now;
     stats->applied_offset = applied;
-    if (link.open() && applied >= 0) {
-      auto acked = link.SendAck(applied);
-      if (!acked)
-        return MakeError(LinkLost("sending REPLCONF ACK failed: " + acked.error().ToString()));
-    }
     KF_RETURN_IF_ERROR(SaveCp());
     KF_RETURN_IF_ERROR(CheckEvictions());
     if (now >= next_offset_poll) {
@@ -334,6 +326,16 @@ struct SyncEngine::Session {
   Result<void> RunStream();
   Result<void> HandleCommand(const resp::Command& cmd, int64_t end,
                              std::vector<target::StreamOp>* batch);
+  // An operation that only moves the applied offset to `end` (PING, REPLCONF, GETACK: bytes
+  // the source counts that change nothing); inside a source transaction only its EXEC
+  // moves the offset, so a batch never ends inside one.
+  target::StreamOp OffsetOnly(int64_t end) const {
+    target::StreamOp op;
+    op.end_offset = in_multi ? -1 : end;
+    op.source_db_after = source_db;
+    op.target_db = db_map.Map(source_db);
+    return op;
+  }
 };
 
 Result<void> SyncEngine::Session::Prepare() {
@@ -579,59 +581,51 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   rdb::ReaderOptions ro;
   ro.big_value_bytes = options.big_key_threshold;
   rdb::RdbReader reader(&sink, ro);
-  source::SnapshotFramer framer;
-  std::vector<uint8_t> buf(256 * 1024);
-  std::optional<Error> feed_error;
+  // The snapshot's events: RDB bytes into the reader (and so the sink and lanes).
+  struct SnapshotEvents : source::ReplicationEvents {
+    rdb::RdbReader* reader;
+    SnapshotSink* sink;
+    SyncStats* stats;
+    bool complete = false;
+    SnapshotEvents(rdb::RdbReader* r, SnapshotSink* k, SyncStats* st)
+        : reader(r), sink(k), stats(st) {}
+    Result<void> OnSnapshotStart(std::optional<uint64_t> announced_size) override {
+      if (announced_size) stats->snapshot_total_bytes = *announced_size;
+      return {};
+    }
+    Result<void> OnSnapshotBytes(ByteView payload) override {
+      auto fed = reader->Feed(payload);
+      stats->snapshot_bytes += payload.size();
+      if (!fed) {
+        return MakeError(fed.error().code, "the snapshot from the source is not a readable RDB: " +
+                                               fed.error().ToString());
+      }
+      if (sink->error()) return MakeError(*sink->error());
+      return {};
+    }
+    Result<void> OnSnapshotEnd(uint64_t) override {
+      complete = true;
+      if (sink->error()) return MakeError(*sink->error());
+      auto finished = reader->Finish();
+      if (!finished) {
+        return MakeError(finished.error().code,
+                         "the snapshot ended early: " + finished.error().ToString());
+      }
+      return {};
+    }
+  } events(&reader, &sink, stats);
   uint64_t keys_before = stats->keys_written;
   uint64_t skipped_before = stats->keys_skipped;
-  auto last_data = Clock::now();
-  bool complete = false;
-  while (!complete) {
+  while (!events.complete) {
     if (stop) {
       return MakeError(SyncErrc::kStopped,
                        "stopped during the snapshot: the target holds a partial copy; run "
                        "the sync again to copy it whole");
     }
-    auto n = link.Read(buf, milliseconds(500));
-    if (!n) {
-      if (n.error().code == make_error_code(net::NetErrc::kTimeout)) {
-        if (Clock::now() - last_data > options.link_timeout) {
-          return MakeError(LinkLost("the source sent nothing for " +
-                                    std::to_string(options.link_timeout.count() / 1000) +
-                                    " s during the snapshot"));
-        }
-        continue;
-      }
-      return MakeError(LinkLost("the link dropped during the snapshot: " + n.error().ToString()));
-    }
-    last_data = Clock::now();
-    ByteView data(buf.data(), *n);
-    while (!data.empty() && !complete) {
-      auto step = framer.Parse(data, [&](ByteView payload) {
-        if (feed_error) return;
-        auto fed = reader.Feed(payload);
-        if (!fed) feed_error = std::move(fed).error();
-        stats->snapshot_bytes += payload.size();
-      });
-      if (!step) return MakeError(std::move(step).error());
-      data = data.subspan(step->consumed);
-      if (auto total = framer.announced_size()) stats->snapshot_total_bytes = *total;
-      if (feed_error) {
-        return MakeError(feed_error->code, "the snapshot from the source is not a readable RDB: " +
-                                               feed_error->ToString());
-      }
-      if (sink.error()) return MakeError(*sink.error());
-      if (step->complete) {
-        complete = true;
-        auto finished = reader.Finish();
-        if (!finished) {
-          return MakeError(finished.error().code,
-                           "the snapshot ended early: " + finished.error().ToString());
-        }
-        leftover.assign(data.begin(), data.end());
-      }
-      if (step->consumed == 0) break;
-    }
+    // Stream bytes that came with the snapshot's end stay in the session for RunStream.
+    auto got = replica.Next(events, milliseconds(500));
+    if (!got) return MakeError(std::move(got).error());
+    if (sink.error()) return MakeError(*sink.error());
     stats->keys_written = keys_before + sink.keys_written();
     stats->keys_skipped = skipped_before + sink.keys_skipped();
   }
@@ -656,17 +650,9 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
 
 Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_t end,
                                                 std::vector<target::StreamOp>* batch) {
-  target::StreamOp op;
-  // Inside a source transaction only its EXEC moves the offset: a batch never ends inside.
-  op.end_offset = in_multi ? -1 : end;
-  op.source_db_after = source_db;
-  op.target_db = db_map.Map(source_db);
+  target::StreamOp op = OffsetOnly(end);
   switch (ClassifyStreamCommand(cmd)) {
-    case StreamAction::kConsume:
-      if (cmd.argc() >= 2 && cmd.ArgEquals(0, "replconf") && cmd.ArgEquals(1, "getack")) {
-        auto acked = link.SendAck(writer->applied_offset());
-        if (!acked) return MakeError(LinkLost("answering GETACK failed"));
-      }
+    case StreamAction::kConsume:  // GETACK never comes here: the replica session answers it
       batch->push_back(std::move(op));
       return {};
     case StreamAction::kDrop:
@@ -831,71 +817,40 @@ Result<void> SyncEngine::Session::HandleCommand(const resp::Command& cmd, int64_
 
 Result<void> SyncEngine::Session::RunStream() {
   stats->phase = static_cast<int>(SyncPhase::kStream);
-  resp::CommandParser parser;
-  int64_t received = applied;
-  std::vector<uint8_t> buf(256 * 1024);
   std::vector<target::StreamOp> batch;
-  auto last_data = Clock::now();
+  // The stream's events: each command (and each GETACK, already answered by the session,
+  // for its offset) becomes operations of the batch.
+  struct StreamEvents : source::ReplicationEvents {
+    Session* session;
+    std::vector<target::StreamOp>* batch;
+    StreamEvents(Session* s, std::vector<target::StreamOp>* b) : session(s), batch(b) {}
+    Result<void> OnCommand(const resp::Command& cmd, int64_t end) override {
+      return session->HandleCommand(cmd, end, batch);
+    }
+    Result<void> OnAckRequest(int64_t end) override {
+      batch->push_back(session->OffsetOnly(end));
+      return {};
+    }
+  } events(this, &batch);
   for (;;) {
     applied = writer->applied_offset();
     stats->applied_offset = applied;
+    replica.set_applied(applied);
     if (stop) return {};
     if (options.once && once_target >= 0 && applied >= once_target) return {};
     KF_RETURN_IF_ERROR(Tick(false));
-    // A diskless primary starts the stream on the first ACK it gets once it has reaped its
-    // RDB child. The ACK sent right after the snapshot can beat that (the child exits a
-    // moment after its last byte), and the primary then holds the stream until the next
-    // ACK: a second later with one ACK a second. So ACK often until the stream flows.
-    if (awaiting_stream && Clock::now() - awaiting_since > kStartAckFor) awaiting_stream = false;
-    if (awaiting_stream && link.open() && applied >= 0 &&
-        Clock::now() - last_start_ack >= kStartAckInterval) {
-      last_start_ack = Clock::now();
-      auto acked = link.SendAck(applied);
-      if (!acked) {
-        return MakeError(LinkLost("sending REPLCONF ACK failed: " + acked.error().ToString()));
-      }
-    }
-    ByteView data;
-    if (!leftover.empty()) {
-      buf.assign(leftover.begin(), leftover.end());
-      if (buf.size() < 256 * 1024) buf.resize(256 * 1024);
-      data = ByteView(buf.data(), leftover.size());
-      leftover.clear();
-    } else {
-      // A short wait: a stop request (apply stops the sync inside the write pause) is seen
-      // within 10 ms.
-      auto n = link.Read(buf, milliseconds(10));
-      if (!n) {
-        if (n.error().code == make_error_code(net::NetErrc::kTimeout)) {
-          if (Clock::now() - last_data > options.link_timeout) {
-            return MakeError(LinkLost("the source sent nothing for " +
-                                      std::to_string(options.link_timeout.count() / 1000) + " s"));
-          }
-          continue;
-        }
-        return MakeError(LinkLost("the replication link dropped: " + n.error().ToString()));
-      }
-      data = ByteView(buf.data(), *n);
-    }
-    awaiting_stream = false;
-    last_data = Clock::now();
     batch.clear();
     if (!carry.empty()) {  // an open source transaction from the last read comes first
       batch = std::move(carry);
       carry.clear();
     }
-    while (!data.empty()) {
-      auto out = parser.Feed(data);
-      data = data.subspan(out.consumed);
-      if (out.malformed()) {
-        return MakeError(source::ReplicationErrc::kProtocol,
-                         "the replication stream from " + options.source.Endpoint() +
-                             " is malformed: " + out.error.message);
-      }
-      if (!out.complete()) break;
-      const resp::Command& cmd = parser.command();
-      received += static_cast<int64_t>(cmd.wire_size());
-      KF_RETURN_IF_ERROR(HandleCommand(cmd, received, &batch));
+    // The commands decoded from one read form one batch. A short wait: a stop request
+    // (apply stops the sync inside the write pause) is seen within 10 ms.
+    auto got = replica.Next(events, milliseconds(10));
+    if (!got) return MakeError(std::move(got).error());
+    if (!*got) {  // nothing came: the open transaction waits on
+      carry = std::move(batch);
+      continue;
     }
     if (in_multi) {  // hold the open transaction back until its EXEC arrives
       carry.assign(std::make_move_iterator(batch.begin() + static_cast<ptrdiff_t>(tx_start)),
@@ -937,8 +892,6 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     stats_->phase = static_cast<int>(SyncPhase::kFailed);
     return prepared;
   }
-  source::ReplicaLinkOptions lo;
-  lo.client.client_name = "keyferry-replica";
   bool ever_connected = false;
   int redirected_snapshots = 0;
   auto reconnect_deadline = Clock::now() + options_.reconnect_for;
@@ -952,7 +905,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
   while (!stop) {
     stats_->phase = static_cast<int>(SyncPhase::kConnecting);
     int64_t next = s.applied >= 0 && !s.replid.empty() ? s.applied + 1 : -1;
-    auto reply = s.link.Open(s.source, lo, s.replid, next);
+    auto reply = s.replica.Open(s.source, s.replid, next);
     if (!reply) {
       const Error& e = reply.error();
       bool retry = ever_connected && IsLinkLoss(e) && Clock::now() < reconnect_deadline;
@@ -1010,7 +963,6 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
       s.source_db = 0;
       s.in_multi = false;
       s.carry.clear();
-      s.leftover.clear();
       // The target now holds (a start of) this sync's copy: say so before writing it, so a
       // crash mid-snapshot is recognised as ours and copied again, never resumed into.
       auto marked = s.WriteMarker(target::MarkerState::kSnapshot, reply->offset);
@@ -1023,14 +975,14 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
         // the slot map they started with, so copy again over the new one.
         spdlog::warn("{}; reading the target's slot map again and copying the snapshot again",
                      snap.error().ToString());
-        s.link.Close();
+        s.replica.Close();
         s.replid.clear();
         auto reconnected = s.writer->Connect();
         if (!reconnected) return fail(std::move(reconnected).error());
         continue;
       }
       if (!snap && IsTargetLoss(snap.error())) {
-        s.link.Close();
+        s.replica.Close();
         auto recovered = s.RecoverTarget(snap.error());
         if (!recovered) return fail(std::move(recovered).error());
         continue;
@@ -1047,7 +999,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
             Clock::now() < reconnect_deadline + options_.reconnect_for) {
           ++stats_->link_drops;
           spdlog::warn("{}; starting over", snap.error().ToString());
-          s.link.Close();
+          s.replica.Close();
           s.replid.clear();
           reconnect_deadline = Clock::now() + options_.reconnect_for;
           continue;
@@ -1058,20 +1010,23 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
         auto offset = s.SourceOffset();
         s.once_target = offset ? *offset : reply->offset;
       }
-      s.awaiting_stream = true;
-      s.awaiting_since = s.last_start_ack = Clock::now();
-      auto ticked = s.Tick(true);  // the first ACK, right after the snapshot is applied
+      // The first ACK, right after the snapshot is applied, then the burst until the stream
+      // flows (ReplicaSession::SnapshotApplied).
+      auto acked = s.replica.SnapshotApplied(s.applied);
+      auto ticked = acked ? s.Tick(true) : acked;
       if (!ticked && !IsLinkLoss(ticked.error())) return fail(std::move(ticked).error());
     } else {
       ++stats_->partial_syncs;
-      if (!reply->replid.empty()) s.replid = reply->replid;
+      s.replid = s.replica.replid();  // the primary's new id, or the one asked for
       s.writer->set_marker_identity(s.migration_id, s.replid);
       spdlog::info("the source continued replication at offset {}", next);
       if (options_.once && s.once_target < 0) {
         auto offset = s.SourceOffset();
         s.once_target = offset ? *offset : next - 1;
       }
-      auto ticked = s.Tick(true);
+      s.replica.set_applied(s.applied);
+      auto acked = s.replica.SendAck();
+      auto ticked = acked ? s.Tick(true) : acked;
       if (!ticked && !IsLinkLoss(ticked.error())) return fail(std::move(ticked).error());
     }
     auto streamed = s.RunStream();
@@ -1083,7 +1038,7 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     if (s.writer->applied_offset() >= 0) s.applied = s.writer->applied_offset();
     s.source_db = s.writer->source_db();
     if (IsTargetLoss(streamed.error())) {
-      s.link.Close();
+      s.replica.Close();
       auto recovered = s.RecoverTarget(streamed.error());
       if (!recovered) return fail(std::move(recovered).error());
       reconnect_deadline = Clock::now() + options_.reconnect_for;
@@ -1093,15 +1048,18 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
     ++stats_->link_drops;
     spdlog::warn("{}; resuming with PSYNC at offset {}", streamed.error().ToString(),
                  s.applied + 1);
-    s.link.Close();
+    s.replica.Close();
     reconnect_deadline = Clock::now() + options_.reconnect_for;
   }
   s.applied = s.writer->applied_offset() >= 0 ? s.writer->applied_offset() : s.applied;
-  auto ticked = s.Tick(true);
-  (void)ticked;
+  s.replica.set_applied(s.applied);
+  if (s.replica.SendAck()) {
+    auto ticked = s.Tick(true);
+    (void)ticked;
+  }
   auto saved = s.SaveCp();
   if (!saved) return fail(std::move(saved).error());
-  s.link.Close();
+  s.replica.Close();
   if (options_.checkpoint_path.empty()) {
     // Nothing can resume this run: the marker would only be a stray key in the target.
     auto removed = s.writer->DeleteMarkers();
