@@ -23,6 +23,7 @@
 #include "sync/slot_split.h"
 #include "sync/stream_command.h"
 #include "sync/sync_errc.h"
+#include "sync/target_checks.h"
 #include "target/applied_marker.h"
 #include "target/snapshot_lanes.h"
 #include "target/stream_writer.h"
@@ -189,13 +190,7 @@ struct SyncEngine::Session {
   }
 
   // The key count of the target (INFO keyspace, every db).
-  Result<uint64_t> TargetKeys() {
-    auto keyspace = writer->Info("keyspace");
-    if (!keyspace) return MakeError(keyspace.error());
-    uint64_t keys = 0;
-    for (const auto& node : *keyspace) keys += net::KeyspaceKeyCount(node.text);
-    return keys;
-  }
+  Result<uint64_t> TargetKeys() { return TargetKeyCount(*writer); }
 
   // A shared target, before a snapshot of this engine's shard: deletes exactly the keys
   // whose slot the shard owns, in the db its source db 0 lands in (a cluster has db 0
@@ -213,42 +208,10 @@ struct SyncEngine::Session {
     return {};
   }
 
-  // evicted_keys from the target's INFO stats (summed over a cluster's primaries); -1 when
-  // it cannot be read.
-  int64_t TargetEvictions() {
-    auto stats_info = writer->Info("stats");
-    if (!stats_info) return -1;
-    int64_t total = 0;
-    for (const auto& node : *stats_info) {
-      int64_t n = -1;
-      std::string v = net::InfoField(node.text, "evicted_keys");
-      std::from_chars(v.data(), v.data() + v.size(), n);
-      if (n < 0) return -1;
-      total += n;
-    }
-    return total;
-  }
+  int64_t TargetEvictions() { return TargetEvictedKeys(*writer); }
 
-  // A target that evicts keys loses data the stream will never send again: refuse one
-  // whose maxmemory-policy can evict before anything is written.
-  Result<void> CheckEvictionPolicy() {
-    auto memory = writer->Info("memory");
-    if (!memory) return MakeError(memory.error());
-    for (const auto& node : *memory) {
-      std::string policy = net::InfoField(node.text, "maxmemory_policy");
-      std::string maxmemory = net::InfoField(node.text, "maxmemory");
-      if (policy.empty() || policy == "noeviction" || maxmemory == "0" || maxmemory.empty()) {
-        continue;
-      }
-      return MakeError(SyncErrc::kTargetDropped,
-                       "the target " + node.endpoint + " has maxmemory " + maxmemory +
-                           " with maxmemory-policy " + policy +
-                           ": it would evict keys keyferry copies, silently losing them. Set "
-                           "`CONFIG SET maxmemory-policy noeviction` on the target (or "
-                           "maxmemory 0) for the migration, and run again");
-    }
-    return {};
-  }
+  // A target that evicts keys loses data the stream will never send again.
+  Result<void> CheckEvictionPolicy() { return RefuseEvictingTarget(*writer); }
 
   // Once a second: the target must not have evicted anything since the sync connected.
   Result<void> CheckEvictions() {
@@ -349,13 +312,9 @@ Result<void> SyncEngine::Session::Prepare() {
   writer->set_marker_key(marker_key);
   writer->set_owned_slots(options.owned_slots);
   KF_RETURN_IF_ERROR(writer->Connect());
-  auto server = writer->Info("server");
-  if (!server) return MakeError(server.error());
-  for (const auto& node : *server) {  // the oldest primary decides what every one can load
-    int version = net::ServerRdbVersion(node.text);
-    if (&node == &server->front() || version < target_rdb_version) target_rdb_version = version;
-  }
-  if (target_rdb_version > 11) target_rdb_version = 11;  // the encoder writes up to 11
+  auto version = TargetRdbVersion(*writer);  // the oldest primary decides, at most 11
+  if (!version) return MakeError(version.error());
+  target_rdb_version = *version;
   if (writer->is_cluster()) landing.set_single_db(writer->Describe());
   KF_RETURN_IF_ERROR(CheckEvictionPolicy());
   if (writer->is_cluster()) {
