@@ -6,7 +6,10 @@
 //                    [--big-key-threshold N] [--writers N] [--json]
 //
 // Exit 0: every key of the file (less those filtered or skipped, counted in the summary)
-// is on the target and the file's checksum matched. Exit 2: refused before writing (a
+// is on the target, the file's checksum matched, and (a file, not standard input, unless
+// --no-verify) the file read again compares equal with the target key by key
+// (verify/rdb_file_compare.h). Exit 1: the restore finished but the comparison found
+// differences (listed). Exit 2: refused before writing (a
 // non-empty or evicting target, bad options) or failed while writing — the target is then
 // emptied again, or, when that fails too, flagged by keyferry's marker; the message says
 // which. SIGINT/SIGTERM stop it the same way (exit 2, target emptied).
@@ -19,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +31,7 @@
 #include "common/clock.h"
 #include "net/uri.h"
 #include "sync/restore.h"
+#include "verify/rdb_file_compare.h"
 
 namespace kf::cli {
 namespace {
@@ -45,6 +50,7 @@ struct RestoreArgs {
   uint64_t big_key_threshold = uint64_t{64} << 20;
   int writers = 2;
   bool flush_target = false;
+  bool no_verify = false;
   bool json = false;
 };
 
@@ -139,6 +145,44 @@ int RunRestore(const RestoreArgs& args) {
 
   const sync::RestoreSummary& s = *result;
   const double seconds = s.ms / 1000.0;
+
+  // The proof: the file read again and compared with the target, key by key. Standard
+  // input cannot be read twice.
+  std::optional<verify::RdbFileCompareReport> compared;
+  std::string verify_note;
+  if (args.no_verify) {
+    verify_note = "not verified (--no-verify)";
+  } else if (input->is_stdin()) {
+    verify_note =
+        "not verified against the file: standard input cannot be read twice (restore from a "
+        "file to have it verified)";
+  } else {
+    auto again = source::RdbFileInput::Open(args.file);
+    if (!again) return Fail(args, "verifying: " + again.error().ToString());
+    verify::RdbFileCompareOptions vo;
+    vo.match = args.match;
+    vo.exclude = args.exclude;
+    vo.db_map = args.db_map;
+    vo.drop_field_ttls = args.on_unsupported == "drop-field-ttl";
+    vo.skip_field_ttl_hashes = args.on_unsupported == "skip";
+    vo.big_value_bytes = args.big_key_threshold;
+    auto report = verify::CompareRdbFileWithTarget(*again, *target, vo);
+    if (!report) {
+      return Fail(args,
+                  "the restore finished, but verifying it failed: " + report.error().ToString() +
+                      ". Run it again, or check the target with keyferry verify");
+    }
+    compared = *report;
+    verify_note = report->equal()
+                      ? "verified: the target holds exactly the file's " +
+                            std::to_string(report->expected_keys) + " keys (" +
+                            std::to_string(report->keys_equal) + " compared by value" +
+                            (report->type_only > 0 ? ", " + std::to_string(report->type_only) +
+                                                         " big ones by type and expiry only"
+                                                   : std::string()) +
+                            ") and its function libraries"
+                      : "DIFFERENCES between the file and the target";
+  }
   if (args.json) {
     nlohmann::json j = {{"result", "ok"},
                         {"source", s.source},
@@ -151,12 +195,19 @@ int RunRestore(const RestoreArgs& args) {
                         {"functions_loaded", s.functions_loaded},
                         {"checksum_checked", s.checksum_checked},
                         {"target_flushed", s.target_flushed},
-                        {"ms", s.ms}};
+                        {"ms", s.ms},
+                        {"verify", verify_note}};
+    if (compared) {
+      j["verify_equal"] = compared->equal();
+      j["verify_differences"] = compared->differences;
+      j["verify_examples"] = compared->examples;
+      if (!compared->equal()) j["result"] = "differences";
+    }
     std::printf("%s\n", j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
   }
   std::fprintf(stderr,
                "keyferry restore: done in %.1f s: %s (RDB %d, %s) into %s: %llu keys written "
-               "(%llu chunked), %llu skipped, %llu function libraries; %s\n",
+               "(%llu chunked), %llu skipped, %llu function libraries; %s; %s\n",
                seconds, s.source.c_str(), s.rdb_version, Mebibytes(s.bytes).c_str(),
                s.target.c_str(), static_cast<unsigned long long>(s.keys_written),
                static_cast<unsigned long long>(s.keys_chunked),
@@ -164,7 +215,18 @@ int RunRestore(const RestoreArgs& args) {
                static_cast<unsigned long long>(s.functions_loaded),
                s.checksum_checked ? "the file's CRC64 checksum matched"
                                   : "the file carries no checksum, so its bytes could not be "
-                                    "checked");
+                                    "checked",
+               verify_note.c_str());
+  if (compared && !compared->equal()) {
+    for (const auto& line : compared->examples) std::fprintf(stderr, "  %s\n", line.c_str());
+    std::fprintf(stderr,
+                 "keyferry restore: the target does not hold exactly what the file holds "
+                 "(%llu differences); something else wrote to it during the restore, or this is "
+                 "a keyferry bug: compare again with keyferry verify, or restore again with "
+                 "--flush-target\n",
+                 static_cast<unsigned long long>(compared->differences));
+    return kExitRefused;
+  }
   return kExitOk;
 }
 
@@ -194,6 +256,8 @@ void RegisterRestoreCommand(CLI::App& app, CliState& state) {
       ->capture_default_str();
   sub->add_flag("--flush-target", args->flush_target,
                 "empty a non-empty target first (otherwise keyferry refuses it)");
+  sub->add_flag("--no-verify", args->no_verify,
+                "skip reading the file again to compare it with the target key by key");
   sub->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
   sub->callback([&state, args] { state.run = [args] { return RunRestore(*args); }; });
 }

@@ -29,6 +29,8 @@
 #include "rdb/canonical.h"
 #include "rdb/reader.h"
 #include "resp/reply.h"
+#include "source/rdb_file_input.h"
+#include "verify/rdb_file_compare.h"
 
 namespace kf::test {
 namespace {
@@ -148,6 +150,8 @@ TEST_P(RestoreFixtureTest, EveryKeyOfTheFileIsOnValkeyAsTheFixtureSays) {
       << restore.Stdout();
   EXPECT_NE(restore.Stdout().find("\"checksum_checked\":true"), std::string::npos)
       << restore.Stdout();
+  // The restore's own proof: the file read again, compared key by key.
+  EXPECT_NE(restore.Stdout().find("\"verify_equal\":true"), std::string::npos) << restore.Stdout();
 
   const std::vector<std::string> got = ReadBackLines(*server_, stem == "redis-6.2-base");
   ASSERT_EQ(got.size(), want.size());
@@ -273,6 +277,58 @@ TEST(RestoreTest, IntoAValkeyClusterEqualsTheServerThatSavedTheFile) {
   EXPECT_EQ(many.Wait(seconds(60)), 2) << many.Stderr();
   EXPECT_NE(many.Stderr().find("--db-map"), std::string::npos) << many.Stderr();
   for (ServerProcess* p : cluster->Primaries()) EXPECT_EQ(p->Call({"DBSIZE"}), "0");
+}
+
+// The comparison restore runs afterwards (verify/rdb_file_compare.h) finds each kind of
+// change made to the target behind the file's back; equal before.
+TEST(RestoreTest, TheComparisonWithTheFileFindsEveryChangeToTheTarget) {
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  const std::string file = FixturePath("valkey-8.0-base", ".rdb");
+  Subprocess restore(RestoreArgs(file, *target, {"--no-verify"}));
+  ASSERT_EQ(restore.Wait(seconds(60)), 0) << restore.Stderr();
+  EXPECT_NE(restore.Stderr().find("not verified (--no-verify)"), std::string::npos);
+  auto compare = [&] {
+    auto input = source::RdbFileInput::Open(file);
+    EXPECT_TRUE(input.has_value());
+    auto report = verify::CompareRdbFileWithTarget(*input, UriOf(target->uri()), {});
+    EXPECT_TRUE(report.has_value()) << (report ? "" : report.error().ToString());
+    return report ? *report : verify::RdbFileCompareReport{};
+  };
+  verify::RdbFileCompareReport before = compare();
+  EXPECT_TRUE(before.equal()) << ::testing::PrintToString(before.examples);
+  EXPECT_GT(before.keys_equal, 1000u);
+
+  // Three keys of db 0 without expiry: one string changed, one deleted, one given a TTL;
+  // one key added; the library flushed.
+  std::vector<std::string> strings, others;
+  for (const auto& line : SplitLines(ReadFileBytes(FixturePath("valkey-8.0-base", ".jsonl")))) {
+    if (line.find("\"key\":") == std::string::npos) continue;
+    auto j = nlohmann::json::parse(line);
+    if (j["db"] != 0 || j["expire_ms"] != -1) continue;
+    std::string hex = j["key"], key;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      key.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    (j["type"] == "string" ? strings : others).push_back(key);
+  }
+  ASSERT_GE(strings.size(), 1u);
+  ASSERT_GE(others.size(), 2u);
+  ASSERT_EQ(target->Call({"SET", strings[0], "changed"}), "OK");
+  ASSERT_EQ(target->Call({"DEL", others[0]}), "1");
+  ASSERT_EQ(target->Call({"PEXPIREAT", others[1], "4102444800000"}), "1");
+  ASSERT_EQ(target->Call({"SET", "not-in-the-file", "x"}), "OK");
+  ASSERT_EQ(target->Call({"FUNCTION", "FLUSH"}), "OK");
+
+  verify::RdbFileCompareReport after = compare();
+  EXPECT_FALSE(after.equal());
+  EXPECT_EQ(after.differences, 3u) << ::testing::PrintToString(after.examples);
+  EXPECT_FALSE(after.functions_equal);
+  EXPECT_EQ(after.target_keys, after.expected_keys) << "one deleted, one added";
+  const std::string all = ::testing::PrintToString(after.examples);
+  EXPECT_NE(all.find("value differs"), std::string::npos) << all;
+  EXPECT_NE(all.find("missing on the target"), std::string::npos) << all;
+  EXPECT_NE(all.find("expiry differs"), std::string::npos) << all;
 }
 
 }  // namespace
