@@ -25,42 +25,11 @@ keys="${KF_BENCH_KEYS:-500000}"
 aggregates="${KF_BENCH_AGGREGATES:-20000}"
 source "$here/bench/lib/servers.sh"
 
-for tool in redis-server redis-cli valkey-server valkey-cli awk /usr/bin/time; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "$tool not found: run scripts/setup.sh first" >&2
-    exit 2
-  fi
-done
-[[ -x "$keyferry" ]] || { echo "keyferry not found at $keyferry (set BUILD_DIR)" >&2; exit 2; }
-
-work="$(mktemp -d /tmp/kf-restore-bench.XXXXXX)"
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-stop_server() {
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
+bench_setup restore redis-server redis-cli valkey-server valkey-cli awk /usr/bin/time
 
 # The file.
 start_server redis "$work/source" --enable-debug-command yes
-[[ "$(redis-cli -p "$SERVER_PORT" DEBUG POPULATE "$keys" key 32)" == OK ]] || { echo "DEBUG POPULATE failed" >&2; exit 1; }
-redis-cli -p "$SERVER_PORT" EVAL "
-  for i = 1, tonumber(ARGV[1]) do
-    local h, l, z = {}, {}, {}
-    for f = 1, 20 do h[#h + 1] = 'f' .. f; h[#h + 1] = 'v' .. i .. ':' .. f end
-    for e = 1, 50 do l[#l + 1] = 'e' .. e end
-    for m = 1, 30 do z[#z + 1] = m * 1.5; z[#z + 1] = 'm' .. m end
-    redis.call('HSET', 'hash:' .. i, unpack(h))
-    redis.call('RPUSH', 'list:' .. i, unpack(l))
-    redis.call('ZADD', 'zset:' .. i, unpack(z))
-  end" 0 "$aggregates" >/dev/null
+populate_mixed "$SERVER_PORT" "$keys" "$aggregates"
 total_keys="$(redis-cli -p "$SERVER_PORT" DBSIZE)"
 redis-cli -p "$SERVER_PORT" SAVE >/dev/null
 file="$work/backup.rdb"
@@ -94,7 +63,6 @@ for r in $(seq 1 "$repeats"); do
   echo "run $r: load ${t} s, restore $(echo "$restore_times" | awk '{print $NF}') s"
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 ml="$(echo "$load_times" | median)"
 mr="$(echo "$restore_times" | median)"
 printf "%-8s %9s %12s\n" what median_s keys/s

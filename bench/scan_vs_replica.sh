@@ -22,35 +22,12 @@ keys="${KF_BENCH_KEYS:-300000}"
 aggregates="${KF_BENCH_AGGREGATES:-10000}"
 source "$here/bench/lib/servers.sh"
 
-for tool in redis-server redis-cli valkey-server valkey-cli awk /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "$tool not found: run scripts/setup.sh first" >&2; exit 2; }
-done
-[[ -x "$keyferry" ]] || { echo "keyferry not found at $keyferry (set BUILD_DIR)" >&2; exit 2; }
-
-work="$(mktemp -d /tmp/kf-scan-bench.XXXXXX)"
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_setup scan redis-server redis-cli valkey-server valkey-cli awk /usr/bin/time
 
 start_server redis "$work/source" --enable-debug-command yes --notify-keyspace-events KEA \
   --repl-diskless-sync-delay 0
 source_port="$SERVER_PORT"
-[[ "$(redis-cli -p "$source_port" DEBUG POPULATE "$keys" key 32)" == OK ]] || { echo "DEBUG POPULATE failed" >&2; exit 1; }
-redis-cli -p "$source_port" EVAL "
-  for i = 1, tonumber(ARGV[1]) do
-    local h, l, z = {}, {}, {}
-    for f = 1, 20 do h[#h + 1] = 'f' .. f; h[#h + 1] = 'v' .. i .. ':' .. f end
-    for e = 1, 50 do l[#l + 1] = 'e' .. e end
-    for m = 1, 30 do z[#z + 1] = m * 1.5; z[#z + 1] = 'm' .. m end
-    redis.call('HSET', 'hash:' .. i, unpack(h))
-    redis.call('RPUSH', 'list:' .. i, unpack(l))
-    redis.call('ZADD', 'zset:' .. i, unpack(z))
-  end" 0 "$aggregates" >/dev/null
+populate_mixed "$source_port" "$keys" "$aggregates"
 total_keys="$(redis-cli -p "$source_port" DBSIZE)"
 echo "source: $total_keys keys"
 
@@ -76,7 +53,6 @@ for r in $(seq 1 "$repeats"); do
   echo "run $r: replica $(echo "${times[replica]}" | awk '{print $NF}') s, scan $(echo "${times[scan]}" | awk '{print $NF}') s"
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 mr="$(echo "${times[replica]}" | median)"
 ms="$(echo "${times[scan]}" | median)"
 printf "%-8s %9s %12s %8s\n" mode median_s keys/s rss_MB

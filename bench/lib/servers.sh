@@ -87,3 +87,51 @@ start_cluster() {
     done
   done
 }
+
+# bench_setup NAME TOOL...: exits 2 naming the first TOOL (or keyferry, from $keyferry)
+# that is missing; then makes the work directory $work (/tmp/kf-NAME-bench.*), the `pids`
+# array, and an EXIT trap that SIGKILLs every server started and removes $work.
+bench_setup() {
+  local name="$1" tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$tool not found: run scripts/setup.sh first" >&2; exit 2; }
+  done
+  [[ -x "$keyferry" ]] || { echo "keyferry not found at $keyferry (set BUILD_DIR)" >&2; exit 2; }
+  work="$(mktemp -d "/tmp/kf-$name-bench.XXXXXX")"
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# stop_server PID: SIGKILL one server started by start_server, and reap it.
+stop_server() {
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# populate_mixed PORT KEYS AGGREGATES: on the Redis at PORT (started with
+# --enable-debug-command yes), KEYS 32-byte strings (DEBUG POPULATE, "key:N") and
+# AGGREGATES each of 20-field hashes, 50-element lists and 30-member zsets.
+populate_mixed() {
+  local port="$1" keys="$2" aggregates="$3"
+  [[ "$(redis-cli -p "$port" DEBUG POPULATE "$keys" key 32)" == OK ]] || { echo "DEBUG POPULATE failed" >&2; return 1; }
+  redis-cli -p "$port" EVAL "
+    for i = 1, tonumber(ARGV[1]) do
+      local h, l, z = {}, {}, {}
+      for f = 1, 20 do h[#h + 1] = 'f' .. f; h[#h + 1] = 'v' .. i .. ':' .. f end
+      for e = 1, 50 do l[#l + 1] = 'e' .. e end
+      for m = 1, 30 do z[#z + 1] = m * 1.5; z[#z + 1] = 'm' .. m end
+      redis.call('HSET', 'hash:' .. i, unpack(h))
+      redis.call('RPUSH', 'list:' .. i, unpack(l))
+      redis.call('ZADD', 'zset:' .. i, unpack(z))
+    end" 0 "$aggregates" >/dev/null
+}
+
+# median: the median of the numbers on stdin (space or newline separated).
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
