@@ -807,9 +807,18 @@ Result<void> Migration::Impl::PauseWrites() {
     KF_RETURN_IF_ERROR(journal_->Set(kPauseStartKey, std::to_string(pause_started_ms_)));
   }
   const int64_t first = UnixMillis();
-  for (const net::Uri& primary : *primaries) {
-    KF_RETURN_IF_ERROR(SourceControl(primary).PauseWrites(max_pause));
+  // Every primary at once (one connection and thread each), so the pauses start together;
+  // a failure on any is the step's failure, and the rollback unpauses them all.
+  std::vector<Result<void>> paused(primaries->size());
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < primaries->size(); ++i) {
+      threads.emplace_back(
+          [&, i] { paused[i] = SourceControl((*primaries)[i]).PauseWrites(max_pause); });
+    }
+    for (auto& t : threads) t.join();
   }
+  for (auto& result : paused) KF_RETURN_IF_ERROR(result);
   if (primaries->size() > 1) {
     const int64_t spread = UnixMillis() - first;
     Event(Phase::kPauseWrites, EventKind::kInfo,
