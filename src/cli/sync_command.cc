@@ -262,7 +262,9 @@ int RunSync(const SyncArgs& args) {
   });
 
   Result<void> result;
-  if (args.source_mode == "scan") {
+  if (args.source_mode == "scan" && topology) {
+    result = sync::RunClusterScanSync(options, *topology, &stats, g_stop);
+  } else if (args.source_mode == "scan") {
     sync::ScanSync scan(options, &stats);
     result = scan.Run(g_stop);
   } else if (topology) {

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "net/client.h"
 #include "net/cluster_probe.h"
+#include "net/cluster_slots.h"
 #include "net/connection.h"
 #include "net/errc.h"
 #include "net/server_info.h"
@@ -25,6 +26,7 @@
 #include "rdb/reader.h"
 #include "resp/encoder.h"
 #include "resp/reply_parser.h"
+#include "sync/cluster_source_sync.h"
 #include "sync/key_filter.h"
 #include "sync/keyspace_events.h"
 #include "sync/snapshot_sink.h"
@@ -257,7 +259,7 @@ struct ScanSync::Impl {
     source_selected = 0;
     auto info = SourceCall({"INFO", "server"});
     if (!info) return MakeError(info.error());
-    if (net::InfoField(info->str(), "redis_mode") == "cluster") {
+    if (net::InfoField(info->str(), "redis_mode") == "cluster" && !shard()) {
       return MakeError(SyncErrc::kBadOption,
                        "the source " + options.source.Endpoint() +
                            " is a cluster node; scan mode copies one server only so far "
@@ -380,7 +382,7 @@ struct ScanSync::Impl {
     auto version = TargetRdbVersion(*writer);
     if (!version) return MakeError(version.error());
     KF_RETURN_IF_ERROR(RefuseEvictingTarget(*writer));
-    auto keys = TargetKeyCount(*writer);
+    auto keys = shard() ? Result<uint64_t>(0) : TargetKeyCount(*writer);
     if (!keys) return MakeError(keys.error());
     if (*keys > 0 && !options.flush_target) {
       return MakeError(SyncErrc::kTargetNotEmpty,
@@ -389,7 +391,7 @@ struct ScanSync::Impl {
                            " keys; scan mode copies into an empty target (it cannot resume). "
                            "Empty it, point keyferry at another one, or pass --flush-target");
     }
-    if (*keys > 0 || options.flush_target) KF_RETURN_IF_ERROR(EmptyTarget(*writer));
+    if (!shard() && (*keys > 0 || options.flush_target)) KF_RETURN_IF_ERROR(EmptyTarget(*writer));
     evicted_baseline = TargetEvictedKeys(*writer);
     target::LaneOptions lo;
     lo.lanes = options.writers;
@@ -439,6 +441,17 @@ struct ScanSync::Impl {
       w.WriteString(code->str());
     }
     return Feed(w.bytes());
+  }
+
+  // One primary of a cluster source (RunClusterScanSync): the target is shared.
+  bool shard() const { return !options.owned_slots.empty(); }
+  bool OwnsKey(std::string_view key) const {
+    if (!shard()) return true;
+    const int slot = net::KeySlot(key);
+    for (const auto& r : options.owned_slots) {
+      if (r.Contains(slot)) return true;
+    }
+    return false;
   }
 
   Result<void> SelectSource(int db) {
@@ -619,7 +632,8 @@ struct ScanSync::Impl {
           cursor = (*page)[0].str();
           std::vector<std::string> keys;
           for (const auto& k : (*page)[1].children()) {
-            if (filter.Accepts(k.str()) && !target::IsAppliedMarkerKey(k.str())) {
+            if (filter.Accepts(k.str()) && !target::IsAppliedMarkerKey(k.str()) &&
+                OwnsKey(k.str())) {
               keys.push_back(k.str());
             }
           }
@@ -643,6 +657,7 @@ struct ScanSync::Impl {
   }
 
   // One round of following: the notified keys, copied again. Returns how many.
+  // (On a cluster primary every notified key is its own.)
   Result<size_t> FollowRound() {
     auto keys = subscriber.Take(kFollowBatch);
     if (keys.empty()) return 0;
@@ -796,6 +811,77 @@ Result<void> ScanSync::Run(const std::atomic<bool>& stop) {
   impl.RestoreNotifyFlags();
   stats_->phase = static_cast<int>(result ? SyncPhase::kDone : SyncPhase::kFailed);
   return result;
+}
+
+Result<void> RunClusterScanSync(const SyncOptions& options, const net::ClusterTopology& topology,
+                                SyncStats* stats, const std::atomic<bool>& stop) {
+  std::vector<ShardSync> shards = PlanShardSyncs(options, topology);
+  if (shards.empty()) {
+    return MakeError(SyncErrc::kClusterNotReady,
+                     "the source cluster has no primary serving slots; nothing to copy");
+  }
+  // The target, checked and emptied once for every engine.
+  {
+    auto opened = target::OpenWriter(options.target);
+    if (!opened) return MakeError(opened.error());
+    target::Writer& writer = **opened;
+    KF_RETURN_IF_ERROR(writer.Connect());
+    auto keys = TargetKeyCount(writer);
+    if (!keys) return MakeError(keys.error());
+    if (*keys > 0 && !options.flush_target) {
+      return MakeError(SyncErrc::kTargetNotEmpty,
+                       "the target " + writer.Describe() + " already holds " +
+                           std::to_string(*keys) +
+                           " keys; scan mode copies into an empty target (it cannot resume). "
+                           "Empty it, point keyferry at another one, or pass --flush-target");
+    }
+    if (*keys > 0 || options.flush_target) KF_RETURN_IF_ERROR(EmptyTarget(writer));
+  }
+  std::string names;
+  for (const auto& s : shards) {
+    names += (names.empty() ? "" : ", ") + s.name + " at " + s.options.source.Endpoint();
+  }
+  spdlog::info("scan mode from a cluster source: {} primaries: {}", shards.size(), names);
+  std::vector<std::unique_ptr<SyncStats>> own(shards.size());
+  std::vector<const SyncStats*> views;
+  for (auto& s : own) {
+    s = std::make_unique<SyncStats>();
+    views.push_back(s.get());
+  }
+  std::atomic<bool> stop_all{false};
+  std::atomic<size_t> done{0};
+  std::mutex mu;
+  std::optional<Error> first_error;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    threads.emplace_back([&, i] {
+      ScanSync engine(shards[i].options, own[i].get());
+      auto result = engine.Run(stop_all);
+      if (!result) {
+        std::lock_guard lock(mu);
+        if (!first_error) {
+          first_error = Error{result.error().code, "shard " + shards[i].name + " (source primary " +
+                                                       shards[i].options.source.Endpoint() +
+                                                       "): " + result.error().ToString()};
+        }
+        stop_all = true;
+      }
+      ++done;
+    });
+  }
+  while (done < shards.size()) {
+    if (stop) stop_all = true;
+    AggregateStats(views, stats);
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  for (auto& t : threads) t.join();
+  AggregateStats(views, stats);
+  if (first_error) {
+    stats->phase = static_cast<int>(SyncPhase::kFailed);
+    return MakeError(std::move(*first_error));
+  }
+  stats->phase = static_cast<int>(SyncPhase::kDone);
+  return {};
 }
 
 }  // namespace kf::sync

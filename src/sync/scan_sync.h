@@ -33,15 +33,24 @@
 // What it guarantees (docs/scan.md): while the application writes, the target trails the
 // source by the notified keys not yet copied again; each key ends with the source's value
 // of some moment after its last change. Not covered: FLUSHALL/FLUSHDB/SWAPDB on the source
-// (no per-key events), function changes after the start, a cluster source (refused).
+// (no per-key events), function changes after the start, a failover or reshard of a
+// cluster source.
 // The target must be empty at the start (or flush_target); a restarted scan sync copies
 // everything again from an empty target.
+//
+// A cluster source (RunClusterScanSync): one ScanSync per primary, each in its own thread,
+// into the one target. Each reads and subscribes on its own primary (SCAN, DUMP and
+// keyspace notifications are local to a node); the target is checked and emptied once,
+// before any starts. An engine's options carry its shard's owned_slots: it then takes a
+// cluster node as its source, leaves the target's emptiness to the orchestrator, and its
+// re-scan after lost notifications deletes only target keys of its own slots.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include "common/result.h"
+#include "net/cluster_topology.h"
 #include "sync/sync_engine.h"
 
 namespace kf::sync {
@@ -68,5 +77,10 @@ class ScanSync {
   std::atomic<uint64_t> drain_done_{0};
   std::atomic<uint64_t> pending_keys_{0};
 };
+
+// Scan mode from a cluster source: every primary (above). The first engine's failure stops
+// the others and is returned naming the shard; `stats` receives the folded numbers.
+Result<void> RunClusterScanSync(const SyncOptions& options, const net::ClusterTopology& topology,
+                                SyncStats* stats, const std::atomic<bool>& stop);
 
 }  // namespace kf::sync

@@ -11,6 +11,9 @@
 //  4. the notification connection is killed (CLIENT KILL TYPE pubsub) while keys are
 //     deleted and changed: the sync says it re-scans, and the target converges, deletions
 //     included;
+//  6. a 3-primary Redis Cluster source: one scan per primary; every type equal after
+//     --once; live INCR/RPUSH on every shard exact, with one primary's subscription cut
+//     while keys of its slots are deleted (its re-scan must not delete other shards' keys);
 //  5. missing notification classes: named, with what to set, when CONFIG is refused; set by
 //     keyferry and set back afterwards when CONFIG is allowed.
 #include <gtest/gtest.h>
@@ -22,9 +25,12 @@
 #include <thread>
 #include <vector>
 
+#include "harness/cluster_counter_writer.h"
+#include "harness/cluster_process.h"
 #include "harness/dataset.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
+#include "net/cluster_slots.h"
 
 namespace kf::test {
 namespace {
@@ -188,6 +194,65 @@ TEST(ScanSyncTest, MissingNotificationClassesAreNamedOrSetAndSetBack) {
     EXPECT_EQ(source->Call({"CONFIG", "GET", "notify-keyspace-events"}),
               "notify-keyspace-events\n");
   }
+}
+
+TEST(ScanSyncTest, AClusterSourceIsScannedOnEveryPrimary) {
+  auto source = ClusterProcess::Start(
+      ServerKind::kRedis, {.primaries = 3, .config = {{"notify-keyspace-events", "KEA"}}});
+  ASSERT_TRUE(source);
+  SeedEveryTypeForCompare(*source);
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  const std::vector<net::Uri> target_nodes = {UriOf(target->uri())};
+
+  std::vector<std::string> once = {KeyferryBinary(), "--log-level", "info",     "sync",
+                                   "--source",       source->uri(), "--target", target->uri(),
+                                   "--source-mode",  "scan",        "--once"};
+  Subprocess first(once);
+  ASSERT_EQ(first.Wait(seconds(60)), 0) << first.Stderr();
+  EXPECT_NE(first.Stderr().find("scan mode from a cluster source: 3 primaries"), std::string::npos)
+      << first.Stderr();
+  auto diffs = CanonicalDiff(source->PrimaryUris(), target_nodes);
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+
+  // Live: counters on every shard, and one primary's subscription cut while keys of its
+  // slots are deleted.
+  ServerProcess* cut = source->OwnerOfSlot(0);
+  std::vector<std::string> doomed;  // keys of the cut primary's slots, deleted in the gap
+  for (int i = 0; i < 200 && doomed.size() < 20; ++i) {
+    const std::string key = "gone:{" + std::to_string(i) + "}";
+    if (source->OwnerOfSlot(net::KeySlot(key)) != cut) continue;
+    cut->Call({"SET", key, "x"});
+    doomed.push_back(key);
+  }
+  ASSERT_EQ(doomed.size(), 20u);
+  std::vector<std::string> live(once.begin(), once.end() - 1);
+  live.push_back("--flush-target");
+  Subprocess scan(live);
+  ClusterCounterWriter writer(source.get());
+  std::this_thread::sleep_for(milliseconds(1500));
+  ASSERT_TRUE(scan.running()) << scan.Stderr();
+  ASSERT_EQ(target->Call({"EXISTS", doomed.front()}), "1");
+  cut->Call({"CLIENT", "KILL", "TYPE", "pubsub"});
+  for (const auto& key : doomed) cut->Call({"DEL", key});
+  std::this_thread::sleep_for(milliseconds(1500));
+  writer.Stop();
+  EXPECT_EQ(writer.error(), "");
+  EXPECT_GT(writer.rounds(), 10u);
+  auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  do {
+    diffs = CanonicalDiff(source->PrimaryUris(), target_nodes);
+    if (diffs.empty()) break;
+    std::this_thread::sleep_for(milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  ExpectCountersExact(*target, writer.acked());
+  EXPECT_EQ(target->Call({"EXISTS", doomed.back()}), "0");
+  scan.Signal(SIGTERM);
+  EXPECT_EQ(scan.Wait(seconds(30)), 0) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("keyspace notifications were lost"), std::string::npos)
+      << scan.Stderr();
 }
 
 }  // namespace
