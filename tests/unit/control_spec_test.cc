@@ -353,8 +353,6 @@ TEST(ControlSpec, BadUrisAreRefused) {
   EXPECT_THAT(m, HasSubstr("t.yaml:2:15: source.uri: bad server URI"));
   m = Refusal("name: a\nsource: {uri: 'redis://h$(rm):1'}\ntarget: {provider: local}\n");
   EXPECT_THAT(m, HasSubstr("which is not a host name or IP"));
-  m = Refusal("name: a\nsource: {uri: 'rediss://h:1'}\ntarget: {provider: local}\n");
-  EXPECT_THAT(m, HasSubstr("TLS (rediss://) is not supported yet"));
 }
 
 TEST(ControlSpec, PasswordEnvMustBeAVariableName) {

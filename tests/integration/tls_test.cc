@@ -1,0 +1,269 @@
+// TLS against real servers: Redis 7.0 and Valkey 8.0 started with a tls-port and
+// certificates the test makes with openssl (harness/test_pki.h). The client over TLS
+// (binary-safe values, a big pipeline, RESP3), every refusal with its text (unknown CA,
+// expired, name mismatch, client certificate required or refused, a plaintext port), the
+// server-name override, the CA directory, the insecure switch, and the deadline model
+// (a read timeout leaves a TLS connection usable; a handshake that never answers times
+// out within the connect deadline).
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include "harness/server_process.h"
+#include "harness/test_pki.h"
+#include "net/client.h"
+#include "net/errc.h"
+
+namespace kf::test {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+class TlsTest : public ::testing::TestWithParam<ServerKind> {
+ protected:
+  void SetUp() override {
+    pki_ = TestPki::Create();
+    ASSERT_TRUE(pki_);
+  }
+  // A server with `pair` as its certificate; client certificates checked against the CA
+  // when auth_clients is "yes".
+  std::unique_ptr<ServerProcess> Start(const CertPair& pair, std::string auth_clients = "no") {
+    ServerOptions options;
+    options.tls = ServerTls{pair.cert, pair.key, pki_->ca_cert(), std::move(auth_clients)};
+    return ServerProcess::Start(GetParam(), std::move(options));
+  }
+  net::Uri TlsUri(const ServerProcess& s) {
+    auto uri = net::Uri::Parse(s.tls_uri());
+    EXPECT_TRUE(uri.has_value());
+    net::Uri out = uri ? *uri : net::Uri{};
+    out.tls.ca_cert = pki_->ca_cert();
+    out.tls.origin = "--source-tls";
+    return out;
+  }
+  // Connects and runs PING; the error text, or "" when it worked.
+  static std::string ConnectError(const net::Uri& uri, net::NetErrc expected) {
+    net::Client client;
+    auto connected = client.Connect(uri);
+    if (connected) {
+      auto ping = client.Call({"PING"});
+      if (ping && ping->str() == "PONG") {
+        ADD_FAILURE() << "connecting to " << uri.ToString() << " worked; expected a refusal";
+        return "";
+      }
+      if (ping) return "PING answered " + ping->ToString();
+      EXPECT_EQ(ping.error().code, make_error_code(expected)) << ping.error().message;
+      return ping.error().message;
+    }
+    EXPECT_EQ(connected.error().code, make_error_code(expected)) << connected.error().message;
+    return connected.error().message;
+  }
+  static void ExpectPing(const net::Uri& uri) {
+    net::Client client;
+    auto connected = client.Connect(uri);
+    ASSERT_TRUE(connected.has_value()) << connected.error().message;
+    auto ping = client.Call({"PING"});
+    ASSERT_TRUE(ping.has_value()) << ping.error().message;
+    EXPECT_EQ(ping->str(), "PONG");
+  }
+
+  std::unique_ptr<TestPki> pki_;
+};
+
+TEST_P(TlsTest, ClientWorksOverTls) {
+  auto s = Start(pki_->server());
+  ASSERT_TRUE(s);
+  net::Client c;
+  net::ClientOptions options;
+  options.resp3 = true;
+  options.client_name = "kf-tls-test";
+  auto ok = c.Connect(TlsUri(*s), options);
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+
+  std::string big(3 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 991) big[i] = static_cast<char>(i % 256);
+  auto set = c.Call({"SET", "big", big});
+  ASSERT_TRUE(set.has_value()) << set.error().message;
+  auto get = c.Call({"GET", "big"});
+  ASSERT_TRUE(get.has_value()) << get.error().message;
+  EXPECT_EQ(get->str(), big);
+
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < 10000; ++i) {
+    commands.push_back({"SET", "k" + std::to_string(i), std::to_string(i)});
+  }
+  auto replies = c.CallPipelined(commands);
+  ASSERT_TRUE(replies.has_value()) << replies.error().message;
+  ASSERT_EQ(replies->size(), 10000u);
+  EXPECT_TRUE(replies->back().IsOk());
+  // The server saw it all, and saw it over TLS (its plaintext port answers the harness).
+  EXPECT_EQ(s->Call({"DBSIZE"}), "10001");
+  EXPECT_EQ(s->Call({"GET", "k9999"}), "9999");
+  EXPECT_THAT(s->Call({"CLIENT", "LIST"}), HasSubstr("name=kf-tls-test"));
+}
+
+TEST_P(TlsTest, UnknownCaIsRefusedAndInsecureSkipsTheCheck) {
+  auto s = Start(pki_->other_server());
+  ASSERT_TRUE(s);
+  net::Uri uri = TlsUri(*s);
+  std::string m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("TLS handshake with 127.0.0.1:" + std::to_string(s->tls_port())));
+  EXPECT_THAT(m, HasSubstr("is not signed by a CA keyferry trusts"));
+  EXPECT_THAT(m, HasSubstr("CN=unrelated test CA"));
+  EXPECT_THAT(m, HasSubstr("the CA in " + pki_->ca_cert() + " (--source-tls-ca-cert)"));
+
+  // The right CA makes it pass; so does a hashed CA directory.
+  uri.tls.ca_cert = pki_->other_ca_cert();
+  ExpectPing(uri);
+  auto good = Start(pki_->server());
+  ASSERT_TRUE(good);
+  net::Uri by_dir = TlsUri(*good);
+  by_dir.tls.ca_cert.clear();
+  by_dir.tls.ca_dir = pki_->ca_dir();
+  ExpectPing(by_dir);
+
+  // Insecure: no check at all, the connection is still encrypted.
+  net::Uri insecure = TlsUri(*s);
+  insecure.tls.insecure = true;
+  ExpectPing(insecure);
+}
+
+TEST_P(TlsTest, ExpiredCertificateIsRefused) {
+  auto s = Start(pki_->expired_server());
+  ASSERT_TRUE(s);
+  std::string m = ConnectError(TlsUri(*s), net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("(CN=keyferry expired server) expired on "));
+  EXPECT_THAT(m, HasSubstr("(expired certificate)"));
+}
+
+TEST_P(TlsTest, NameMismatchIsRefusedAndServerNameOverrides) {
+  auto s = Start(pki_->wrong_name_server());
+  ASSERT_TRUE(s);
+  net::Uri uri = TlsUri(*s);
+  std::string m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("is for elsewhere.example, not for 127.0.0.1 (name mismatch)"));
+  EXPECT_THAT(m, HasSubstr("--source-tls-server-name"));
+  uri.tls.server_name = "elsewhere.example";
+  ExpectPing(uri);
+  uri.tls.server_name = "other.example";
+  m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("not for other.example (name mismatch)"));
+  // A host name is checked as a name: the server's certificate holds localhost.
+  auto good = Start(pki_->server());
+  ASSERT_TRUE(good);
+  net::Uri by_name = TlsUri(*good);
+  by_name.host = "localhost";
+  ExpectPing(by_name);
+}
+
+TEST_P(TlsTest, MutualTlsNeedsAClientCertificateTheServerTrusts) {
+  auto s = Start(pki_->server(), "yes");
+  ASSERT_TRUE(s);
+  net::Uri uri = TlsUri(*s);
+  std::string m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("client certificate required"));
+  EXPECT_THAT(m, HasSubstr("--source-tls-cert FILE and --source-tls-key FILE"));
+
+  uri.tls.cert = pki_->other_client().cert;
+  uri.tls.key = pki_->other_client().key;
+  m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("the server refused keyferry's client certificate " +
+                           pki_->other_client().cert));
+
+  uri.tls.cert = pki_->client().cert;
+  uri.tls.key = pki_->client().key;
+  ExpectPing(uri);
+
+  // A key that is not the certificate's, and a missing file, are named before connecting.
+  uri.tls.key = pki_->other_client().key;
+  m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("does not belong to the client certificate"));
+  uri.tls.key = pki_->dir() + "/missing.key";
+  m = ConnectError(uri, net::NetErrc::kTlsFailed);
+  EXPECT_THAT(m, HasSubstr("cannot use the private key " + pki_->dir() + "/missing.key"));
+  EXPECT_THAT(m, HasSubstr("(--source-tls-key)"));
+}
+
+// A plaintext port waits for a command line and never answers a TLS hello: the handshake
+// times out within the connect deadline, and the text says what the port may be.
+TEST_P(TlsTest, PlaintextPortIsToldApart) {
+  auto s = Start(pki_->server());
+  ASSERT_TRUE(s);
+  net::Uri uri = TlsUri(*s);
+  uri.port = s->port();  // the plaintext port
+  net::ClientOptions options;
+  options.connect_timeout = milliseconds(1000);
+  net::Client client;
+  auto start = Clock::now();
+  auto connected = client.Connect(uri, options);
+  ASSERT_FALSE(connected.has_value());
+  EXPECT_LT(Clock::now() - start, milliseconds(3000));
+  EXPECT_EQ(connected.error().code, make_error_code(net::NetErrc::kTimeout));
+  EXPECT_THAT(connected.error().message, HasSubstr("TLS handshake with 127.0.0.1:"));
+  EXPECT_THAT(connected.error().message, HasSubstr("this port may not speak TLS"));
+  EXPECT_THAT(connected.error().message, HasSubstr("use redis://"));
+}
+
+TEST_P(TlsTest, ReadTimeoutKeepsTheTlsConnectionUsable) {
+  auto s = Start(pki_->server());
+  ASSERT_TRUE(s);
+  net::Uri uri = TlsUri(*s);
+  net::Connection conn;
+  auto ok = conn.Connect(uri.host, uri.port, milliseconds(5000), uri.tls);
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  ASSERT_TRUE(conn.is_tls());
+  // BLPOP on a missing key answers after its 0.5 s timeout.
+  std::string blpop = "*3\r\n$5\r\nBLPOP\r\n$7\r\nmissing\r\n$3\r\n0.5\r\n";
+  ASSERT_TRUE(conn.WriteAll(AsBytes(blpop), milliseconds(2000)).has_value());
+  uint8_t buf[64];
+  auto early = conn.ReadSome(buf, milliseconds(100));
+  ASSERT_FALSE(early.has_value());
+  EXPECT_EQ(early.error().code, make_error_code(net::NetErrc::kTimeout));
+  EXPECT_TRUE(conn.is_open());
+  auto later = conn.ReadSome(buf, milliseconds(5000));
+  ASSERT_TRUE(later.has_value()) << later.error().message;
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), *later), "*-1\r\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, TlsTest,
+                         ::testing::Values(ServerKind::kRedis, ServerKind::kValkey),
+                         [](const auto& info) {
+                           return info.param == ServerKind::kRedis ? "Redis" : "Valkey";
+                         });
+
+// A listener that accepts TCP (the kernel's backlog) but never speaks: the handshake must
+// end within the connect deadline, as a timeout that names the TLS handshake.
+TEST(TlsDeadlineTest, SilentServerTimesOutInTheHandshake) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  net::TlsOptions tls;
+  tls.enabled = true;
+  net::Connection conn;
+  auto start = Clock::now();
+  auto r = conn.Connect("127.0.0.1", ntohs(addr.sin_port), milliseconds(300), tls);
+  auto took = Clock::now() - start;
+  ::close(fd);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, make_error_code(net::NetErrc::kTimeout));
+  EXPECT_THAT(r.error().message, HasSubstr("TLS handshake with 127.0.0.1:"));
+  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_FALSE(conn.is_open());
+}
+
+}  // namespace
+}  // namespace kf::test
