@@ -4,7 +4,9 @@
 // expired, name mismatch, client certificate required or refused, a plaintext port), the
 // server-name override, the CA directory, the insecure switch, and the deadline model
 // (a read timeout leaves a TLS connection usable; a handshake that never answers times
-// out within the connect deadline).
+// out within the connect deadline). Then the commands over TLS: sync Redis -> Valkey with
+// mutual TLS and a replica link killed on the source (CLIENT KILL TYPE replica) that
+// resumes with PSYNC; verify with its refusals and the insecure warning.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,8 +17,11 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
+#include "harness/dataset.h"
 #include "harness/server_process.h"
+#include "harness/subprocess.h"
 #include "harness/test_pki.h"
 #include "net/client.h"
 #include "net/errc.h"
@@ -25,7 +30,9 @@ namespace kf::test {
 namespace {
 
 using std::chrono::milliseconds;
+using std::chrono::seconds;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 
 class TlsTest : public ::testing::TestWithParam<ServerKind> {
@@ -263,6 +270,133 @@ TEST(TlsDeadlineTest, SilentServerTimesOutInTheHandshake) {
   EXPECT_THAT(r.error().message, HasSubstr("TLS handshake with 127.0.0.1:"));
   EXPECT_LT(took, milliseconds(2000));
   EXPECT_FALSE(conn.is_open());
+}
+
+// ---------------------------------------------------------------------------------------
+// The commands over TLS (the keyferry binary).
+
+class TlsCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = TestPki::Create();
+    ASSERT_TRUE(pki_);
+  }
+  std::unique_ptr<ServerProcess> Start(
+      ServerKind kind, std::string auth_clients,
+      std::vector<std::pair<std::string, std::string>> config = {}) {
+    ServerOptions options;
+    options.config = std::move(config);
+    options.tls = ServerTls{pki_->server().cert, pki_->server().key, pki_->ca_cert(),
+                            std::move(auth_clients)};
+    return ServerProcess::Start(kind, std::move(options));
+  }
+  // --<end>-tls-ca-cert and, with `client`, the client certificate and key.
+  std::vector<std::string> Flags(const std::string& end, bool client) const {
+    std::vector<std::string> f = {"--" + end + "-tls-ca-cert", pki_->ca_cert()};
+    if (client) {
+      f.insert(f.end(), {"--" + end + "-tls-cert", pki_->client().cert, "--" + end + "-tls-key",
+                         pki_->client().key});
+    }
+    return f;
+  }
+  static std::vector<std::string> Cat(std::vector<std::string> a,
+                                      const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  std::unique_ptr<TestPki> pki_;
+};
+
+TEST_F(TlsCommandTest, SyncOverMutualTlsResumesAfterTheReplicaIsKilled) {
+  auto source = Start(ServerKind::kRedis, "yes",
+                      {{"repl-diskless-sync-delay", "0"}, {"repl-backlog-size", "64mb"}});
+  auto target = Start(ServerKind::kValkey, "no");
+  ASSERT_TRUE(source && target);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  Subprocess sync(Cat(
+      Cat({KeyferryBinary(), "sync", "--source", source->tls_uri(), "--target", target->tls_uri()},
+          Flags("source", true)),
+      Flags("target", false)));
+  ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 60000)) << sync.Stderr();
+  // Cut the link on the source's side: the source drops its replica client, over TLS.
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(source->Call({"CLIENT", "KILL", "TYPE", "replica"}), "1");
+    for (int i = 0; i < 200; ++i) {
+      source->Call({"SET", "after-cut-" + std::to_string(round) + "-" + std::to_string(i),
+                    std::to_string(i)});
+    }
+    ASSERT_TRUE(WaitForReplicaCaughtUp(UriOf(source->uri()), 60000)) << sync.Stderr();
+  }
+  sync.Signal(SIGTERM);
+  ASSERT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
+  EXPECT_EQ(source->InfoField("stats", "sync_full"), "1");
+  EXPECT_GE(std::stoi(source->InfoField("stats", "sync_partial_ok")), 2) << sync.Stderr();
+  auto diffs = CanonicalDiff(UriOf(source->uri()), UriOf(target->uri()));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(target->Call({"GET", "after-cut-1-199"}), "199");
+}
+
+TEST_F(TlsCommandTest, SyncAndVerifyRefuseWhatTheyCannotTrust) {
+  auto source = Start(ServerKind::kRedis, "yes");
+  auto target = Start(ServerKind::kValkey, "no");
+  ASSERT_TRUE(source && target);
+  // No client certificate for a server that requires one.
+  Subprocess no_cert(Cat(Cat({KeyferryBinary(), "sync", "--once", "--source", source->tls_uri(),
+                              "--target", target->tls_uri()},
+                             Flags("source", false)),
+                         Flags("target", false)));
+  EXPECT_EQ(no_cert.Wait(seconds(60)), 2);
+  EXPECT_THAT(no_cert.Stderr(), HasSubstr("client certificate required"));
+  EXPECT_THAT(no_cert.Stderr(), HasSubstr("--source-tls-cert FILE and --source-tls-key FILE"));
+  // The wrong CA for the target.
+  Subprocess wrong_ca(Cat({KeyferryBinary(), "verify", "--source", source->tls_uri(), "--target",
+                           target->tls_uri(), "--target-tls-ca-cert", pki_->other_ca_cert()},
+                          Flags("source", true)));
+  EXPECT_EQ(wrong_ca.Wait(seconds(60)), 2);
+  EXPECT_THAT(wrong_ca.Stderr(), HasSubstr("(unknown CA)"));
+  EXPECT_THAT(wrong_ca.Stderr(), HasSubstr("--target-tls-ca-cert"));
+  // TLS flags for a plaintext URI; a certificate without its key; insecure with a CA.
+  Subprocess plain({KeyferryBinary(), "verify", "--source", source->uri(), "--target",
+                    target->tls_uri(), "--source-tls-ca-cert", pki_->ca_cert()});
+  EXPECT_EQ(plain.Wait(seconds(30)), 2);
+  EXPECT_THAT(plain.Stderr(), HasSubstr("--source-tls-* flags are given but --source"));
+  EXPECT_THAT(plain.Stderr(), HasSubstr("write rediss://"));
+  Subprocess half({KeyferryBinary(), "sync", "--source", source->tls_uri(), "--target",
+                   target->tls_uri(), "--source-tls-cert", pki_->client().cert});
+  EXPECT_EQ(half.Wait(seconds(30)), 2);
+  EXPECT_THAT(half.Stderr(), HasSubstr("is given without --source-tls-key"));
+  Subprocess both({KeyferryBinary(), "verify", "--source", source->tls_uri(), "--target",
+                   target->tls_uri(), "--target-tls-insecure", "--target-tls-ca-cert",
+                   pki_->ca_cert()});
+  EXPECT_EQ(both.Wait(seconds(30)), 2);
+  EXPECT_THAT(both.Stderr(), HasSubstr("--target-tls-insecure skips the certificate check"));
+}
+
+TEST_F(TlsCommandTest, VerifyOverTlsAndTheInsecureSwitchIsLoud) {
+  auto source = Start(ServerKind::kRedis, "yes");
+  auto target = Start(ServerKind::kValkey, "no");
+  ASSERT_TRUE(source && target);
+  for (auto* s : {source.get(), target.get()}) {
+    s->Call({"SET", "a", "1"});
+    s->Call({"HSET", "h", "f", "v"});
+  }
+  Subprocess equal(Cat(Cat({KeyferryBinary(), "verify", "--source", source->tls_uri(), "--target",
+                            target->tls_uri()},
+                           Flags("source", true)),
+                       Flags("target", false)));
+  EXPECT_EQ(equal.Wait(seconds(60)), 0) << equal.Stderr();
+  EXPECT_THAT(equal.Stdout(), Not(HasSubstr("INSECURE")));
+  target->Call({"SET", "a", "2"});
+  Subprocess insecure(Cat({KeyferryBinary(), "verify", "--json", "--source", source->tls_uri(),
+                           "--target", target->tls_uri(), "--target-tls-insecure"},
+                          Flags("source", true)));
+  EXPECT_EQ(insecure.Wait(seconds(60)), 1) << insecure.Stderr();
+  EXPECT_THAT(insecure.Stderr(), HasSubstr("WARNING: TLS to the target 127.0.0.1:" +
+                                           std::to_string(target->tls_port()) + " is INSECURE"));
+  EXPECT_THAT(insecure.Stdout(), HasSubstr("\"warnings\""));
+  EXPECT_THAT(insecure.Stdout(), HasSubstr("--target-tls-insecure"));
 }
 
 }  // namespace
