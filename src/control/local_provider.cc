@@ -69,6 +69,7 @@ bool ConnectLocal(const LocalServer& server, net::Client& client, milliseconds c
     uri.password = server.password;
     uri.has_password = true;
   }
+  uri.tls = server.tls;
   net::ClientOptions options;
   options.connect_timeout = connect_timeout;
   options.io_timeout = io_timeout;
@@ -123,6 +124,7 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   server.bind = config.bind;
   server.dir = config.dir;
   server.password = config.password;
+  server.tls = config.tls;
   if (config.port > 0 && !PortFree(config.bind, config.port)) {
     return MakeError(ControlErrc::kProvisionFailed,
                      "port " + std::to_string(config.port) + " on " + config.bind +
@@ -133,9 +135,10 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   std::string pidfile = config.dir + "/valkey.pid";
   std::string logfile = config.dir + "/valkey.log";
   std::filesystem::remove(pidfile, ec);
+  // With TLS the chosen port is the TLS port and nothing listens in plaintext.
   std::vector<std::string> args = {config.binary,
                                    "--port",
-                                   std::to_string(server.port),
+                                   config.tls.enabled ? "0" : std::to_string(server.port),
                                    "--bind",
                                    config.bind,
                                    "--dir",
@@ -148,6 +151,14 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
                                    "yes",
                                    "--protected-mode",
                                    "no"};
+  if (config.tls.enabled) {
+    args.insert(args.end(), {"--tls-port", std::to_string(server.port), "--tls-cert-file",
+                             config.tls.cert, "--tls-key-file", config.tls.key});
+    if (!config.tls.ca_cert.empty())
+      args.insert(args.end(), {"--tls-ca-cert-file", config.tls.ca_cert});
+    if (!config.tls.ca_dir.empty())
+      args.insert(args.end(), {"--tls-ca-cert-dir", config.tls.ca_dir});
+  }
   if (config.persistence == "aof") {
     args.insert(args.end(), {"--appendonly", "yes", "--save", ""});
   } else if (config.persistence == "rdb") {

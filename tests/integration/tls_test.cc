@@ -6,7 +6,8 @@
 // (a read timeout leaves a TLS connection usable; a handshake that never answers times
 // out within the connect deadline). Then the commands over TLS: sync Redis -> Valkey with
 // mutual TLS and a replica link killed on the source (CLIENT KILL TYPE replica) that
-// resumes with PSYNC; verify with its refusals and the insecure warning.
+// resumes with PSYNC; verify with its refusals and the insecure warning; doctor and apply
+// from a TLS source into a local Valkey that keyferry starts with TLS.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -397,6 +400,80 @@ TEST_F(TlsCommandTest, VerifyOverTlsAndTheInsecureSwitchIsLoud) {
                                            std::to_string(target->tls_port()) + " is INSECURE"));
   EXPECT_THAT(insecure.Stdout(), HasSubstr("\"warnings\""));
   EXPECT_THAT(insecure.Stdout(), HasSubstr("--target-tls-insecure"));
+}
+
+// A spec in a temp dir: a TLS source and a local Valkey target that keyferry starts with
+// TLS (target.local.tls), relative certificate paths (copied next to the spec).
+TEST_F(TlsCommandTest, DoctorAndApplyFromATlsSourceIntoALocalTlsTarget) {
+  auto source = Start(ServerKind::kRedis, "yes", {{"repl-diskless-sync-delay", "0"}});
+  ASSERT_TRUE(source);
+  SeedEveryType(UriOf(source->uri()));
+  ASSERT_FALSE(HasFatalFailure());
+  std::string dir = MakeTempDir("kf-tls-apply-");
+  ASSERT_FALSE(dir.empty());
+  std::filesystem::create_directories(dir + "/certs");
+  for (const std::string& f : {pki_->ca_cert(), pki_->client().cert, pki_->client().key,
+                               pki_->server().cert, pki_->server().key}) {
+    std::filesystem::copy_file(f, dir + "/certs/" + std::filesystem::path(f).filename().string());
+  }
+  const std::string spec = dir + "/cache.yaml";
+  const std::string hook_out = dir + "/cutover.txt";
+  std::ofstream(spec) << "name: tls-cache\n"
+                         "source:\n"
+                         "  uri: rediss://127.0.0.1:"
+                      << source->tls_port()
+                      << "\n"
+                         "  tls: {ca_cert: certs/ca.pem, cert: certs/client.pem, key: "
+                         "certs/client.key}\n"
+                         "target:\n"
+                         "  version: \"8.0\"\n"
+                         "  provider: local\n"
+                         "  local:\n"
+                         "    tls: {ca_cert: certs/ca.pem, cert: certs/server.pem, key: "
+                         "certs/server.key}\n"
+                         "cutover:\n"
+                         "  hook: \"echo {uri} > "
+                      << hook_out
+                      << "\"\n"
+                         "after_cutover:\n"
+                         "  source: keep\n";
+  Subprocess doctor({KeyferryBinary(), "doctor", "-f", spec});
+  EXPECT_EQ(doctor.Wait(seconds(60)), 0) << doctor.Stdout() << doctor.Stderr();
+  EXPECT_THAT(
+      doctor.Stdout(),
+      HasSubstr("connected to 127.0.0.1:" + std::to_string(source->tls_port()) + " over TLS"));
+
+  Subprocess apply({KeyferryBinary(), "apply", "-f", spec, "--auto-approve"});
+  int rc = apply.Wait(seconds(180));
+  std::ifstream in(hook_out);
+  std::string target_text;
+  std::getline(in, target_text);
+  // Stop the provisioned server whatever happened (its pid is in its dir).
+  auto stop_target = [&] {
+    std::ifstream pid_in(dir + "/keyferry-state/tls-cache/target/valkey.pid");
+    long pid = -1;
+    if (pid_in >> pid && pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+  };
+  if (rc != 0) stop_target();
+  ASSERT_EQ(rc, 0) << apply.Stderr();
+  EXPECT_TRUE(target_text.starts_with("rediss://127.0.0.1:")) << target_text;
+  net::Uri target = UriOf(target_text);
+  target.tls.ca_cert = pki_->ca_cert();
+  target.tls.cert = pki_->server().cert;
+  target.tls.key = pki_->server().key;
+  // The target speaks TLS only: its port refuses a plaintext client.
+  net::Uri plaintext = target;
+  plaintext.tls = {};
+  net::Client plain_client;
+  auto plain = plain_client.Connect(plaintext);
+  if (plain) {
+    auto ping = plain_client.Call({"PING"});
+    EXPECT_FALSE(ping.has_value() && ping->str() == "PONG");
+  }
+  auto diffs = CanonicalDiff(UriOf(source->uri()), target);
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  stop_target();
+  RemoveTree(dir);
 }
 
 }  // namespace
