@@ -7,7 +7,8 @@
 // out within the connect deadline). Then the commands over TLS: sync Redis -> Valkey with
 // mutual TLS and a replica link killed on the source (CLIENT KILL TYPE replica) that
 // resumes with PSYNC; verify with its refusals and the insecure warning; doctor and apply
-// from a TLS source into a local Valkey that keyferry starts with TLS.
+// from a TLS source into a local Valkey that keyferry starts with TLS; sync and verify into
+// a Valkey Cluster reached only through the TLS port of one node (tls-cluster yes).
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "harness/cluster_process.h"
 #include "harness/dataset.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
@@ -474,6 +476,32 @@ TEST_F(TlsCommandTest, DoctorAndApplyFromATlsSourceIntoALocalTlsTarget) {
   EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
   stop_target();
   RemoveTree(dir);
+}
+
+// A Valkey Cluster with tls-cluster yes, given to keyferry as one node's TLS port: the
+// other primaries are found and written on their TLS ports (net::NodeUri of a TLS seed).
+TEST_F(TlsCommandTest, SyncAndVerifyIntoAClusterOverTls) {
+  auto source = StartSeededForCompare(ServerKind::kRedis);
+  ASSERT_TRUE(source);
+  ClusterOptions options;
+  options.primaries = 3;
+  options.tls = ServerTls{pki_->server().cert, pki_->server().key, pki_->ca_cert(), "no"};
+  auto cluster = ClusterProcess::Start(ServerKind::kValkey, options);
+  ASSERT_TRUE(cluster);
+  ASSERT_FALSE(HasFailure());
+  const std::string seed = cluster->node(0).tls_uri();
+  Subprocess sync(
+      Cat({KeyferryBinary(), "sync", "--once", "--source", source->uri(), "--target", seed},
+          Flags("target", false)));
+  ASSERT_EQ(sync.Wait(seconds(120)), 0) << sync.Stderr();
+  EXPECT_EQ(JoinDiffs(CanonicalDiff({UriOf(source->uri())}, cluster->PrimaryUris())), "");
+  for (ServerProcess* p : cluster->Primaries()) {
+    EXPECT_GT(std::stoull(p->Call({"DBSIZE"})), 0u) << p->uri();
+  }
+  Subprocess verify(Cat({KeyferryBinary(), "verify", "--source", source->uri(), "--target", seed},
+                        Flags("target", false)));
+  EXPECT_EQ(verify.Wait(seconds(120)), 0) << verify.Stdout() << verify.Stderr();
+  EXPECT_THAT(verify.Stdout(), HasSubstr("result: EQUAL"));
 }
 
 }  // namespace
