@@ -8,7 +8,8 @@
 // mutual TLS and a replica link killed on the source (CLIENT KILL TYPE replica) that
 // resumes with PSYNC; verify with its refusals and the insecure warning; doctor and apply
 // from a TLS source into a local Valkey that keyferry starts with TLS; sync and verify into
-// a Valkey Cluster reached only through the TLS port of one node (tls-cluster yes).
+// a Valkey Cluster reached only through the TLS port of one node (tls-cluster yes), and
+// from a Redis Cluster source reached the same way (one replica link per shard, over TLS).
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -502,6 +503,29 @@ TEST_F(TlsCommandTest, SyncAndVerifyIntoAClusterOverTls) {
                         Flags("target", false)));
   EXPECT_EQ(verify.Wait(seconds(120)), 0) << verify.Stdout() << verify.Stderr();
   EXPECT_THAT(verify.Stdout(), HasSubstr("result: EQUAL"));
+}
+
+// A Redis Cluster source with tls-cluster yes and mutual TLS, given as one node's TLS port:
+// keyferry opens a replica link to every primary on its TLS port.
+TEST_F(TlsCommandTest, SyncFromAClusterSourceOverTls) {
+  ClusterOptions options;
+  options.primaries = 3;
+  options.tls = ServerTls{pki_->server().cert, pki_->server().key, pki_->ca_cert(), "yes"};
+  auto cluster = ClusterProcess::Start(ServerKind::kRedis, options);
+  ASSERT_TRUE(cluster);
+  SeedEveryTypeForCompare(*cluster);
+  ASSERT_FALSE(HasFatalFailure());
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  Subprocess sync(Cat({KeyferryBinary(), "sync", "--once", "--source",
+                       cluster->Primaries().back()->tls_uri(), "--target", target->uri()},
+                      Flags("source", true)));
+  ASSERT_EQ(sync.Wait(seconds(120)), 0) << sync.Stderr();
+  auto diffs = CanonicalDiff(cluster->PrimaryUris(), {UriOf(target->uri())});
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  for (ServerProcess* p : cluster->Primaries()) {
+    EXPECT_EQ(p->InfoField("stats", "sync_full"), "1") << p->uri();
+  }
 }
 
 }  // namespace
