@@ -479,6 +479,105 @@ TEST_F(TlsCommandTest, DoctorAndApplyFromATlsSourceIntoALocalTlsTarget) {
   RemoveTree(dir);
 }
 
+// The local TLS target bound to every address: keyferry reaches it over loopback, and the
+// name it checks is 127.0.0.1 (which the server certificate holds), also while it starts
+// the server and checks it (ConnectLocal).
+TEST_F(TlsCommandTest, ApplyIntoALocalTlsTargetOnAWildcardBind) {
+  auto source =
+      ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"}}});
+  ASSERT_TRUE(source);
+  source->Call({"SET", "k", "v"});
+  source->Call({"HSET", "h", "f", "v"});
+  std::string dir = MakeTempDir("kf-tls-apply-");
+  ASSERT_FALSE(dir.empty());
+  const std::string spec = dir + "/cache.yaml";
+  const std::string hook_out = dir + "/cutover.txt";
+  std::ofstream(spec) << "name: tls-wild\n"
+                         "source: {uri: 'redis://127.0.0.1:"
+                      << source->port()
+                      << "'}\n"
+                         "target:\n"
+                         "  provider: local\n"
+                         "  local:\n"
+                         "    bind: 0.0.0.0\n"
+                         "    extra_config: {protected-mode: \"no\"}\n"
+                         "    tls: {ca_cert: "
+                      << pki_->ca_cert() << ", cert: " << pki_->server().cert
+                      << ", key: " << pki_->server().key
+                      << "}\n"
+                         "cutover: {hook: \"echo {uri} > "
+                      << hook_out
+                      << "\"}\n"
+                         "after_cutover: {source: keep}\n";
+  Subprocess apply({KeyferryBinary(), "apply", "-f", spec, "--auto-approve"});
+  const int rc = apply.Wait(seconds(180));
+  std::ifstream pid_in(dir + "/keyferry-state/tls-wild/target/valkey.pid");
+  long pid = -1;
+  pid_in >> pid;
+  std::ifstream in(hook_out);
+  std::string target_text;
+  std::getline(in, target_text);
+  EXPECT_EQ(rc, 0) << apply.Stderr();
+  EXPECT_TRUE(target_text.starts_with("rediss://127.0.0.1:")) << target_text;
+  if (rc == 0 && !target_text.empty()) {
+    net::Uri target = UriOf(target_text);
+    target.tls.ca_cert = pki_->ca_cert();
+    target.tls.cert = pki_->server().cert;
+    target.tls.key = pki_->server().key;
+    auto diffs = CanonicalDiff(UriOf(source->uri()), target);
+    EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  }
+  if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+  RemoveTree(dir);
+}
+
+// A local TLS target whose certificate does not hold the name keyferry connects to: PROVISION
+// stops at once (not after its 15 s start timeout) and says why, naming the spec field.
+TEST_F(TlsCommandTest, LocalTlsTargetWithTheWrongNameStopsProvisionAtOnce) {
+  auto source =
+      ServerProcess::Start(ServerKind::kRedis, {.config = {{"repl-diskless-sync-delay", "0"}}});
+  ASSERT_TRUE(source);
+  std::string dir = MakeTempDir("kf-tls-apply-");
+  ASSERT_FALSE(dir.empty());
+  const std::string spec = dir + "/cache.yaml";
+  std::ofstream(spec) << "name: tls-wrong\n"
+                         "source: {uri: 'redis://127.0.0.1:"
+                      << source->port()
+                      << "'}\n"
+                         "target:\n"
+                         "  provider: local\n"
+                         "  local: {tls: {ca_cert: "
+                      << pki_->ca_cert() << ", cert: " << pki_->wrong_name_server().cert
+                      << ", key: " << pki_->wrong_name_server().key
+                      << "}}\n"
+                         "after_cutover: {source: keep}\n";
+  auto start = Clock::now();
+  Subprocess apply({KeyferryBinary(), "apply", "-f", spec, "--auto-approve"});
+  const int rc = apply.Wait(seconds(120));
+  EXPECT_LT(Clock::now() - start, seconds(12));
+  EXPECT_NE(rc, 0);
+  EXPECT_THAT(apply.Stderr(), HasSubstr("is for elsewhere.example, not for 127.0.0.1 (name "
+                                        "mismatch)"));
+  EXPECT_THAT(apply.Stderr(), HasSubstr("target.local.tls.server_name"));
+  // Rolled back: the server keyferry started is gone.
+  std::ifstream pid_in(dir + "/keyferry-state/tls-wrong/target/valkey.pid");
+  long pid = -1;
+  if (pid_in >> pid && pid > 0) {
+    // Gone, or a zombie waiting for whoever adopted the daemon to reap it.
+    auto running = [pid] {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      if (!std::getline(stat, line)) return false;
+      size_t close = line.rfind(')');
+      return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+    };
+    for (int i = 0; i < 100 && running(); ++i) std::this_thread::sleep_for(milliseconds(20));
+    EXPECT_FALSE(running()) << "valkey-server " << pid << " still runs";
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+  RemoveTree(dir);
+}
+
 // A Valkey Cluster with tls-cluster yes, given to keyferry as one node's TLS port: the
 // other primaries are found and written on their TLS ports (net::NodeUri of a TLS seed).
 TEST_F(TlsCommandTest, SyncAndVerifyIntoAClusterOverTls) {
