@@ -9,7 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-  libasio-dev libssl-dev liblzf-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libasio-dev libssl-dev openssl liblzf-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools python3

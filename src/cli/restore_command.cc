@@ -3,7 +3,8 @@
 //
 //   keyferry restore FILE|- --target URI [--db-map S:D] [--match G] [--exclude G]
 //                    [--on-unsupported fail|skip|drop-field-ttl] [--flush-target]
-//                    [--big-key-threshold N] [--writers N] [--json]
+//                    [--big-key-threshold N] [--writers N] [--no-verify] [--json]
+//                    [--target-tls-ca-cert FILE ... --target-tls-insecure] (docs/tls.md)
 //
 // Exit 0: every key of the file (less those filtered or skipped, counted in the summary)
 // is on the target, the file's checksum matched, and (a file, not standard input, unless
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "cli/cli_app.h"
+#include "cli/tls_flags.h"
 #include "common/clock.h"
 #include "net/uri.h"
 #include "sync/restore.h"
@@ -52,6 +54,7 @@ struct RestoreArgs {
   bool flush_target = false;
   bool no_verify = false;
   bool json = false;
+  TlsFlags target_tls;
 };
 
 std::string Mebibytes(uint64_t bytes) {
@@ -89,6 +92,12 @@ int Fail(const RestoreArgs& args, const std::string& message) {
 int RunRestore(const RestoreArgs& args) {
   auto target = net::Uri::Parse(args.target);
   if (!target) return Fail(args, "--target: " + target.error().ToString());
+  if (auto applied = ApplyTlsFlags(args.target_tls, "target", &*target); !applied) {
+    return Fail(args, applied.error().ToString());
+  }
+  // Said at the start and again in the summary: an insecure link must not go unnoticed.
+  const std::string insecure = InsecureWarning(*target, "target");
+  if (!insecure.empty()) std::fprintf(stderr, "keyferry restore: %s\n", insecure.c_str());
   auto input = source::RdbFileInput::Open(args.file);
   if (!input) return Fail(args, input.error().ToString());
   if (input->is_stdin() && ::isatty(STDIN_FILENO)) {
@@ -197,6 +206,7 @@ int RunRestore(const RestoreArgs& args) {
                         {"target_flushed", s.target_flushed},
                         {"ms", s.ms},
                         {"verify", verify_note}};
+    if (!insecure.empty()) j["warnings"] = {insecure};
     if (compared) {
       j["verify_equal"] = compared->equal();
       j["verify_differences"] = compared->differences;
@@ -217,6 +227,7 @@ int RunRestore(const RestoreArgs& args) {
                                   : "the file carries no checksum, so its bytes could not be "
                                     "checked",
                verify_note.c_str());
+  if (!insecure.empty()) std::fprintf(stderr, "keyferry restore: %s\n", insecure.c_str());
   if (compared && !compared->equal()) {
     for (const auto& line : compared->examples) std::fprintf(stderr, "  %s\n", line.c_str());
     std::fprintf(stderr,
@@ -256,6 +267,7 @@ void RegisterRestoreCommand(CLI::App& app, CliState& state) {
       ->capture_default_str();
   sub->add_flag("--flush-target", args->flush_target,
                 "empty a non-empty target first (otherwise keyferry refuses it)");
+  AddTlsFlags(sub, "target", &args->target_tls);
   sub->add_flag("--no-verify", args->no_verify,
                 "skip reading the file again to compare it with the target key by key");
   sub->add_flag("--json", args->json, "print the summary as one JSON object on stdout");

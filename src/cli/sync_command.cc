@@ -26,6 +26,7 @@
 #include <tuple>
 
 #include "cli/cli_app.h"
+#include "cli/tls_flags.h"
 #include "common/clock.h"
 #include "net/cluster_probe.h"
 #include "net/errc.h"
@@ -60,6 +61,8 @@ struct SyncArgs {
   bool json_progress = false;
   int link_timeout_s = 60;
   std::string source_mode = "replica";
+  TlsFlags source_tls;
+  TlsFlags target_tls;
 };
 
 std::string HumanBytes(double bytes) {
@@ -123,6 +126,21 @@ int RunSync(const SyncArgs& args) {
   if (!target) {
     std::fprintf(stderr, "keyferry sync: --target: %s\n", target.error().ToString().c_str());
     return kExitError;
+  }
+  for (const auto& [end, flags, uri] : {std::tuple{"source", &args.source_tls, &*source},
+                                        std::tuple{"target", &args.target_tls, &*target}}) {
+    if (auto applied = ApplyTlsFlags(*flags, end, uri); !applied) {
+      std::fprintf(stderr, "keyferry sync: %s\n", applied.error().ToString().c_str());
+      return kExitError;
+    }
+  }
+  // Said at the start and again in the summary: an insecure link must not go unnoticed.
+  std::vector<std::string> warnings;
+  for (const auto& [end, uri] : {std::pair{"source", &*source}, {"target", &*target}}) {
+    if (std::string w = InsecureWarning(*uri, end); !w.empty()) {
+      std::fprintf(stderr, "keyferry sync: %s\n", w.c_str());
+      warnings.push_back(std::move(w));
+    }
   }
   for (const auto& [flag, text] :
        {std::pair{"--source", &args.source}, {"--target", &args.target}}) {
@@ -231,7 +249,12 @@ int RunSync(const SyncArgs& args) {
   stats.started_ms = UnixMillis();
   std::unique_ptr<observe::StatusServer> status;
   if (!args.status_addr.empty()) {
-    status = std::make_unique<observe::StatusServer>([&stats] { return stats.ToJson(); });
+    status = std::make_unique<observe::StatusServer>([&stats, &warnings] {
+      if (warnings.empty()) return stats.ToJson();
+      nlohmann::json j = nlohmann::json::parse(stats.ToJson());
+      j["warnings"] = warnings;
+      return j.dump();
+    });
     auto listening = status->Listen(args.status_addr);
     if (!listening) {
       std::fprintf(stderr, "keyferry sync: %s\n", listening.error().ToString().c_str());
@@ -285,15 +308,18 @@ int RunSync(const SyncArgs& args) {
 
   if (!result) {
     std::fprintf(stderr, "keyferry sync failed: %s\n", result.error().ToString().c_str());
+    for (const auto& w : warnings) std::fprintf(stderr, "keyferry sync: %s\n", w.c_str());
     return kExitError;
   }
   double elapsed = (UnixMillis() - stats.started_ms.load()) / 1000.0;
   double snapshot_s = stats.snapshot_ms.load() / 1000.0;
   nlohmann::json summary = nlohmann::json::parse(stats.ToJson());
   summary["result"] = "ok";
+  if (!warnings.empty()) summary["warnings"] = warnings;
   if (args.json_progress) {
     std::printf("%s\n", summary.dump().c_str());
   } else {
+    for (const auto& w : warnings) std::fprintf(stderr, "keyferry sync: %s\n", w.c_str());
     std::fprintf(stderr,
                  "keyferry sync: done in %.1f s: %llu keys, %s of snapshot in %.2f s (%.0f "
                  "keys/s), %llu stream commands applied, applied offset %lld\n",
@@ -312,8 +338,12 @@ void RegisterSyncCommand(CLI::App& app, CliState& state) {
   auto args = std::make_shared<SyncArgs>();
   auto* sub =
       app.add_subcommand("sync", "copy a live Redis into Valkey as a replica and keep it in sync");
-  sub->add_option("--source", args->source, "source URI redis://[user:pass@]host:port")->required();
-  sub->add_option("--target", args->target, "target URI redis://[user:pass@]host:port")->required();
+  sub->add_option("--source", args->source, "source URI redis[s]://[user:pass@]host:port")
+      ->required();
+  sub->add_option("--target", args->target, "target URI redis[s]://[user:pass@]host:port")
+      ->required();
+  AddTlsFlags(sub, "source", &args->source_tls);
+  AddTlsFlags(sub, "target", &args->target_tls);
   sub->add_flag("--once", args->once,
                 "exit 0 once the snapshot and everything the source wrote until then is "
                 "applied");

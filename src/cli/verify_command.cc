@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/cli_app.h"
+#include "cli/tls_flags.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
 #include "verify/verifier.h"
@@ -48,6 +49,8 @@ struct VerifyArgs {
   uint64_t seed = 0;
   bool no_functions = false;
   bool json = false;
+  TlsFlags source_tls;
+  TlsFlags target_tls;
 };
 
 int Fail(const VerifyArgs& args, const std::string& message) {
@@ -64,6 +67,20 @@ int RunVerify(const VerifyArgs& args) {
   if (!source) return Fail(args, "--source: " + source.error().ToString());
   auto target = net::Uri::Parse(args.target);
   if (!target) return Fail(args, "--target: " + target.error().ToString());
+  if (auto applied = ApplyTlsFlags(args.source_tls, "source", &*source); !applied) {
+    return Fail(args, applied.error().ToString());
+  }
+  if (auto applied = ApplyTlsFlags(args.target_tls, "target", &*target); !applied) {
+    return Fail(args, applied.error().ToString());
+  }
+  // An unverified end is said on stderr at the start and in the report (text and JSON).
+  std::vector<std::string> warnings;
+  for (const auto& [end, uri] : {std::pair{"source", &*source}, {"target", &*target}}) {
+    if (std::string w = InsecureWarning(*uri, end); !w.empty()) {
+      std::fprintf(stderr, "keyferry verify: %s\n", w.c_str());
+      warnings.push_back(std::move(w));
+    }
+  }
   {
     // An end that cannot be asked is reported by the compare itself, with its own words.
     auto source_id = net::ReadServerIdentity(*source);
@@ -121,8 +138,15 @@ int RunVerify(const VerifyArgs& args) {
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (!report) return Fail(args, report.error().ToString());
   if (args.json) {
-    std::printf("%s\n", verify::ReportToJson(*report).c_str());
+    if (warnings.empty()) {
+      std::printf("%s\n", verify::ReportToJson(*report).c_str());
+    } else {
+      nlohmann::json j = nlohmann::json::parse(verify::ReportToJson(*report));
+      j["warnings"] = warnings;
+      std::printf("%s\n", j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace).c_str());
+    }
   } else {
+    for (const auto& w : warnings) std::printf("%s\n", w.c_str());
     std::fputs(verify::ReportToText(*report).c_str(), stdout);
   }
   return report->equal ? kExitOk : kExitRefused;
@@ -136,10 +160,12 @@ void RegisterVerifyCommand(CLI::App& app, CliState& state) {
       "verify",
       "compare a source and a target key by key: key sets, types, values, expiries and "
       "function libraries (exit 0 equal, 1 different, 2 error)");
-  sub->add_option("--source", args->source, "source URI redis://[user:pass@]host:port[/db]")
+  sub->add_option("--source", args->source, "source URI redis[s]://[user:pass@]host:port[/db]")
       ->required();
-  sub->add_option("--target", args->target, "target URI redis://[user:pass@]host:port[/db]")
+  sub->add_option("--target", args->target, "target URI redis[s]://[user:pass@]host:port[/db]")
       ->required();
+  AddTlsFlags(sub, "source", &args->source_tls);
+  AddTlsFlags(sub, "target", &args->target_tls);
   sub->add_option("--mode", args->mode,
                   "full (values too), keys (existence, type and TTL only) or sample:RATE "
                   "(a random fraction of keys, e.g. sample:0.01 or sample:5%)")

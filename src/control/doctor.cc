@@ -127,6 +127,10 @@ std::string LoginAction(const EndNames& n) {
 // a server that is paused or busy rather than a wrong address.
 std::string ConnectAction(const Error& e, const EndNames& n) {
   if (e.code == make_error_code(net::NetErrc::kAuthFailed)) return LoginAction(n);
+  if (e.code == make_error_code(net::NetErrc::kTlsFailed)) {
+    return "fix the TLS setting the message names (the tls section under " + n.end +
+           " in the spec; docs/tls.md)";
+  }
   std::string usual = "check " + n.uri_field + " and that the server runs";
   if (e.code == make_error_code(net::NetErrc::kTimeout)) {
     return "the server did not answer in time: it may be paused (CLIENT PAUSE ALL; "
@@ -167,6 +171,14 @@ bool ConnectCheck(const Result<net::Uri>& uri, const EndNames& names, net::Clien
         ping->str().starts_with("NOAUTH") ? LoginAction(names) : "check what the server says above";
   } else {
     conn.detail = "connected to " + uri->Endpoint();
+    if (uri->tls.enabled) conn.detail += " over " + uri->tls.Describe();
+    if (uri->tls.enabled && uri->tls.insecure) {
+      // Said as a warning in every doctor and PREFLIGHT report, never silently.
+      conn.status = CheckStatus::kWarn;
+      conn.action = "give the CA that signs the server's certificate with " +
+                    uri->tls.OptionName("ca_cert") + " and remove " +
+                    uri->tls.OptionName("insecure");
+    }
   }
   report.checks.push_back(conn);
   return conn.status != CheckStatus::kFail;
@@ -550,8 +562,12 @@ void CheckLocalCluster(const Spec& spec, DoctorReport& report, const SourceFacts
     auto target = spec.TargetUri(0);
     std::vector<std::string> problems;
     for (const auto& n : *nodes) {
-      LocalServer server{static_cast<pid_t>(n.pid), n.port, l.bind, n.dir,
-                         target && target->has_password ? target->password : ""};
+      LocalServer server{static_cast<pid_t>(n.pid),
+                         n.port,
+                         l.bind,
+                         n.dir,
+                         target && target->has_password ? target->password : "",
+                         l.tls};
       auto health = CheckLocalServer(server);
       if (!health.alive) {
         problems.push_back(std::string(n.primary ? "primary" : "replica") + " of shard " +
@@ -614,9 +630,12 @@ std::string CheckLocalTarget(const Spec& spec, DoctorReport& report, const Sourc
     DoctorCheck drift;
     drift.name = "target.drift";
     auto target = spec.TargetUri(0);
-    LocalServer server{static_cast<pid_t>(ToInt(**pid)), static_cast<int>(ToInt(**port)),
-                       spec.target.local.bind, "",
-                       target && target->has_password ? target->password : ""};
+    LocalServer server{static_cast<pid_t>(ToInt(**pid)),
+                       static_cast<int>(ToInt(**port)),
+                       spec.target.local.bind,
+                       "",
+                       target && target->has_password ? target->password : "",
+                       spec.target.local.tls};
     auto health = CheckLocalServer(server);
     if (health.alive) {
       drift.detail = "the provisioned valkey-server (pid " + **pid + ") runs on port " + **port;

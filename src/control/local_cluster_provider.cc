@@ -110,8 +110,9 @@ Result<net::Uri> LocalClusterProvider::TargetUri() const {
 Result<void> LocalClusterProvider::RemoveNodes() {
   std::optional<Error> first_failure;
   for (const auto& n : Nodes()) {
-    LocalServer server{static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir,
-                       Password()};
+    LocalServer server{
+        static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir, Password(),
+        spec_.target.local.tls};
     auto r = RemoveLocalServer(server);
     if (!r && !first_failure) {
       first_failure =
@@ -143,8 +144,9 @@ Result<void> LocalClusterProvider::Provision(const ProviderEvent& event) {
     std::vector<std::string> replicas_gone;
     for (const auto& n : nodes) {
       if (!problem.empty()) break;
-      LocalServer server{static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir,
-                         Password()};
+      LocalServer server{
+          static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir, Password(),
+          spec_.target.local.tls};
       auto health = CheckLocalServer(server);
       if (health.alive) continue;
       if (n.primary) {
@@ -327,8 +329,9 @@ Result<bool> LocalClusterProvider::ConfirmOrReplace(const ProviderEvent& event) 
 Result<void> LocalClusterProvider::ConfirmAfterCutover() {
   for (const auto& n : Nodes()) {
     if (!n.primary) continue;
-    LocalServer server{static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir,
-                       Password()};
+    LocalServer server{
+        static_cast<pid_t>(n.pid), n.port, spec_.target.local.bind, n.dir, Password(),
+        spec_.target.local.tls};
     auto health = CheckLocalServer(server);
     if (!health.alive) {
       return MakeError(ControlErrc::kPhaseFailed,

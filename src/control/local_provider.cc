@@ -18,6 +18,7 @@
 
 #include "control/control_errc.h"
 #include "net/client.h"
+#include "net/errc.h"
 
 namespace kf::control {
 namespace {
@@ -59,20 +60,23 @@ pid_t ReadPidFile(const std::string& path) {
   return static_cast<pid_t>(pid);
 }
 
-// A client connected to a local server (authenticating when it has a password).
-bool ConnectLocal(const LocalServer& server, net::Client& client, milliseconds connect_timeout,
-                  milliseconds io_timeout) {
+// A client connected to a local server (authenticating when it has a password). A wildcard
+// bind is reached over loopback, as Spec::TargetUri does, so that with TLS the name checked
+// is the same everywhere (127.0.0.1 or ::1 unless tls.server_name says otherwise).
+Result<void> ConnectLocal(const LocalServer& server, net::Client& client,
+                          milliseconds connect_timeout, milliseconds io_timeout) {
   net::Uri uri;
-  uri.host = server.bind;
+  uri.host = server.bind == "0.0.0.0" ? "127.0.0.1" : server.bind == "::" ? "::1" : server.bind;
   uri.port = server.port;
   if (!server.password.empty()) {
     uri.password = server.password;
     uri.has_password = true;
   }
+  uri.tls = server.tls;
   net::ClientOptions options;
   options.connect_timeout = connect_timeout;
   options.io_timeout = io_timeout;
-  return client.Connect(uri, options).has_value();
+  return client.Connect(uri, options);
 }
 
 }  // namespace
@@ -123,6 +127,7 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   server.bind = config.bind;
   server.dir = config.dir;
   server.password = config.password;
+  server.tls = config.tls;
   if (config.port > 0 && !PortFree(config.bind, config.port)) {
     return MakeError(ControlErrc::kProvisionFailed,
                      "port " + std::to_string(config.port) + " on " + config.bind +
@@ -133,9 +138,10 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   std::string pidfile = config.dir + "/valkey.pid";
   std::string logfile = config.dir + "/valkey.log";
   std::filesystem::remove(pidfile, ec);
+  // With TLS the chosen port is the TLS port and nothing listens in plaintext.
   std::vector<std::string> args = {config.binary,
                                    "--port",
-                                   std::to_string(server.port),
+                                   config.tls.enabled ? "0" : std::to_string(server.port),
                                    "--bind",
                                    config.bind,
                                    "--dir",
@@ -148,6 +154,14 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
                                    "yes",
                                    "--protected-mode",
                                    "no"};
+  if (config.tls.enabled) {
+    args.insert(args.end(), {"--tls-port", std::to_string(server.port), "--tls-cert-file",
+                             config.tls.cert, "--tls-key-file", config.tls.key});
+    if (!config.tls.ca_cert.empty())
+      args.insert(args.end(), {"--tls-ca-cert-file", config.tls.ca_cert});
+    if (!config.tls.ca_dir.empty())
+      args.insert(args.end(), {"--tls-ca-cert-dir", config.tls.ca_dir});
+  }
   if (config.persistence == "aof") {
     args.insert(args.end(), {"--appendonly", "yes", "--save", ""});
   } else if (config.persistence == "rdb") {
@@ -185,12 +199,30 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
                          "); is valkey-server installed? Its log:\n" + Tail(logfile));
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;  // what the last try said, instead of a bare timeout
   while (std::chrono::steady_clock::now() < deadline) {
     if (server.pid <= 0) server.pid = ReadPidFile(pidfile);
     net::Client client;
-    if (server.pid > 0 && ConnectLocal(server, client, milliseconds(500), milliseconds(1000))) {
-      auto pong = client.Call({"PING"});
-      if (pong && pong->str() == "PONG") return server;
+    if (server.pid > 0) {
+      auto connected = ConnectLocal(server, client, milliseconds(500), milliseconds(1000));
+      if (connected) {
+        auto pong = client.Call({"PING"});
+        if (pong && pong->str() == "PONG") return server;
+        if (!pong) last_error = pong.error().ToString();
+      } else if (connected.error().code == make_error_code(net::NetErrc::kTlsFailed)) {
+        // The server is up and a TLS check failed (certificate name, CA, key): waiting
+        // does not change that.
+        if (server.pid > 0) ::kill(server.pid, SIGKILL);
+        return MakeError(ControlErrc::kProvisionFailed,
+                         config.binary + " started on " + config.bind + ":" +
+                             std::to_string(server.port) +
+                             " but keyferry cannot connect: " + connected.error().ToString() +
+                             "; fix target.local.tls as that says (the certificate must hold "
+                             "the name keyferry connects to, 127.0.0.1 for a wildcard bind, "
+                             "unless target.local.tls.server_name names another)");
+      } else {
+        last_error = connected.error().ToString();
+      }
     }
     std::this_thread::sleep_for(milliseconds(50));
   }
@@ -198,7 +230,9 @@ Result<LocalServer> StartLocalServer(const LocalServerConfig& config,
   return MakeError(ControlErrc::kProvisionFailed,
                    config.binary + " on " + config.bind + ":" + std::to_string(server.port) +
                        " did not answer within " + std::to_string(timeout.count()) +
-                       " ms (port taken?). Its log:\n" + Tail(logfile));
+                       " ms (port taken?)" +
+                       (last_error.empty() ? "" : "; the last try: " + last_error) +
+                       ". Its log:\n" + Tail(logfile));
 }
 
 ServerHealth CheckLocalServer(const LocalServer& server) {
@@ -209,7 +243,7 @@ ServerHealth CheckLocalServer(const LocalServer& server) {
     return health;
   }
   net::Client client;
-  if (!ConnectLocal(server, client, milliseconds(1000), milliseconds(2000))) {
+  if (!ConnectLocal(server, client, milliseconds(1000), milliseconds(2000)).has_value()) {
     health.problem = "the provisioned valkey-server (pid " + std::to_string(server.pid) +
                      ") does not answer on port " + std::to_string(server.port);
     return health;
@@ -234,7 +268,7 @@ ServerHealth CheckLocalServer(const LocalServer& server) {
 Result<void> RemoveLocalServer(const LocalServer& server) {
   if (ProcessAlive(server.pid)) {
     net::Client client;
-    if (ConnectLocal(server, client, milliseconds(500), milliseconds(2000))) {
+    if (ConnectLocal(server, client, milliseconds(500), milliseconds(2000)).has_value()) {
       auto r = client.Call({"SHUTDOWN", "NOSAVE"});
       (void)r;
     }

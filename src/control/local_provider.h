@@ -3,7 +3,8 @@
 //
 // The server is started daemonized (it must outlive a crashed or killed `keyferry apply`,
 // which resumes and finds it again), bound to the spec's address and port, with its own
-// dir, log file and pid file under <state_dir>/target/. Start() waits until it answers
+// dir, log file and pid file under <state_dir>/target/ (with TLS: on a TLS port only, see
+// LocalServerConfig::tls). Start() waits until it answers
 // PING. Alive() tells whether the recorded pid still runs and the port still answers as a
 // Valkey server (not something else that took the port). Remove() stops it (SHUTDOWN
 // NOSAVE, then SIGTERM/SIGKILL by pid) and deletes its dir.
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "net/tls_options.h"
 
 namespace kf::control {
 
@@ -28,6 +30,9 @@ struct LocalServerConfig {
   std::map<std::string, std::string> extra_config;
   std::string dir;       // working dir (created)
   std::string password;  // requirepass; "" = none
+  // tls.enabled: the server listens on TLS only (--port 0, --tls-port <port>) with
+  // tls.cert/key as its certificate and tls.ca_cert/ca_dir as the CAs for clients.
+  net::TlsOptions tls;
 };
 
 struct LocalServer {
@@ -36,6 +41,7 @@ struct LocalServer {
   std::string bind;
   std::string dir;
   std::string password;  // what keyferry authenticates with ("" = none)
+  net::TlsOptions tls;   // how keyferry connects (the server's own pair as client certificate)
 };
 
 // Starts a server and waits until it answers (or `timeout`). Errors name the binary, the

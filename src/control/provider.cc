@@ -47,8 +47,12 @@ Result<net::Uri> LocalStandaloneProvider::TargetUri() const {
 
 Result<void> LocalStandaloneProvider::Provision(const ProviderEvent& event) {
   if (auto pid = State(kKeyTargetPid)) {
-    LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kKeyTargetPort)),
-                       spec_.target.local.bind, State(kKeyTargetDir).value_or(""), Password()};
+    LocalServer server{static_cast<pid_t>(std::stol(*pid)),
+                       std::stoi(*State(kKeyTargetPort)),
+                       spec_.target.local.bind,
+                       State(kKeyTargetDir).value_or(""),
+                       Password(),
+                       spec_.target.local.tls};
     auto health = CheckLocalServer(server);
     if (health.alive) {
       event(EventKind::kInfo,
@@ -75,6 +79,7 @@ Result<void> LocalStandaloneProvider::Provision(const ProviderEvent& event) {
   config.password = Password();
   config.extra_config = spec_.target.local.extra_config;
   config.dir = spec_.state_dir + "/target";
+  config.tls = spec_.target.local.tls;
   auto server = StartLocalServer(config, milliseconds(15000));
   if (!server) return MakeError(server.error());
   KF_RETURN_IF_ERROR(journal_->Set(kKeyTargetPid, std::to_string(server->pid)));
@@ -101,8 +106,12 @@ Result<void> LocalStandaloneProvider::ConfirmAfterCutover() {
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
   auto pid = State(kKeyTargetPid);
-  LocalServer server{pid ? static_cast<pid_t>(std::stol(*pid)) : -1, target->port,
-                     spec_.target.local.bind, State(kKeyTargetDir).value_or(""), Password()};
+  LocalServer server{pid ? static_cast<pid_t>(std::stol(*pid)) : -1,
+                     target->port,
+                     spec_.target.local.bind,
+                     State(kKeyTargetDir).value_or(""),
+                     Password(),
+                     spec_.target.local.tls};
   auto health = CheckLocalServer(server);
   if (!health.alive) {
     return MakeError(ControlErrc::kPhaseFailed,
@@ -119,8 +128,12 @@ Result<void> LocalStandaloneProvider::ConfirmAfterCutover() {
 Result<void> LocalStandaloneProvider::Remove(const ProviderEvent& event) {
   auto pid = State(kKeyTargetPid);
   if (!pid) return {};
-  LocalServer server{static_cast<pid_t>(std::stol(*pid)), std::stoi(*State(kKeyTargetPort)),
-                     spec_.target.local.bind, State(kKeyTargetDir).value_or(""), Password()};
+  LocalServer server{static_cast<pid_t>(std::stol(*pid)),
+                     std::stoi(*State(kKeyTargetPort)),
+                     spec_.target.local.bind,
+                     State(kKeyTargetDir).value_or(""),
+                     Password(),
+                     spec_.target.local.tls};
   auto r = RemoveLocalServer(server);
   event(EventKind::kInfo, "removed the provisioned valkey-server (pid " + *pid + ")",
         nlohmann::json::object());

@@ -35,13 +35,15 @@ constexpr uint64_t kMaxBulkBytes = uint64_t{512} << 20;  // Valkey's default pro
 // The keys each section allows. Order is the documented order (used in "known keys" hints).
 constexpr std::string_view kTopKeys[] = {"name",      "state_dir", "source",       "target",
                                          "migration", "cutover",   "after_cutover"};
-constexpr std::string_view kSourceKeys[] = {"uri", "user", "password_env", "mode"};
+constexpr std::string_view kSourceKeys[] = {"uri", "user", "password_env", "mode", "tls"};
 constexpr std::string_view kTargetKeys[] = {"engine",   "version", "topology",
                                             "provider", "local",   "external"};
-constexpr std::string_view kLocalKeys[] = {"port",         "bind",          "maxmemory",
-                                           "persistence",  "valkey_server", "password_env",
-                                           "extra_config", "shards",        "replicas_per_shard"};
-constexpr std::string_view kExternalKeys[] = {"uri", "user", "password_env"};
+constexpr std::string_view kLocalKeys[] = {
+    "port",         "bind",         "maxmemory", "persistence",        "valkey_server",
+    "password_env", "extra_config", "shards",    "replicas_per_shard", "tls"};
+constexpr std::string_view kExternalKeys[] = {"uri", "user", "password_env", "tls"};
+constexpr std::string_view kTlsKeys[] = {"ca_cert", "ca_dir",      "cert",
+                                         "key",     "server_name", "insecure"};
 constexpr std::string_view kMigrationKeys[] = {"write_pause",
                                                "max_pause_ms",
                                                "catch_up_max_lag_bytes",
@@ -66,6 +68,9 @@ constexpr SectionKeys kSections[] = {
     {"target", kTargetKeys},
     {"target.local", kLocalKeys},
     {"target.external", kExternalKeys},
+    {"source.tls", kTlsKeys},
+    {"target.local.tls", kTlsKeys},
+    {"target.external.tls", kTlsKeys},
     {"migration", kMigrationKeys},
     {"cutover", kCutoverKeys},
     {"after_cutover", kAfterCutoverKeys},
@@ -98,6 +103,11 @@ constexpr ReservedOption kReservedOptions[] = {
     {"cluster-enabled", "set target.topology: cluster instead"},
     {"cluster-config-file", "keyferry keeps the server's files under the state dir"},
     {"cluster-port", "keyferry picks each cluster node's bus port"},
+    {"tls-port", "set target.local.tls: keyferry then serves TLS on target.local.port"},
+    {"tls-cert-file", "set target.local.tls.cert instead"},
+    {"tls-key-file", "set target.local.tls.key instead"},
+    {"tls-ca-cert-file", "set target.local.tls.ca_cert instead"},
+    {"tls-ca-cert-dir", "set target.local.tls.ca_dir instead"},
     {"maxmemory-policy",
      "keyferry runs the target with noeviction: an evicting target would silently lose keys "
      "the migration copied (set it after cutover if you want one)"},
@@ -279,6 +289,13 @@ class SpecParser {
   std::optional<net::Uri> ServerUri(const Fields& fields, std::string_view path);
   std::optional<std::string> EnvName(const Fields& fields, std::string_view path);
   std::optional<std::string> User(const Fields& fields, std::string_view path);
+  // <path>.tls: the TLS options (paths resolved against the spec's directory), or nullopt
+  // when absent or wrong (reported). `for_local_server`: the files are the server's own.
+  std::optional<net::TlsOptions> Tls(const Fields& fields, std::string_view path,
+                                     bool for_local_server);
+  // A source.uri / target.external.uri and its tls block agree: a block needs rediss://.
+  void TlsMatchesUri(const Fields& fields, std::string_view path, const net::Uri& uri,
+                     net::TlsOptions* tls);
 
   void ParseSource(const Fields& top, const YAML::Mark& top_mark, Spec* spec);
   void ParseTarget(const Fields& top, const YAML::Mark& top_mark, Spec* spec,
@@ -531,13 +548,99 @@ std::optional<std::string> SpecParser::User(const Fields& fields, std::string_vi
   return text;
 }
 
+std::optional<net::TlsOptions> SpecParser::Tls(const Fields& fields, std::string_view path,
+                                               bool for_local_server) {
+  auto it = fields.find("tls");
+  if (it == fields.end() || it->second.value.IsNull()) return std::nullopt;
+  const std::string p = JoinPath(path, "tls");
+  auto tls_fields = Section(it->second.value, it->second.key.Mark(), p, kTlsKeys);
+  if (!tls_fields) return std::nullopt;
+  net::TlsOptions tls;
+  tls.enabled = true;
+  tls.origin = p;
+  const size_t problems_before = problems_.size();
+  for (auto [key, into] : {std::pair{"ca_cert", &tls.ca_cert},
+                           {"ca_dir", &tls.ca_dir},
+                           {"cert", &tls.cert},
+                           {"key", &tls.key}}) {
+    auto text = String(*tls_fields, p, key);
+    if (!text) continue;
+    if (text->empty() || text->starts_with("~")) {
+      Invalid(MarkOf(tls_fields->at(key)), JoinPath(p, key) + " is " + Quote(*text),
+              "give a file path (absolute, or relative to the spec file; ~ is not expanded)");
+      continue;
+    }
+    *into = (base_dir_ / *text).lexically_normal().string();
+  }
+  if (auto name = String(*tls_fields, p, "server_name")) {
+    if (!IsSafeHost(*name)) {
+      Invalid(MarkOf(tls_fields->at("server_name")),
+              JoinPath(p, "server_name") + " is " + Quote(*name),
+              "give the host name the server's certificate holds, like cache.internal");
+    } else {
+      tls.server_name = *name;
+    }
+  }
+  if (auto insecure = String(*tls_fields, p, "insecure")) {
+    if (*insecure == "true" || *insecure == "false") {
+      tls.insecure = *insecure == "true";
+    } else {
+      Invalid(MarkOf(tls_fields->at("insecure")),
+              JoinPath(p, "insecure") + " is " + Quote(*insecure),
+              "write true or false (true skips the check of the server's certificate)");
+    }
+  }
+  const YAML::Mark mark = it->second.key.Mark();
+  if (tls.insecure && (!tls.ca_cert.empty() || !tls.ca_dir.empty())) {
+    Invalid(mark, p + ".insecure is true and a CA is given",
+            "insecure skips the certificate check, so the CA would not be used: remove one");
+  }
+  if (for_local_server) {
+    if (tls.cert.empty() || tls.key.empty()) {
+      Invalid(mark, p + " needs cert and key",
+              "they are the certificate and key the Valkey server serves (tls-cert-file, "
+              "tls-key-file); keyferry presents the same pair as its client certificate");
+    }
+    if (tls.ca_cert.empty() && tls.ca_dir.empty()) {
+      Invalid(mark, p + " needs ca_cert or ca_dir",
+              "Valkey needs the CA its clients' certificates are checked against "
+              "(tls-ca-cert-file); keyferry checks the server's certificate against it too");
+    }
+  } else if (auto paired = tls.Check(); !paired) {
+    Invalid(mark, paired.error().message, "");
+  }
+  if (problems_.size() != problems_before) return std::nullopt;
+  return tls;
+}
+
+void SpecParser::TlsMatchesUri(const Fields& fields, std::string_view path, const net::Uri& uri,
+                               net::TlsOptions* tls) {
+  auto given = Tls(fields, path, /*for_local_server=*/false);
+  if (given && !uri.tls.enabled) {
+    Invalid(fields.at("tls").key.Mark(),
+            JoinPath(path, "tls") + " is given but " + JoinPath(path, "uri") + " " +
+                uri.ToString() + " is plaintext",
+            "write rediss:// to connect with TLS, or remove the tls section");
+    return;
+  }
+  if (given) {
+    *tls = *given;
+  } else if (uri.tls.enabled) {
+    tls->enabled = true;  // rediss:// alone: verified against the system's CA store
+    tls->origin = JoinPath(path, "tls");
+  }
+}
+
 void SpecParser::ParseSource(const Fields& top, const YAML::Mark& top_mark, Spec* spec) {
   const Field* f = Required(top, top_mark, "", "source", "{uri: redis://host:port}");
   if (!f) return;
   auto fields = Section(f->value, f->key.Mark(), "source", kSourceKeys);
   if (!fields) return;
   if (Required(*fields, f->key.Mark(), "source", "uri", "redis://host:port")) {
-    if (auto uri = ServerUri(*fields, "source")) spec->source.uri = uri->ToString(false);
+    if (auto uri = ServerUri(*fields, "source")) {
+      spec->source.uri = uri->ToString(false);
+      TlsMatchesUri(*fields, "source", *uri, &spec->source.tls);
+    }
   }
   if (auto user = User(*fields, "source")) spec->source.user = *user;
   if (auto env = EnvName(*fields, "source")) spec->source.password_env = *env;
@@ -680,6 +783,16 @@ void SpecParser::ParseLocal(const Field& field, Spec* spec, const std::optional<
   }
   if (auto env = EnvName(*fields, p)) l.password_env = *env;
   const bool cluster = spec->target.topology == Topology::kCluster;
+  if (auto tls = Tls(*fields, p, /*for_local_server=*/true)) {
+    if (cluster) {
+      Report(fields->at("tls").key.Mark(), ControlErrc::kSpecUnsupported,
+             "target.local.tls with topology: cluster is not supported yet",
+             "use a standalone local target, or an external cluster you run with TLS "
+             "(target.external.tls)");
+    } else {
+      l.tls = *tls;
+    }
+  }
   for (std::string_view key :
        {std::string_view("shards"), std::string_view("replicas_per_shard")}) {
     if (!cluster && fields->contains(std::string(key))) {
@@ -784,6 +897,7 @@ void SpecParser::ParseExternal(const Field& field, Spec* spec,
                 "point it at the empty Valkey server that will replace the source");
       } else {
         e.uri = uri->ToString(false);
+        TlsMatchesUri(*fields, "target.external", *uri, &e.tls);
       }
     }
   }
@@ -1172,6 +1286,7 @@ Result<Spec> LoadSpec(const std::string& path) {
 Result<net::Uri> Spec::SourceUri() const {
   auto uri = net::Uri::Parse(source.uri);
   if (!uri) return MakeError(std::move(uri).error());
+  uri->tls = source.tls;
   return WithCredentials(*uri, source.user, source.password_env, "source.password_env");
 }
 
@@ -1179,6 +1294,7 @@ Result<net::Uri> Spec::TargetUri(int local_port) const {
   if (target.provider == ProviderKind::kExternal) {
     auto uri = net::Uri::Parse(target.external.uri);
     if (!uri) return MakeError(std::move(uri).error());
+    uri->tls = target.external.tls;
     return WithCredentials(*uri, target.external.user, target.external.password_env,
                            "target.external.password_env");
   }
@@ -1186,6 +1302,7 @@ Result<net::Uri> Spec::TargetUri(int local_port) const {
   const std::string& bind = target.local.bind;
   uri.host = bind == "0.0.0.0" ? "127.0.0.1" : bind == "::" ? "::1" : bind;
   uri.port = local_port;
+  uri.tls = target.local.tls;
   return WithCredentials(uri, "", target.local.password_env, "target.local.password_env");
 }
 
@@ -1224,6 +1341,13 @@ nlohmann::json Spec::ToJson() const {
   j["source"] = {{"uri", source.uri}, {"user", source.user}, {"password_env", source.password_env}};
   // Only when set: a migration journaled before `mode` existed keeps its fingerprint.
   if (source.mode == SourceMode::kScan) j["source"]["mode"] = "scan";
+  // TLS blocks only when TLS is on, so a plaintext spec's fingerprint stays what it was.
+  auto tls_json = [](const net::TlsOptions& tls) {
+    return nlohmann::json{
+        {"ca_cert", tls.ca_cert}, {"ca_dir", tls.ca_dir},           {"cert", tls.cert},
+        {"key", tls.key},         {"server_name", tls.server_name}, {"insecure", tls.insecure}};
+  };
+  if (source.tls.enabled) j["source"]["tls"] = tls_json(source.tls);
   nlohmann::json t = {
       {"engine", target.engine},
       {"version", target.version},
@@ -1243,9 +1367,11 @@ nlohmann::json Spec::ToJson() const {
       t["local"]["shards"] = l.shards;
       t["local"]["replicas_per_shard"] = l.replicas_per_shard;
     }
+    if (l.tls.enabled) t["local"]["tls"] = tls_json(l.tls);
   } else {
     const ExternalProviderSpec& e = target.external;
     t["external"] = {{"uri", e.uri}, {"user", e.user}, {"password_env", e.password_env}};
+    if (e.tls.enabled) t["external"]["tls"] = tls_json(e.tls);
   }
   j["target"] = std::move(t);
   const MigrationSpec& m = migration;

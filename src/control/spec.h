@@ -43,10 +43,12 @@ enum class SourceAfterCutover { kShutdown, kKeep };
 enum class SourceMode { kReplica, kScan };
 
 struct SourceSpec {
-  std::string uri;           // redis://host[:port], as written (no password, no db)
+  std::string uri;           // redis[s]://host[:port], as written (no password, no db)
   std::string user;          // ACL user; empty: the default user
   std::string password_env;  // environment variable holding the password; empty: none
   SourceMode mode = SourceMode::kReplica;
+  // source.tls (docs/tls.md): enabled for rediss://; paths absolute; origin "source.tls".
+  net::TlsOptions tls;
 };
 
 // provider: local — keyferry starts valkey-server itself and owns it.
@@ -64,13 +66,19 @@ struct LocalProviderSpec {
   // shards * (1 + replicas_per_shard) cluster-enabled valkey-server processes.
   int shards = 3;              // 1..16
   int replicas_per_shard = 0;  // 0..2
+  // target.local.tls: enabled when given. The server listens on TLS only (tls-port, port 0)
+  // with cert/key as its certificate and ca_cert/ca_dir as the CAs it trusts for clients;
+  // keyferry connects with the same options (verifying the server against ca_cert/ca_dir,
+  // presenting cert/key as its client certificate). Standalone only.
+  net::TlsOptions tls;
 };
 
 // provider: external — an empty server the operator already runs.
 struct ExternalProviderSpec {
-  std::string uri;  // redis://host[:port], no password, no db
+  std::string uri;  // redis[s]://host[:port], no password, no db
   std::string user;
   std::string password_env;
+  net::TlsOptions tls;  // target.external.tls, as source.tls
 };
 
 struct TargetSpec {
@@ -128,10 +136,11 @@ struct Spec {
   CutoverSpec cutover;
   AfterCutoverSpec after_cutover;
 
-  // The source URI with the user and the password from source.password_env.
+  // The source URI with the user, the password from source.password_env and source.tls.
   // ControlErrc::kEnvMissing when password_env is set but the variable is unset or empty.
   Result<net::Uri> SourceUri() const;
-  // Where keyferry reaches the target. local: redis://<bind>:<local_port> (a wildcard bind
+  // Where keyferry reaches the target, with its TLS options (target.local.tls or
+  // target.external.tls). local: redis[s]://<bind>:<local_port> (a wildcard bind
   // such as 0.0.0.0 or :: is reached over loopback), with the password from
   // local.password_env; local_port is the port PROVISION chose (local.port unless that is
   // 0). external: the external URI with user and password; local_port is ignored.

@@ -41,7 +41,7 @@ Result<void> Client::Connect(const Uri& uri, const ClientOptions& options) {
   hello_ = resp::Reply();
   parser_ = resp::ReplyParser(options.limits);
   conn_ = std::make_unique<Connection>();
-  auto connected = conn_->Connect(uri.host, uri.port, options.connect_timeout);
+  auto connected = conn_->Connect(uri.host, uri.port, options.connect_timeout, uri.tls);
   if (!connected) return Broken(std::move(connected).error());
   auto hs = Handshake();
   if (!hs) return Broken(std::move(hs).error());

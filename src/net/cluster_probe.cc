@@ -95,7 +95,13 @@ Uri NodeUri(const Uri& seed, const ClusterNode& node) {
   } else if (!node.endpoint.empty() && node.endpoint != "?") {
     uri.host = node.endpoint;
   }
-  uri.port = node.port != 0 ? node.port : node.tls_port;
+  // A TLS seed reaches the other nodes on their TLS port (tls-cluster yes; CLUSTER SLOTS
+  // answers a TLS client with the TLS ports already).
+  if (seed.tls.enabled) {
+    uri.port = node.tls_port != 0 ? node.tls_port : node.port;
+  } else {
+    uri.port = node.port != 0 ? node.port : node.tls_port;
+  }
   return uri;
 }
 

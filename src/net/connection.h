@@ -1,4 +1,5 @@
-// Connection: one TCP connection with deadlines on every operation, built on asio.
+// Connection: one TCP connection, plaintext or TLS, with deadlines on every operation,
+// built on asio (TLS: asio's SSL stream over the TCP socket, OpenSSL underneath).
 //
 // Each Connection owns its own asio::io_context and runs it only inside its calls: an
 // operation starts an async op and runs the context until the op completes or its
@@ -13,6 +14,15 @@
 // after a read timeout it stays open (no byte was lost) and the caller decides.
 // Host names are resolved before the connect deadline starts counting (getaddrinfo has no
 // cancellation); numeric addresses skip resolution.
+//
+// TLS (tls.enabled): Connect runs the TLS handshake under the same deadline as the TCP
+// connect, and verifies the server's certificate unless tls.insecure (TlsOptions). Failures
+// give NetErrc::kTlsFailed with a text that says which check failed (unknown CA, expired,
+// name mismatch, client certificate required, ...) and which option fixes it
+// (tls_messages.h). A server that refuses the client certificate after a TLS 1.3 handshake
+// shows it at the first read, with the same kind of text and kTlsFailed. Reads, writes and
+// timeouts behave as in plaintext, except that ReadSome's `wait_for` is ignored (the
+// low-water mark counts encrypted bytes in the kernel, not the bytes a reply takes).
 #pragma once
 
 #include <chrono>
@@ -20,9 +30,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "net/tls_options.h"
 
 namespace kf::net {
 
@@ -33,8 +46,10 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Connects (trying every resolved address) and sets TCP_NODELAY.
-  Result<void> Connect(const std::string& host, int port, std::chrono::milliseconds timeout);
+  // Connects (trying every resolved address), sets TCP_NODELAY and, when tls.enabled, runs
+  // the TLS handshake; all of it within `timeout`.
+  Result<void> Connect(const std::string& host, int port, std::chrono::milliseconds timeout,
+                       const TlsOptions& tls = {});
 
   // Writes every byte of every segment (a gather write), or fails.
   Result<void> WriteAll(std::span<const ByteView> segments, std::chrono::milliseconds timeout);
@@ -55,10 +70,18 @@ class Connection {
 
   void Close();
   bool is_open() const;
+  bool is_tls() const;
   // "host:port" of the peer as given to Connect ("[v6]:port" for IPv6).
   const std::string& endpoint() const { return endpoint_; }
 
  private:
+  // The TLS handshake after the TCP connect, within the connect's deadline.
+  Result<void> StartTls(const std::string& host, const TlsOptions& tls,
+                        std::chrono::steady_clock::time_point deadline,
+                        std::chrono::milliseconds timeout);
+  // The error for a failed TLS operation (`doing`: "while reading", ...).
+  Error TlsIoError(const std::error_code& ec, bool during_handshake, std::string_view doing) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;

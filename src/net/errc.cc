@@ -13,8 +13,8 @@ class NetCategoryImpl : public std::error_category {
     switch (static_cast<NetErrc>(code)) {
       case NetErrc::kBadUri:
         return "bad URI";
-      case NetErrc::kTlsUnsupported:
-        return "TLS not supported yet";
+      case NetErrc::kTlsFailed:
+        return "TLS failed";
       case NetErrc::kResolveFailed:
         return "host name did not resolve";
       case NetErrc::kConnectRefused:

@@ -8,7 +8,7 @@ namespace kf::net {
 
 enum class NetErrc {
   kBadUri = 1,      // a URI could not be parsed
-  kTlsUnsupported,  // rediss:// (TLS) is not implemented yet
+  kTlsFailed,       // TLS set-up, handshake or certificate check failed (docs/tls.md)
   kResolveFailed,   // the host name did not resolve
   kConnectRefused,  // nothing listens on host:port
   kConnectFailed,   // other connect failures (unreachable, ...)

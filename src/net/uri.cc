@@ -10,7 +10,7 @@
 namespace kf::net {
 namespace {
 
-constexpr std::string_view kForm = "expected redis://[user[:password]@]host[:port][/db]";
+constexpr std::string_view kForm = "expected redis[s]://[user[:password]@]host[:port][/db]";
 
 Unexpected Bad(std::string_view text, std::string problem) {
   // The URI may hold a password: quote it only when there is no '@' in it.
@@ -86,11 +86,9 @@ Result<Uri> Uri::Parse(std::string_view text) {
   Uri uri;
   std::string_view rest;
   if (StartsWithNoCase(text, "rediss://")) {
-    return MakeError(NetErrc::kTlsUnsupported,
-                     "TLS (rediss://) is not supported yet; use a redis:// URI to a server "
-                     "reachable without TLS, or a TLS-terminating proxy");
-  }
-  if (StartsWithNoCase(text, "redis://")) {
+    rest = text.substr(9);
+    uri.tls.enabled = true;
+  } else if (StartsWithNoCase(text, "redis://")) {
     rest = text.substr(8);
   } else {
     size_t scheme_end = text.find("://");
@@ -183,7 +181,7 @@ std::string Uri::Endpoint() const {
 }
 
 std::string Uri::ToString(bool mask_password) const {
-  std::string out = "redis://";
+  std::string out = tls.enabled ? "rediss://" : "redis://";
   if (has_password) {
     out += PercentEncode(user);
     out += ':';

@@ -157,6 +157,10 @@ bool ClusterProcess::Build() {
     };
     server_options.config.insert(server_options.config.end(), options_.config.begin(),
                                  options_.config.end());
+    if (options_.tls) {
+      server_options.tls = options_.tls;
+      server_options.config.push_back({"tls-cluster", "yes"});
+    }
     auto node = ServerProcess::Start(kind_, server_options);
     if (!node) return false;
     std::string id = node->Call({"CLUSTER", "MYID"});

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct ClusterOptions {
   // Extra config directives for every node (as ServerOptions::config).
   std::vector<std::pair<std::string, std::string>> config = {};
   std::chrono::milliseconds node_timeout{2000};  // cluster-node-timeout
+  // When set: every node also listens on a TLS port (ServerOptions::tls) and the cluster
+  // speaks TLS (tls-cluster yes), so it announces its TLS ports to TLS clients.
+  std::optional<ServerTls> tls{};
   // Bound on the whole start: nodes up, met, slots assigned, replicas in sync.
   std::chrono::milliseconds ready_timeout{60000};
 };

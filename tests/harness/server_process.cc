@@ -220,6 +220,11 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(ServerKind kind, ServerOptio
         server->cluster_port_ = FreeLoopbackPort();
       } while (server->cluster_port_ == server->port_);
     }
+    if (server->options_.tls) {
+      do {
+        server->tls_port_ = FreeLoopbackPort();
+      } while (server->tls_port_ == server->port_ || server->tls_port_ == server->cluster_port_);
+    }
     if (server->Launch()) return server;
   }
   ADD_FAILURE() << "could not start " << ServerBinary(kind) << "; its log:\n" << server->ReadLog();
@@ -247,6 +252,12 @@ bool ServerProcess::Launch() {
   if (options_.cluster) {
     args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-port",
                              std::to_string(cluster_port_), "--cluster-config-file", "nodes.conf"});
+  }
+  if (options_.tls) {
+    args.insert(args.end(),
+                {"--tls-port", std::to_string(tls_port_), "--tls-cert-file", options_.tls->cert,
+                 "--tls-key-file", options_.tls->key, "--tls-ca-cert-file", options_.tls->ca_cert,
+                 "--tls-auth-clients", options_.tls->auth_clients});
   }
   for (const auto& [name, value] : options_.config) {
     args.push_back("--" + name);
@@ -312,6 +323,11 @@ ServerProcess::~ServerProcess() {
 std::string ServerProcess::uri() const {
   std::string auth = password_.empty() ? "" : ":" + password_ + "@";
   return "redis://" + auth + host_ + ":" + std::to_string(port_);
+}
+
+std::string ServerProcess::tls_uri() const {
+  std::string auth = password_.empty() ? "" : ":" + password_ + "@";
+  return "rediss://" + auth + host_ + ":" + std::to_string(tls_port_);
 }
 
 std::string ServerProcess::ReadLog() const {

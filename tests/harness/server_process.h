@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,15 @@ namespace kf::test {
 enum class ServerKind { kRedis, kValkey };
 
 const char* ServerBinary(ServerKind kind);  // "redis-server" / "valkey-server"
+
+// TLS for a test server: it listens on a TLS port of its own besides its plaintext port
+// (which the harness keeps using for set-up and checks, ServerProcess::Call).
+struct ServerTls {
+  std::string cert;                 // tls-cert-file
+  std::string key;                  // tls-key-file
+  std::string ca_cert;              // tls-ca-cert-file (checks client certificates)
+  std::string auth_clients = "no";  // tls-auth-clients: yes (mutual TLS), no, optional
+};
 
 struct ServerOptions {
   // Extra config directives, e.g. {"requirepass", "secret"}, {"maxmemory", "10mb"}.
@@ -29,6 +39,8 @@ struct ServerOptions {
   // and a cluster bus port of its own, free, chosen with the client port (the default bus
   // port, client port + 10000, may be taken or above 65535). Kept across Restart().
   bool cluster = false;
+  // When set: also --tls-port (free, chosen with the client port) and these files.
+  std::optional<ServerTls> tls{};
 };
 
 class ServerProcess {
@@ -51,6 +63,10 @@ class ServerProcess {
   const std::string& dir() const { return dir_; }
   // "redis://127.0.0.1:<port>" (with the password from `requirepass` when one was set).
   std::string uri() const;
+  // The TLS port (options.tls), else 0; and "rediss://127.0.0.1:<tls port>" (with the
+  // password as in uri()).
+  int tls_port() const { return tls_port_; }
+  std::string tls_uri() const;
   std::string log_path() const { return dir_ + "/server.log"; }
   std::string ReadLog() const;
 
@@ -83,6 +99,7 @@ class ServerProcess {
   std::string host_ = "127.0.0.1";
   int port_ = 0;
   int cluster_port_ = 0;
+  int tls_port_ = 0;
   pid_t pid_ = -1;
   std::string dir_;
   std::string password_;

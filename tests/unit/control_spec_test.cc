@@ -353,8 +353,6 @@ TEST(ControlSpec, BadUrisAreRefused) {
   EXPECT_THAT(m, HasSubstr("t.yaml:2:15: source.uri: bad server URI"));
   m = Refusal("name: a\nsource: {uri: 'redis://h$(rm):1'}\ntarget: {provider: local}\n");
   EXPECT_THAT(m, HasSubstr("which is not a host name or IP"));
-  m = Refusal("name: a\nsource: {uri: 'rediss://h:1'}\ntarget: {provider: local}\n");
-  EXPECT_THAT(m, HasSubstr("TLS (rediss://) is not supported yet"));
 }
 
 TEST(ControlSpec, PasswordEnvMustBeAVariableName) {
@@ -797,6 +795,101 @@ TEST(ControlSpec, ByteSizes) {
   EXPECT_EQ(ParseByteSize("99999999999999999999gb"), std::nullopt);
   EXPECT_EQ(ParseByteSize("18446744073709551615"), UINT64_MAX);
   EXPECT_EQ(ParseByteSize("18446744073709551616"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace kf::control
+
+// ---------------------------------------------------------------------------------------
+// TLS (docs/tls.md)
+
+namespace kf::control {
+namespace {
+
+TEST(ControlSpecTls, TlsBlocksGiveTheUrisTheirOptions) {
+  Spec spec = Accepted(
+      "name: a\n"
+      "source:\n"
+      "  uri: rediss://redis.internal:6380\n"
+      "  tls: {ca_cert: certs/ca.pem, cert: /abs/client.pem, key: certs/client.key,\n"
+      "        server_name: redis.example}\n"
+      "target:\n"
+      "  provider: external\n"
+      "  external: {uri: 'rediss://valkey.internal:6380', tls: {insecure: true}}\n");
+  auto source = spec.SourceUri();
+  ASSERT_TRUE(source) << source.error().message;
+  EXPECT_TRUE(source->tls.enabled);
+  EXPECT_EQ(source->tls.ca_cert, "/specs/certs/ca.pem");
+  EXPECT_EQ(source->tls.cert, "/abs/client.pem");
+  EXPECT_EQ(source->tls.key, "/specs/certs/client.key");
+  EXPECT_EQ(source->tls.server_name, "redis.example");
+  EXPECT_EQ(source->tls.OptionName("ca_cert"), "source.tls.ca_cert");
+  auto target = spec.TargetUri(0);
+  ASSERT_TRUE(target) << target.error().message;
+  EXPECT_TRUE(target->tls.enabled && target->tls.insecure);
+  EXPECT_EQ(target->tls.OptionName("insecure"), "target.external.tls.insecure");
+  EXPECT_EQ(spec.ToJson()["source"]["tls"]["ca_cert"], "/specs/certs/ca.pem");
+
+  // rediss:// alone: TLS verified against the system's store.
+  Spec bare = Accepted("name: a\nsource: {uri: 'rediss://h:1'}\ntarget: {provider: local}\n");
+  EXPECT_TRUE(bare.SourceUri()->tls.enabled);
+  EXPECT_FALSE(bare.SourceUri()->tls.AnySet());
+  // A plaintext spec's JSON (and so its fingerprint) has no tls field.
+  EXPECT_FALSE(Accepted(kMinimal).ToJson()["source"].contains("tls"));
+}
+
+TEST(ControlSpecTls, LocalTargetWithTls) {
+  Spec spec = Accepted(
+      "name: a\nsource: {uri: 'redis://h:1'}\n"
+      "target:\n  provider: local\n"
+      "  local: {tls: {ca_cert: ca.pem, cert: server.pem, key: server.key}}\n");
+  auto target = spec.TargetUri(7000);
+  ASSERT_TRUE(target);
+  EXPECT_EQ(target->ToString(), "rediss://127.0.0.1:7000");
+  EXPECT_EQ(target->tls.cert, "/specs/server.pem");
+  EXPECT_EQ(spec.HookCommand(*target).size(), 0u);
+
+  std::string m = Refusal(
+      "name: a\nsource: {uri: 'redis://h:1'}\n"
+      "target:\n  provider: local\n  local: {tls: {cert: s.pem}}\n");
+  EXPECT_THAT(m, HasSubstr("target.local.tls needs cert and key"));
+  EXPECT_THAT(m, HasSubstr("target.local.tls needs ca_cert or ca_dir"));
+  m = Refusal(
+      "name: a\nsource: {uri: 'redis://h:1'}\n"
+      "target:\n  provider: local\n  local: {extra_config: {tls-port: 6380}}\n");
+  EXPECT_THAT(m, HasSubstr("set target.local.tls"));
+  m = Refusal(
+      "name: a\nsource: {uri: 'redis://h:1'}\n"
+      "target:\n  provider: local\n  topology: cluster\n"
+      "  local: {tls: {ca_cert: ca.pem, cert: s.pem, key: s.key}}\n",
+      ControlErrc::kSpecUnsupported);
+  EXPECT_THAT(m, HasSubstr("target.local.tls with topology: cluster is not supported yet"));
+}
+
+TEST(ControlSpecTls, TlsRefusals) {
+  std::string m = Refusal(
+      "name: a\nsource: {uri: 'redis://h:1', tls: {ca_cert: ca.pem}}\ntarget: {provider: "
+      "local}\n");
+  EXPECT_THAT(m, HasSubstr("t.yaml:2:"));
+  EXPECT_THAT(m, HasSubstr("source.tls is given but source.uri redis://h:1 is plaintext; write "
+                           "rediss://"));
+  m = Refusal(
+      "name: a\nsource: {uri: 'rediss://h:1', tls: {cert: c.pem}}\ntarget: {provider: "
+      "local}\n");
+  EXPECT_THAT(m, HasSubstr("source.tls.cert"));
+  EXPECT_THAT(m, HasSubstr("is given without source.tls.key"));
+  m = Refusal(
+      "name: a\nsource: {uri: 'rediss://h:1', tls: {insecure: true, ca_cert: ca.pem}}\n"
+      "target: {provider: local}\n");
+  EXPECT_THAT(m, HasSubstr("source.tls.insecure is true and a CA is given"));
+  m = Refusal(
+      "name: a\nsource: {uri: 'rediss://h:1', tls: {insecure: yes-please}}\n"
+      "target: {provider: local}\n");
+  EXPECT_THAT(m, HasSubstr("source.tls.insecure is \"yes-please\"; write true or false"));
+  m = Refusal(
+      "name: a\nsource: {uri: 'rediss://h:1', tls: {ca_file: ca.pem}}\ntarget: {provider: "
+      "local}\n");
+  EXPECT_THAT(m, HasSubstr("unknown key \"ca_file\" under source.tls"));
 }
 
 }  // namespace

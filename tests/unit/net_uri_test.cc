@@ -93,10 +93,20 @@ TEST(NetUriTest, PrintingMasksThePassword) {
   EXPECT_EQ(again, u);
 }
 
-TEST(NetUriTest, TlsIsRefusedClearly) {
-  std::string msg = ErrorOf("rediss://host:6380", NetErrc::kTlsUnsupported);
-  EXPECT_NE(msg.find("TLS"), std::string::npos);
-  EXPECT_NE(msg.find("not supported yet"), std::string::npos);
+TEST(NetUriTest, RedissMeansTls) {
+  Uri u = MustParse("rediss://alice:pw@cache.internal:6380/2");
+  EXPECT_TRUE(u.tls.enabled);
+  EXPECT_EQ(u.host, "cache.internal");
+  EXPECT_EQ(u.port, 6380);
+  EXPECT_EQ(u.db, 2);
+  EXPECT_EQ(u.ToString(), "rediss://alice:***@cache.internal:6380/2");
+  EXPECT_EQ(MustParse(u.ToString(false)), u);
+  EXPECT_TRUE(MustParse("REDISS://h").tls.enabled);
+  EXPECT_EQ(MustParse("rediss://h").port, 6379);
+  EXPECT_FALSE(MustParse("redis://h").tls.enabled);
+  EXPECT_EQ(MustParse("redis://h").ToString(), "redis://h:6379");
+  // Only the scheme says TLS: the other options come from flags or a spec.
+  EXPECT_FALSE(MustParse("rediss://h").tls.AnySet());
 }
 
 TEST(NetUriTest, BadUrisNameTheProblem) {
@@ -125,7 +135,7 @@ TEST(NetUriTest, BadUrisNameTheProblem) {
   // A URI holding a password is not echoed back in the error.
   std::string msg = ErrorOf("redis://:topsecret@h:xx");
   EXPECT_EQ(msg.find("topsecret"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("expected redis://"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("expected redis[s]://"), std::string::npos) << msg;
 }
 
 }  // namespace
