@@ -1,4 +1,4 @@
-// CommandEncoder: see encoder.h.
+// CommandEncoder and the functions that append RESP to a caller's buffer: see encoder.h.
 #include "resp/encoder.h"
 
 #include <charconv>
@@ -15,6 +15,13 @@ size_t FormatHeader(char type, size_t n, char* buf) {
   ptr[0] = '\r';
   ptr[1] = '\n';
   return static_cast<size_t>(ptr + 2 - buf);
+}
+
+// Makes room for n more bytes at the end of *out and returns where they go.
+uint8_t* Extend(Bytes* out, size_t n) {
+  size_t at = out->size();
+  out->resize(at + n);
+  return out->data() + at;
 }
 
 }  // namespace
@@ -100,17 +107,77 @@ void CommandEncoder::Clear() {
   commands_ = 0;
 }
 
-void AppendCommand(Bytes* out, std::span<const ByteView> args) {
+size_t BulkHeaderSize(size_t n) {
+  size_t digits = 1;
+  for (size_t v = n; v >= 10; v /= 10) ++digits;
+  return 1 + digits + 2;
+}
+
+void AppendArrayHeader(Bytes* out, size_t n) {
   char buf[32];
-  size_t n = FormatHeader('*', args.size(), buf);
-  out->insert(out->end(), buf, buf + n);
-  for (ByteView a : args) {
-    n = FormatHeader('$', a.size(), buf);
-    out->insert(out->end(), buf, buf + n);
-    out->insert(out->end(), a.begin(), a.end());
-    out->push_back('\r');
-    out->push_back('\n');
+  size_t len = FormatHeader('*', n, buf);
+  std::memcpy(Extend(out, len), buf, len);
+}
+
+void AppendBulkHeader(Bytes* out, size_t n) {
+  char buf[32];
+  size_t len = FormatHeader('$', n, buf);
+  std::memcpy(Extend(out, len), buf, len);
+}
+
+uint8_t* AppendBulkSpace(Bytes* out, size_t n) {
+  char buf[32];
+  size_t len = FormatHeader('$', n, buf);
+  uint8_t* p = Extend(out, len + n + 2);
+  std::memcpy(p, buf, len);
+  p[len + n] = '\r';
+  p[len + n + 1] = '\n';
+  return p + len;
+}
+
+size_t AppendBulk(Bytes* out, ByteView bytes) {
+  uint8_t* p = AppendBulkSpace(out, bytes.size());
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  return static_cast<size_t>(p - out->data());
+}
+
+size_t AppendBulk(Bytes* out, std::string_view s) { return AppendBulk(out, AsBytes(s)); }
+
+void AppendBulkInt(Bytes* out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;  // 24 bytes always hold an int64
+  AppendBulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
+}
+
+namespace {
+
+// The exact size of a command, then one resize and a copy per argument.
+template <typename Args>
+void AppendCommandOf(Bytes* out, const Args& args) {
+  size_t size = BulkHeaderSize(args.size());  // "*<n>\r\n" is as long as "$<n>\r\n"
+  for (const auto& a : args) size += BulkHeaderSize(a.size()) + a.size() + 2;
+  out->reserve(out->size() + size);
+  AppendArrayHeader(out, args.size());
+  for (const auto& a : args) {
+    AppendBulk(out, ByteView(reinterpret_cast<const uint8_t*>(a.data()), a.size()));
   }
+}
+
+}  // namespace
+
+void AppendCommand(Bytes* out, std::span<const ByteView> args) { AppendCommandOf(out, args); }
+
+void AppendCommand(Bytes* out, std::initializer_list<std::string_view> args) {
+  AppendCommandOf(out, args);
+}
+
+void AppendCommand(Bytes* out, const std::vector<std::string>& args) { AppendCommandOf(out, args); }
+
+size_t CommandSize(const std::vector<std::string>& args) {
+  size_t size = BulkHeaderSize(args.size());
+  for (const auto& a : args) size += BulkHeaderSize(a.size()) + a.size() + 2;
+  return size;
 }
 
 Bytes EncodeCommand(std::span<const ByteView> args) {
@@ -120,10 +187,15 @@ Bytes EncodeCommand(std::span<const ByteView> args) {
 }
 
 Bytes EncodeCommand(std::initializer_list<std::string_view> args) {
-  std::vector<ByteView> views;
-  views.reserve(args.size());
-  for (std::string_view a : args) views.push_back(AsBytes(a));
-  return EncodeCommand(views);
+  Bytes out;
+  AppendCommand(&out, args);
+  return out;
+}
+
+Bytes EncodeCommand(const std::vector<std::string>& args) {
+  Bytes out;
+  AppendCommand(&out, args);
+  return out;
 }
 
 }  // namespace kf::resp

@@ -69,7 +69,38 @@ class CommandEncoder {
 // One command as a contiguous buffer (small commands; tests).
 Bytes EncodeCommand(std::span<const ByteView> args);
 Bytes EncodeCommand(std::initializer_list<std::string_view> args);
-// Appends one command's bytes to `out`.
+Bytes EncodeCommand(const std::vector<std::string>& args);
+
+// ---- Appending into a caller's buffer ----
+// The functions below write RESP straight onto the end of `*out`, growing it once per call
+// (one resize, then memcpy; no temporary buffer), for callers that encode many commands
+// into one buffer, like the snapshot lanes. Reserve room up front to avoid reallocations
+// (CommandSize gives a command's exact size). Composing them gives a whole command:
+// AppendArrayHeader(out, 3); AppendBulk(out, "SET"); AppendBulk(out, key); AppendBulk(out, v).
+
+// Appends one command: "*<argc>\r\n" then each argument as a bulk string.
 void AppendCommand(Bytes* out, std::span<const ByteView> args);
+void AppendCommand(Bytes* out, std::initializer_list<std::string_view> args);
+void AppendCommand(Bytes* out, const std::vector<std::string>& args);
+// The exact number of bytes AppendCommand appends for these arguments.
+size_t CommandSize(const std::vector<std::string>& args);
+
+// "*<n>\r\n": the header of a command of n arguments (an array of n bulk strings).
+void AppendArrayHeader(Bytes* out, size_t n);
+// "$<n>\r\n": the header of a bulk string of n bytes (the n bytes and "\r\n" must follow).
+void AppendBulkHeader(Bytes* out, size_t n);
+// "$<n>\r\n<bytes>\r\n". Returns the offset in *out at which `bytes` begin (where a
+// caller finds an argument again, e.g. the key, to name it in a message).
+size_t AppendBulk(Bytes* out, ByteView bytes);
+size_t AppendBulk(Bytes* out, std::string_view s);
+// A bulk string holding the decimal form of `v` ("$3\r\n-12\r\n").
+void AppendBulkInt(Bytes* out, int64_t v);
+// "$<n>\r\n", then n bytes for the caller to fill, then "\r\n". Returns where the n
+// bytes go (valid until *out grows again): for an argument produced in place, such as a
+// decompressed value or a DUMP payload written with its footer, so it is written once.
+// The n bytes are zero until the caller writes them.
+uint8_t* AppendBulkSpace(Bytes* out, size_t n);
+// Bytes of "$<n>\r\n" (without the n bytes and the final "\r\n").
+size_t BulkHeaderSize(size_t n);
 
 }  // namespace kf::resp
