@@ -5,27 +5,6 @@
 #include <cstring>
 
 namespace kf::resp {
-namespace {
-
-// "<type><n>\r\n" into buf; returns the length.
-size_t FormatHeader(char type, size_t n, char* buf) {
-  buf[0] = type;
-  auto [ptr, ec] = std::to_chars(buf + 1, buf + 24, n);
-  (void)ec;  // 24 bytes always hold a size_t
-  ptr[0] = '\r';
-  ptr[1] = '\n';
-  return static_cast<size_t>(ptr + 2 - buf);
-}
-
-// Makes room for n more bytes at the end of *out and returns where they go.
-uint8_t* Extend(Bytes* out, size_t n) {
-  size_t at = out->size();
-  out->resize(at + n);
-  return out->data() + at;
-}
-
-}  // namespace
-
 void CommandEncoder::AppendOwned(const void* p, size_t n) {
   if (n == 0) return;
   size_t offset = owned_.size();
@@ -42,7 +21,7 @@ void CommandEncoder::AppendOwned(const void* p, size_t n) {
 
 void CommandEncoder::AppendHeader(char type, size_t n) {
   char buf[32];
-  AppendOwned(buf, FormatHeader(type, n, buf));
+  AppendOwned(buf, internal::FormatHeader(type, n, buf));
 }
 
 void CommandEncoder::AppendArg(ByteView arg) {
@@ -105,49 +84,6 @@ void CommandEncoder::Clear() {
   segments_dirty_ = false;
   size_ = 0;
   commands_ = 0;
-}
-
-size_t BulkHeaderSize(size_t n) {
-  size_t digits = 1;
-  for (size_t v = n; v >= 10; v /= 10) ++digits;
-  return 1 + digits + 2;
-}
-
-void AppendArrayHeader(Bytes* out, size_t n) {
-  char buf[32];
-  size_t len = FormatHeader('*', n, buf);
-  std::memcpy(Extend(out, len), buf, len);
-}
-
-void AppendBulkHeader(Bytes* out, size_t n) {
-  char buf[32];
-  size_t len = FormatHeader('$', n, buf);
-  std::memcpy(Extend(out, len), buf, len);
-}
-
-uint8_t* AppendBulkSpace(Bytes* out, size_t n) {
-  char buf[32];
-  size_t len = FormatHeader('$', n, buf);
-  uint8_t* p = Extend(out, len + n + 2);
-  std::memcpy(p, buf, len);
-  p[len + n] = '\r';
-  p[len + n + 1] = '\n';
-  return p + len;
-}
-
-size_t AppendBulk(Bytes* out, ByteView bytes) {
-  uint8_t* p = AppendBulkSpace(out, bytes.size());
-  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
-  return static_cast<size_t>(p - out->data());
-}
-
-size_t AppendBulk(Bytes* out, std::string_view s) { return AppendBulk(out, AsBytes(s)); }
-
-void AppendBulkInt(Bytes* out, int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;  // 24 bytes always hold an int64
-  AppendBulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
 namespace {

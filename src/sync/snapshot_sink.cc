@@ -50,6 +50,15 @@ bool AppendStringValueBulk(Bytes* out, ByteView raw) {
 // Bytes RESTORE takes besides the key and the value.
 constexpr size_t kRestoreOverhead = 128;
 
+// The fixed arguments written for every key, encoded when compiling.
+constexpr resp::ConstBulk kRestore("RESTORE");
+constexpr resp::ConstBulk kAbsTtl("ABSTTL");
+constexpr resp::ConstBulk kIdleTime("IDLETIME");
+constexpr resp::ConstBulk kFreq("FREQ");
+constexpr resp::ConstBulk kReplace("REPLACE");
+constexpr resp::ConstBulk kMset("MSET");
+constexpr resp::ConstBulk kSetRange("SETRANGE");
+
 // A RESTORE's payload: a serialized value that gets its DUMP footer on the way (the
 // source's bytes passed through: footer_version > 0), or a whole DUMP payload (a value
 // re-encoded for the target: footer_version == 0).
@@ -67,7 +76,7 @@ Result<size_t> AppendRestore(Bytes* out, ByteView key, const RestorePayload& pay
   bool has_idle = idle_s >= 0;
   bool has_freq = !has_idle && freq >= 0;
   resp::AppendArrayHeader(out, has_idle || has_freq ? 8 : 6);
-  resp::AppendBulk(out, "RESTORE");
+  resp::AppendBulk(out, kRestore);
   size_t key_at = resp::AppendBulk(out, key);
   resp::AppendBulkInt(out, expire_ms > 0 ? expire_ms : 0);
   if (payload.footer_version == 0) {
@@ -82,15 +91,15 @@ Result<size_t> AppendRestore(Bytes* out, ByteView key, const RestorePayload& pay
       return MakeError(std::move(written).error());
     }
   }
-  resp::AppendBulk(out, "ABSTTL");
+  resp::AppendBulk(out, kAbsTtl);
   if (has_idle) {
-    resp::AppendBulk(out, "IDLETIME");
+    resp::AppendBulk(out, kIdleTime);
     resp::AppendBulkInt(out, idle_s);
   } else if (has_freq) {
-    resp::AppendBulk(out, "FREQ");
+    resp::AppendBulk(out, kFreq);
     resp::AppendBulkInt(out, freq);
   }
-  resp::AppendBulk(out, "REPLACE");
+  resp::AppendBulk(out, kReplace);
   return key_at;
 }
 
@@ -264,7 +273,7 @@ void SnapshotSink::FlushMset(size_t lane) {
   if (!error_) {
     Bytes* out = lanes_->Begin(lane, m.pairs.size() + 32);
     resp::AppendArrayHeader(out, 1 + 2 * static_cast<size_t>(m.count));
-    resp::AppendBulk(out, "MSET");
+    resp::AppendBulk(out, kMset);
     out->insert(out->end(), m.pairs.begin(), m.pairs.end());  // the pairs, already bulk strings
     std::string what =
         m.count == 1 ? "MSET" : "MSET of " + std::to_string(m.count) + " strings, the first";
@@ -359,7 +368,7 @@ void SnapshotSink::SubmitSetRange(int db, ByteView key, uint64_t offset, ByteVie
   size_t lane = lanes_->LaneFor(db, key);
   Bytes* out = lanes_->Begin(lane, key.size() + piece.size() + 64);
   resp::AppendArrayHeader(out, 4);
-  resp::AppendBulk(out, "SETRANGE");
+  resp::AppendBulk(out, kSetRange);
   size_t key_at = resp::AppendBulk(out, key);
   resp::AppendBulkInt(out, static_cast<int64_t>(offset));
   resp::AppendBulk(out, piece);

@@ -154,6 +154,22 @@ TEST(RespAppendTest, ExactBytesOfEachPiece) {
   }
 }
 
+TEST(RespAppendTest, ConstBulkIsTheBulkStringOfItsLiteral) {
+  static constexpr ConstBulk kRestore("RESTORE");
+  static constexpr ConstBulk kEmpty("");
+  static constexpr ConstBulk kTen("0123456789");
+  Bytes out = {'>'};
+  AppendBulk(&out, kRestore);
+  AppendBulk(&out, kEmpty);
+  AppendBulk(&out, kTen);
+  EXPECT_EQ(Str(out), ">$7\r\nRESTORE\r\n$0\r\n\r\n$10\r\n0123456789\r\n");
+  Bytes same = {'>'};
+  AppendBulk(&same, std::string_view("RESTORE"));
+  AppendBulk(&same, std::string_view(""));
+  AppendBulk(&same, std::string_view("0123456789"));
+  EXPECT_EQ(out, same);
+}
+
 TEST(RespAppendTest, CommandsMatchTheEncoderAndTheirSize) {
   const std::vector<std::vector<std::string>> commands = {
       {"PING"},
