@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string_view>
 #include <vector>
@@ -23,7 +24,7 @@ namespace kf::rdb {
 
 namespace {
 
-constexpr size_t kFooterSize = 10;  // uint16 version + uint64 CRC-64
+constexpr size_t kFooterSize = kDumpFooterBytes;  // uint16 version + uint64 CRC-64
 // Quicklist node byte limits for list-max-listpack-size -1 .. -5.
 constexpr size_t kQuicklistLevels[] = {4096, 8192, 16384, 32768, 65536};
 // SIZE_SAFETY_LIMIT: the byte cap of a node whose limit is an entry count.
@@ -39,11 +40,28 @@ constexpr int64_t kStreamFlagSameFields = 2;
 
 std::string Describe(std::string_view s) { return "'" + Printable(s, 40) + "'"; }
 
+// The footer at `at` (kFooterSize bytes) after a value whose CRC-64 is `value_crc`: the
+// version little-endian, then the CRC-64 of the value and the version, little-endian.
+void WriteFooter(uint64_t value_crc, int version, uint8_t* at) {
+  at[0] = static_cast<uint8_t>(version & 0xFF);
+  at[1] = static_cast<uint8_t>((version >> 8) & 0xFF);
+  const uint64_t crc = Crc64(value_crc, ByteView(at, 2));
+  for (int i = 0; i < 8; ++i) at[2 + i] = static_cast<uint8_t>(crc >> (8 * i));
+}
+
 void AppendFooter(Bytes& out, int version) {
-  out.push_back(static_cast<uint8_t>(version & 0xFF));
-  out.push_back(static_cast<uint8_t>((version >> 8) & 0xFF));
-  const uint64_t crc = Crc64(0, out);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(crc >> (8 * i)));
+  const size_t n = out.size();
+  const uint64_t value_crc = Crc64(0, out);
+  out.resize(n + kFooterSize);
+  WriteFooter(value_crc, version, out.data() + n);
+}
+
+Result<void> CheckFooterVersion(int version) {
+  if (version < 1 || version > 0xFFFF) {
+    return MakeError(RdbErrc::kUnsupportedVersion, "RDB version " + std::to_string(version) +
+                                                       " does not fit a DUMP footer (1..65535)");
+  }
+  return {};
 }
 
 // double2ll from the server: scores that are exact integers within +-2^62 are stored in
@@ -652,16 +670,26 @@ Result<Bytes> RewriteDumpFooter(ByteView serialized_value, int target_rdb_versio
                      "cannot add a DUMP footer to an empty value: the serialized value must "
                      "start with its RDB type byte");
   }
-  if (target_rdb_version < 1 || target_rdb_version > 0xFFFF) {
-    return MakeError(RdbErrc::kUnsupportedVersion, "RDB version " +
-                                                       std::to_string(target_rdb_version) +
-                                                       " does not fit a DUMP footer (1..65535)");
-  }
+  KF_RETURN_IF_ERROR(CheckFooterVersion(target_rdb_version));
   Bytes out;
   out.reserve(serialized_value.size() + kFooterSize);
   out.assign(serialized_value.begin(), serialized_value.end());
   AppendFooter(out, target_rdb_version);
   return out;
+}
+
+Result<void> WriteDumpPayload(ByteView serialized_value, int rdb_version, std::span<uint8_t> out) {
+  if (serialized_value.empty() || out.size() != serialized_value.size() + kFooterSize) {
+    return MakeError(RdbErrc::kBadDumpPayload,
+                     "cannot write a DUMP payload of a " + std::to_string(serialized_value.size()) +
+                         "-byte value into " + std::to_string(out.size()) +
+                         " bytes: the value must start with its RDB type byte and the room "
+                         "must hold it and the 10-byte footer exactly");
+  }
+  KF_RETURN_IF_ERROR(CheckFooterVersion(rdb_version));
+  std::memcpy(out.data(), serialized_value.data(), serialized_value.size());
+  WriteFooter(Crc64(0, serialized_value), rdb_version, out.data() + serialized_value.size());
+  return {};
 }
 
 Result<Bytes> RetargetDumpPayload(ByteView dump_payload, int target_rdb_version) {

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "common/bytes.h"
@@ -69,6 +70,18 @@ constexpr int kMaxEncodeRdbVersion = 11;
 // of order or PEL entries naming unknown consumers).
 Result<Bytes> EncodeDumpPayload(const Value& value, int target_rdb_version,
                                 const EncodeOptions& options = {});
+
+// Bytes of a DUMP payload's footer: the RDB version (uint16) and the CRC-64 (uint64).
+inline constexpr size_t kDumpFooterBytes = 10;
+
+// Writes a whole DUMP payload into `out`, memory the caller owns (e.g. the space of a
+// RESTORE argument in a buffer being encoded, resp::AppendBulkSpace), so the value is copied
+// once: `serialized_value` (the type byte plus the encoded value, as the RDB reader hands it
+// over at kRaw), then the footer for `rdb_version` with the CRC-64 of everything before it.
+// `out` must be exactly serialized_value.size() + kDumpFooterBytes long (must not overlap
+// `serialized_value`). Errors: kBadDumpPayload (an empty value or `out` of another size),
+// kUnsupportedVersion (a version outside 1..65535); `out` is left unwritten then.
+Result<void> WriteDumpPayload(ByteView serialized_value, int rdb_version, std::span<uint8_t> out);
 
 // Appends a footer for `target_rdb_version` to a serialized value (the type byte plus the
 // encoded value, without any footer: the RAW bytes the RDB reader hands over).

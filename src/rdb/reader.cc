@@ -1728,6 +1728,7 @@ bool RdbReader::Impl::DecodeStreamNode(const uint8_t* key16, std::string_view bl
 RdbReader::RdbReader(RdbSink* sink, ReaderOptions options)
     : impl_(std::make_unique<Impl>(sink, options)) {}
 RdbReader::~RdbReader() = default;
+void RdbReader::ExpectSerializedValue(const RdbFormat& format) { impl_->StartDump(format); }
 Result<void> RdbReader::Feed(ByteView data) { return impl_->Feed(data); }
 Result<void> RdbReader::Finish() { return impl_->Finish(); }
 uint64_t RdbReader::offset() const { return impl_->offset(); }

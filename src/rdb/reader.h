@@ -152,6 +152,14 @@ class RdbReader {
   RdbReader(const RdbReader&) = delete;
   RdbReader& operator=(const RdbReader&) = delete;
 
+  // Makes the input one serialized value instead of an RDB file: its type byte and encoded
+  // value (a DUMP payload without its footer, or the OnRawValue parts of a key joined), in
+  // `format`. Call before the first Feed. There is no header, key, expiry or EOF record:
+  // the value is delivered at kData (OnValue, in parts when it is bigger than
+  // big_value_bytes) with an empty KeyInfo::key and without OnHeader, OnKey or OnEof;
+  // done() once it is complete, and Finish() fails until then.
+  void ExpectSerializedValue(const RdbFormat& format);
+
   // Parses what it can of `data` (any size, including 0). Once an error is returned, every
   // later call returns it again.
   Result<void> Feed(ByteView data);

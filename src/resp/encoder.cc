@@ -1,24 +1,10 @@
-// CommandEncoder: see encoder.h.
+// CommandEncoder and the functions that append RESP to a caller's buffer: see encoder.h.
 #include "resp/encoder.h"
 
 #include <charconv>
 #include <cstring>
 
 namespace kf::resp {
-namespace {
-
-// "<type><n>\r\n" into buf; returns the length.
-size_t FormatHeader(char type, size_t n, char* buf) {
-  buf[0] = type;
-  auto [ptr, ec] = std::to_chars(buf + 1, buf + 24, n);
-  (void)ec;  // 24 bytes always hold a size_t
-  ptr[0] = '\r';
-  ptr[1] = '\n';
-  return static_cast<size_t>(ptr + 2 - buf);
-}
-
-}  // namespace
-
 void CommandEncoder::AppendOwned(const void* p, size_t n) {
   if (n == 0) return;
   size_t offset = owned_.size();
@@ -35,7 +21,7 @@ void CommandEncoder::AppendOwned(const void* p, size_t n) {
 
 void CommandEncoder::AppendHeader(char type, size_t n) {
   char buf[32];
-  AppendOwned(buf, FormatHeader(type, n, buf));
+  AppendOwned(buf, internal::FormatHeader(type, n, buf));
 }
 
 void CommandEncoder::AppendArg(ByteView arg) {
@@ -100,17 +86,34 @@ void CommandEncoder::Clear() {
   commands_ = 0;
 }
 
-void AppendCommand(Bytes* out, std::span<const ByteView> args) {
-  char buf[32];
-  size_t n = FormatHeader('*', args.size(), buf);
-  out->insert(out->end(), buf, buf + n);
-  for (ByteView a : args) {
-    n = FormatHeader('$', a.size(), buf);
-    out->insert(out->end(), buf, buf + n);
-    out->insert(out->end(), a.begin(), a.end());
-    out->push_back('\r');
-    out->push_back('\n');
+namespace {
+
+// The exact size of a command, then one resize and a copy per argument.
+template <typename Args>
+void AppendCommandOf(Bytes* out, const Args& args) {
+  size_t size = BulkHeaderSize(args.size());  // "*<n>\r\n" is as long as "$<n>\r\n"
+  for (const auto& a : args) size += BulkHeaderSize(a.size()) + a.size() + 2;
+  out->reserve(out->size() + size);
+  AppendArrayHeader(out, args.size());
+  for (const auto& a : args) {
+    AppendBulk(out, ByteView(reinterpret_cast<const uint8_t*>(a.data()), a.size()));
   }
+}
+
+}  // namespace
+
+void AppendCommand(Bytes* out, std::span<const ByteView> args) { AppendCommandOf(out, args); }
+
+void AppendCommand(Bytes* out, std::initializer_list<std::string_view> args) {
+  AppendCommandOf(out, args);
+}
+
+void AppendCommand(Bytes* out, const std::vector<std::string>& args) { AppendCommandOf(out, args); }
+
+size_t CommandSize(const std::vector<std::string>& args) {
+  size_t size = BulkHeaderSize(args.size());
+  for (const auto& a : args) size += BulkHeaderSize(a.size()) + a.size() + 2;
+  return size;
 }
 
 Bytes EncodeCommand(std::span<const ByteView> args) {
@@ -120,10 +123,15 @@ Bytes EncodeCommand(std::span<const ByteView> args) {
 }
 
 Bytes EncodeCommand(std::initializer_list<std::string_view> args) {
-  std::vector<ByteView> views;
-  views.reserve(args.size());
-  for (std::string_view a : args) views.push_back(AsBytes(a));
-  return EncodeCommand(views);
+  Bytes out;
+  AppendCommand(&out, args);
+  return out;
+}
+
+Bytes EncodeCommand(const std::vector<std::string>& args) {
+  Bytes out;
+  AppendCommand(&out, args);
+  return out;
 }
 
 }  // namespace kf::resp

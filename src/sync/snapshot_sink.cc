@@ -1,230 +1,129 @@
 // SnapshotSink: RESTORE pass-through, re-encoding and chunked commands for big values.
+// The bytes on the wire come from resp/ (commands, bulk strings) and rdb/ (DUMP payloads,
+// string values); this file only composes them into the lanes' buffers.
 #include "sync/snapshot_sink.h"
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-#include <cstdio>
-#include <cstring>
 #include <span>
 
 #include "common/clock.h"
 #include "rdb/canonical.h"
-#include "rdb/crc64.h"
 #include "rdb/encoder.h"
-#include "rdb/lzf_codec.h"
 #include "rdb/rdb_format.h"
+#include "rdb/string_value.h"
 #include "resp/encoder.h"
 #include "sync/sync_errc.h"
 
 namespace kf::sync {
 namespace {
 
-Bytes EncodeArgs(const std::vector<std::string>& args) {
-  resp::CommandEncoder encoder;
-  encoder.Add(args);
-  return encoder.ToBytes();
-}
-
 std::string KeyLabel(ByteView key, int db) {
   return Printable(key, 80) + " (db " + std::to_string(db) + ")";
-}
-
-void AppendRdbLength(Bytes* out, uint64_t len) {
-  if (len < 64) {
-    out->push_back(static_cast<uint8_t>(len));
-  } else if (len < 16384) {
-    out->push_back(static_cast<uint8_t>(0x40 | (len >> 8)));
-    out->push_back(static_cast<uint8_t>(len & 0xff));
-  } else if (len <= 0xffffffffULL) {
-    out->push_back(0x80);
-    for (int s = 24; s >= 0; s -= 8) out->push_back(static_cast<uint8_t>(len >> s));
-  } else {
-    out->push_back(0x81);
-    for (int s = 56; s >= 0; s -= 8) out->push_back(static_cast<uint8_t>(len >> s));
-  }
-}
-
-// Makes room for n more bytes at the end of *out and returns where they go. Encoding
-// through this (one resize, then memcpy) instead of a push_back per byte keeps the per-key
-// cost of building RESTOREs and MSETs small.
-uint8_t* Extend(Bytes* out, size_t n) {
-  size_t at = out->size();
-  out->resize(at + n);
-  return out->data() + at;
-}
-
-void Append(Bytes* out, std::string_view s) {
-  if (!s.empty()) std::memcpy(Extend(out, s.size()), s.data(), s.size());
-}
-
-// Appends decimal `v`.
-void AppendInt(Bytes* out, int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  Append(out, std::string_view(buf, static_cast<size_t>(end - buf)));
-}
-
-// Appends the header of a RESP bulk string of n bytes: "$<n>\r\n".
-void AppendBulkHeader(Bytes* out, uint64_t n) {
-  char buf[24];
-  buf[0] = '$';
-  auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 2, n);
-  end[0] = '\r';
-  end[1] = '\n';
-  Append(out, std::string_view(buf, static_cast<size_t>(end + 2 - buf)));
-}
-
-// Appends one RESP bulk string: "$<n>\r\n<bytes>\r\n".
-void AppendBulk(Bytes* out, ByteView bytes) {
-  AppendBulkHeader(out, bytes.size());
-  uint8_t* p = Extend(out, bytes.size() + 2);
-  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
-  p[bytes.size()] = '\r';
-  p[bytes.size() + 1] = '\n';
-}
-
-void AppendBulk(Bytes* out, std::string_view s) { AppendBulk(out, AsBytes(s)); }
-
-void AppendBulkInt(Bytes* out, int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  AppendBulk(out, std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
 // Strings whose serialized form is bigger than this go as RESTORE (batching them saves
 // little, and decoding would copy them).
 constexpr size_t kMsetValueBytes = 16 * 1024;
+// The most a string gathered into an MSET may take decoded (an LZF string of at most
+// kMsetValueBytes may announce more; one bigger than this goes as RESTORE).
+constexpr size_t kMsetDecodedBytes = kMsetValueBytes * 64;
 // Bytes of pairs after which a pending MSET is written.
 constexpr size_t kMsetBytes = 64 * 1024;
 
 // Appends a serialized plain string (type byte 0, then an RDB string: raw, int-encoded or
 // LZF) to *out as a RESP bulk string, decoded straight into place. False for anything
-// else or anything malformed, with *out as it was.
-bool AppendRawStringBulk(Bytes* out, ByteView raw) {
-  if (raw.size() < 2 || raw[0] != 0) return false;
-  const uint8_t* p = raw.data() + 1;
-  const uint8_t* end = raw.data() + raw.size();
-  uint64_t len = 0;
-  bool special = false;
-  size_t used = 0;
-  if (rdb::DecodeLength(p, end, &len, &special, &used) != rdb::Parse::kOk) return false;
-  p += used;
-  size_t left = static_cast<size_t>(end - p);
-  if (!special) {
-    if (len != left) return false;
-    AppendBulk(out, ByteView(p, left));
-    return true;
-  }
-  if (len <= 2) {  // int8 / int16 / int32
-    size_t bytes = size_t{1} << len;
-    if (left != bytes) return false;
-    AppendBulkInt(out, rdb::DecodeLeSigned(p, bytes));
-    return true;
-  }
-  if (len != 3) return false;  // LZF: compressed length, plain length, data
-  uint64_t clen = 0, plen = 0;
-  if (rdb::DecodeLength(p, end, &clen, &special, &used) != rdb::Parse::kOk || special) {
-    return false;
-  }
-  p += used;
-  if (rdb::DecodeLength(p, end, &plen, &special, &used) != rdb::Parse::kOk || special) {
-    return false;
-  }
-  p += used;
-  if (clen != static_cast<uint64_t>(end - p) || plen > kMsetValueBytes * 64) return false;
+// else, anything malformed or anything over kMsetDecodedBytes, with *out as it was.
+bool AppendStringValueBulk(Bytes* out, ByteView raw) {
+  rdb::SerializedString value;
+  if (!rdb::ParseSerializedString(raw, &value) || value.length > kMsetDecodedBytes) return false;
   size_t at = out->size();
-  AppendBulkHeader(out, plen);
-  uint8_t* value = Extend(out, static_cast<size_t>(plen) + 2);
-  auto decoded = rdb::LzfDecompressInto(ByteView(p, static_cast<size_t>(clen)),
-                                        std::span<uint8_t>(value, static_cast<size_t>(plen)));
-  if (!decoded) {
+  size_t length = static_cast<size_t>(value.length);
+  uint8_t* place = resp::AppendBulkSpace(out, length);
+  if (!rdb::DecodeSerializedStringInto(value, std::span<uint8_t>(place, length))) {
     out->resize(at);
     return false;
   }
-  value[plen] = '\r';
-  value[plen + 1] = '\n';
   return true;
 }
 
 // Bytes RESTORE takes besides the key and the value.
 constexpr size_t kRestoreOverhead = 128;
 
-// Appends RESTORE key ttl <serialized value + footer> ABSTTL [IDLETIME s | FREQ f] REPLACE
-// to `out`: one copy of the value bytes, the CRC computed on the fly, no allocation (out
-// has room for kRestoreOverhead + key + value bytes).
-void AppendRestore(Bytes* out, ByteView key, ByteView serialized, int footer_version,
-                   int64_t expire_ms, int64_t idle_s, int freq) {
+// The fixed arguments written for every key, encoded when compiling.
+constexpr resp::ConstBulk kRestore("RESTORE");
+constexpr resp::ConstBulk kAbsTtl("ABSTTL");
+constexpr resp::ConstBulk kIdleTime("IDLETIME");
+constexpr resp::ConstBulk kFreq("FREQ");
+constexpr resp::ConstBulk kReplace("REPLACE");
+constexpr resp::ConstBulk kMset("MSET");
+constexpr resp::ConstBulk kSetRange("SETRANGE");
+
+// A RESTORE's payload: a serialized value that gets its DUMP footer on the way (the
+// source's bytes passed through: footer_version > 0), or a whole DUMP payload (a value
+// re-encoded for the target: footer_version == 0).
+struct RestorePayload {
+  ByteView bytes;
+  int footer_version = 0;
+};
+
+// Appends RESTORE key ttl payload ABSTTL [IDLETIME s | FREQ f] REPLACE to `out`, the
+// payload copied once into place. Returns the offset of the key in *out; on an error
+// (a payload rdb::WriteDumpPayload refuses) *out is as it was.
+Result<size_t> AppendRestore(Bytes* out, ByteView key, const RestorePayload& payload,
+                             int64_t expire_ms, int64_t idle_s, int freq) {
+  size_t at = out->size();
   bool has_idle = idle_s >= 0;
   bool has_freq = !has_idle && freq >= 0;
-  Append(out, has_idle || has_freq ? "*8\r\n$7\r\nRESTORE\r\n" : "*6\r\n$7\r\nRESTORE\r\n");
-  AppendBulk(out, key);
-  AppendBulkInt(out, expire_ms > 0 ? expire_ms : 0);
-  AppendBulkHeader(out, serialized.size() + 10);
-  uint8_t* p = Extend(out, serialized.size() + 12);
-  std::memcpy(p, serialized.data(), serialized.size());
-  p += serialized.size();
-  uint8_t version[2] = {static_cast<uint8_t>(footer_version & 0xff),
-                        static_cast<uint8_t>((footer_version >> 8) & 0xff)};
-  p[0] = version[0];
-  p[1] = version[1];
-  uint64_t crc = rdb::Crc64(rdb::Crc64(0, serialized), ByteView(version, 2));
-  for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<uint8_t>(crc >> (8 * i));
-  p[10] = '\r';
-  p[11] = '\n';
-  Append(out, "$6\r\nABSTTL\r\n");
-  if (has_idle) {
-    Append(out, "$8\r\nIDLETIME\r\n");
-    AppendBulkInt(out, idle_s);
-  } else if (has_freq) {
-    Append(out, "$4\r\nFREQ\r\n");
-    AppendBulkInt(out, freq);
+  resp::AppendArrayHeader(out, has_idle || has_freq ? 8 : 6);
+  resp::AppendBulk(out, kRestore);
+  size_t key_at = resp::AppendBulk(out, key);
+  resp::AppendBulkInt(out, expire_ms > 0 ? expire_ms : 0);
+  if (payload.footer_version == 0) {
+    resp::AppendBulk(out, payload.bytes);
+  } else {
+    size_t size = payload.bytes.size() + rdb::kDumpFooterBytes;
+    uint8_t* place = resp::AppendBulkSpace(out, size);
+    auto written = rdb::WriteDumpPayload(payload.bytes, payload.footer_version,
+                                         std::span<uint8_t>(place, size));
+    if (!written) {
+      out->resize(at);
+      return MakeError(std::move(written).error());
+    }
   }
-  Append(out, "$7\r\nREPLACE\r\n");
+  resp::AppendBulk(out, kAbsTtl);
+  if (has_idle) {
+    resp::AppendBulk(out, kIdleTime);
+    resp::AppendBulkInt(out, idle_s);
+  } else if (has_freq) {
+    resp::AppendBulk(out, kFreq);
+    resp::AppendBulkInt(out, freq);
+  }
+  resp::AppendBulk(out, kReplace);
+  return key_at;
 }
 
 }  // namespace
 
-// Decodes a big RAW value while it streams: the raw parts are fed to a second RdbReader as
-// a one-key RDB file, whose DATA parts become chunked commands.
+// Decodes a big RAW value while it streams: the raw parts are fed to a second RdbReader
+// that reads one serialized value, whose DATA parts become chunked commands.
 class SnapshotSink::NestedDecoder : public rdb::RdbSink {
  public:
   NestedDecoder(SnapshotSink* outer, const rdb::RdbFormat& format, int db, ByteView key,
                 int64_t expire_ms, uint64_t big_value_bytes)
       : outer_(outer), db_(db), key_(key.begin(), key.end()), expire_ms_(expire_ms) {
     rdb::ReaderOptions options;
-    options.verify_checksum = false;
     options.big_value_bytes = big_value_bytes;
     reader_ = std::make_unique<rdb::RdbReader>(this, options);
-    char header[16];
-    if (format.magic == rdb::RdbMagic::kValkey) {
-      std::snprintf(header, sizeof header, "VALKEY%03d", format.version);
-    } else {
-      std::snprintf(header, sizeof header, "REDIS%04d", format.version);
-    }
-    prefix_.assign(header, header + 9);
+    reader_->ExpectSerializedValue(format);
   }
 
-  Result<void> Feed(ByteView part, bool first, bool last) {
-    if (first) {
-      // type byte, then the key as an RDB string, then the rest of the value.
-      Bytes head = prefix_;
-      head.push_back(part[0]);
-      AppendRdbLength(&head, key_.size());
-      head.insert(head.end(), key_.begin(), key_.end());
-      KF_RETURN_IF_ERROR(reader_->Feed(ByteView(head)));
-      part = part.subspan(1);
-    }
+  Result<void> Feed(ByteView part, bool last) {
     KF_RETURN_IF_ERROR(reader_->Feed(part));
-    if (last) {
-      const uint8_t eof[9] = {0xff, 0, 0, 0, 0, 0, 0, 0, 0};
-      KF_RETURN_IF_ERROR(reader_->Feed(ByteView(eof, 9)));
-      return reader_->Finish();
-    }
+    if (last) return reader_->Finish();
     return {};
   }
 
-  rdb::AccessLevel OnKey(const rdb::KeyInfo&) override { return rdb::AccessLevel::kData; }
   void OnValue(const rdb::KeyInfo& info, rdb::Value& part, bool last) override {
     outer_->WriteValuePart(db_, ByteView(key_), expire_ms_, info.string_length, part, first_part_,
                            last);
@@ -236,7 +135,6 @@ class SnapshotSink::NestedDecoder : public rdb::RdbSink {
   int db_;
   Bytes key_;
   int64_t expire_ms_;
-  Bytes prefix_;
   bool first_part_ = true;
   std::unique_ptr<rdb::RdbReader> reader_;
 };
@@ -333,15 +231,20 @@ void SnapshotSink::Submit(int db, ByteView key, Bytes command, const char* what)
   if (!r) SetError(std::move(r).error());
 }
 
-void SnapshotSink::SubmitRestore(int db, const rdb::KeyInfo& key, ByteView serialized,
+void SnapshotSink::SubmitRestore(int db, const rdb::KeyInfo& key, ByteView payload,
                                  int footer_version) {
   if (error_) return;
   size_t lane = lanes_->LaneFor(db, key.key);
-  Bytes* out = lanes_->Begin(lane, serialized.size() + key.key.size() + kRestoreOverhead);
-  AppendRestore(out, key.key, serialized, footer_version, key.expire_ms, key.idle_s, key.freq);
-  // No description: the lanes describe the op from its bytes as "RESTORE <key> (db N)",
-  // the same words KeyLabel gives, only when it fails.
-  auto r = lanes_->End(lane, db, 1, std::string());
+  Bytes* out = lanes_->Begin(lane, payload.size() + key.key.size() + kRestoreOverhead);
+  auto key_at = AppendRestore(out, key.key, RestorePayload{payload, footer_version}, key.expire_ms,
+                              key.idle_s, key.freq);
+  if (!key_at) {
+    SetError(Error{key_at.error().code, "cannot write key " + KeyLabel(key.key, db) +
+                                            " for the target: " + key_at.error().ToString()});
+    return;
+  }
+  // Named only when it fails: "RESTORE <key> (db N)", the same words KeyLabel gives.
+  auto r = lanes_->End(lane, db, 1, target::OpLabel{"RESTORE", *key_at, key.key.size()});
   if (!r) SetError(std::move(r).error());
 }
 
@@ -350,8 +253,8 @@ bool SnapshotSink::AddToMset(int db, size_t lane, ByteView key, ByteView raw) {
   PendingMset& m = msets_[lane];
   if (m.count > 0 && m.db != db) FlushMset(lane);
   size_t at = m.pairs.size();
-  AppendBulk(&m.pairs, key);
-  if (!AppendRawStringBulk(&m.pairs, raw)) {
+  resp::AppendBulk(&m.pairs, key);
+  if (!AppendStringValueBulk(&m.pairs, raw)) {
     m.pairs.resize(at);
     return false;
   }
@@ -369,10 +272,9 @@ void SnapshotSink::FlushMset(size_t lane) {
   if (m.count == 0) return;
   if (!error_) {
     Bytes* out = lanes_->Begin(lane, m.pairs.size() + 32);
-    Append(out, "*");
-    AppendInt(out, 1 + 2 * static_cast<int64_t>(m.count));
-    Append(out, "\r\n$4\r\nMSET\r\n");
-    Append(out, AsStringView(ByteView(m.pairs)));
+    resp::AppendArrayHeader(out, 1 + 2 * static_cast<size_t>(m.count));
+    resp::AppendBulk(out, kMset);
+    out->insert(out->end(), m.pairs.begin(), m.pairs.end());  // the pairs, already bulk strings
     std::string what =
         m.count == 1 ? "MSET" : "MSET of " + std::to_string(m.count) + " strings, the first";
     auto r = lanes_->End(lane, m.db, 1, what + " " + KeyLabel(ByteView(m.first_key), m.db));
@@ -411,7 +313,7 @@ void SnapshotSink::OnRawValue(const rdb::KeyInfo& key, ByteView part, bool last)
                                               options_.chunk_bytes);
     ++keys_chunked_;
   }
-  auto fed = nested_->Feed(part, first, last);
+  auto fed = nested_->Feed(part, last);
   if (!fed) {
     SetError(Error{fed.error().code, "decoding the big value of key " + KeyLabel(key.key, db) +
                                          " failed: " + fed.error().ToString()});
@@ -436,8 +338,7 @@ void SnapshotSink::OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last)
                                                " for the target: " + payload.error().ToString()});
       return;
     }
-    ByteView body = ByteView(*payload).first(payload->size() - 10);
-    SubmitRestore(db, key, body, options_.target_rdb_version);
+    SubmitRestore(db, key, ByteView(*payload), /*footer_version=*/0);  // a whole payload
     ++keys_written_;
     return;
   }
@@ -446,24 +347,19 @@ void SnapshotSink::OnValue(const rdb::KeyInfo& key, rdb::Value& part, bool last)
   if (last) ++keys_written_;
 }
 
-void SnapshotSink::SubmitArgs(int db, ByteView key, const std::vector<std::string>& args) {
+void SnapshotSink::SubmitArgs(int db, ByteView key, const char* command,
+                              const std::vector<std::string>& args) {
   if (error_) return;
   size_t lane = lanes_->LaneFor(db, key);
-  auto digits = [](size_t v) {
-    size_t n = 1;
-    while (v >= 10) v /= 10, ++n;
-    return n;
-  };
-  size_t size = 3 + digits(args.size());  // the exact size: no over-reserving
-  for (const auto& a : args) size += 5 + digits(a.size()) + a.size();
-  Bytes* out = lanes_->Begin(lane, size);
-  out->push_back('*');
-  AppendInt(out, static_cast<int64_t>(args.size()));
-  out->push_back('\r');
-  out->push_back('\n');
-  for (const auto& a : args) AppendBulk(out, std::string_view(a));
-  // Described from its bytes when it fails: "RPUSH <key> (db N)".
-  auto r = lanes_->End(lane, db, 1, std::string());
+  Bytes* out = lanes_->Begin(lane, resp::CommandSize(args));  // the exact size
+  resp::AppendArrayHeader(out, args.size());
+  size_t key_at = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    size_t at = resp::AppendBulk(out, args[i]);
+    if (i == 1) key_at = at;
+  }
+  // Named only when it fails: "RPUSH <key> (db N)".
+  auto r = lanes_->End(lane, db, 1, target::OpLabel{command, key_at, key.size()});
   if (!r) SetError(std::move(r).error());
 }
 
@@ -471,13 +367,13 @@ void SnapshotSink::SubmitSetRange(int db, ByteView key, uint64_t offset, ByteVie
   if (error_) return;
   size_t lane = lanes_->LaneFor(db, key);
   Bytes* out = lanes_->Begin(lane, key.size() + piece.size() + 64);
-  static constexpr std::string_view kSetRange = "*4\r\n$8\r\nSETRANGE\r\n";
-  out->insert(out->end(), kSetRange.begin(), kSetRange.end());
-  AppendBulk(out, key);
-  AppendBulkInt(out, static_cast<int64_t>(offset));
-  AppendBulk(out, piece);
-  // Described from its bytes when it fails: "SETRANGE <key> (db N)".
-  auto r = lanes_->End(lane, db, 1, std::string());
+  resp::AppendArrayHeader(out, 4);
+  resp::AppendBulk(out, kSetRange);
+  size_t key_at = resp::AppendBulk(out, key);
+  resp::AppendBulkInt(out, static_cast<int64_t>(offset));
+  resp::AppendBulk(out, piece);
+  // Named only when it fails: "SETRANGE <key> (db N)".
+  auto r = lanes_->End(lane, db, 1, target::OpLabel{"SETRANGE", key_at, key.size()});
   if (!r) SetError(std::move(r).error());
 }
 
@@ -513,14 +409,16 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, uint6
   }
   if (first) Submit(db, key, resp::EncodeCommand({"DEL", k}), "DEL");
   std::vector<std::string> args;
+  const char* command = nullptr;  // args[0], for the op's label
   size_t bytes = 0;
   auto flush = [&] {
     if (args.size() <= 2) return;
-    SubmitArgs(db, key, args);
+    SubmitArgs(db, key, command, args);
     args.resize(2);  // keep command name and key
     bytes = 0;
   };
   auto start = [&](const char* name) {
+    command = name;
     args.clear();
     args.emplace_back(name);
     args.emplace_back(k);
@@ -586,14 +484,14 @@ void SnapshotSink::WriteValuePart(int db, ByteView key, int64_t expire_ms, uint6
           setid.insert(setid.end(), {"ENTRIESADDED", std::to_string(s.entries_added),
                                      "MAXDELETEDID", s.max_deleted_id.ToString()});
         }
-        Submit(db, key, EncodeArgs(setid), "XSETID");
+        Submit(db, key, resp::EncodeCommand(setid), "XSETID");
         for (const auto& g : s.groups) {
           std::vector<std::string> create = {"XGROUP", "CREATE", std::string(k), g.name,
                                              g.last_delivered_id.ToString()};
           if (g.entries_read >= 0) {
             create.insert(create.end(), {"ENTRIESREAD", std::to_string(g.entries_read)});
           }
-          Submit(db, key, EncodeArgs(create), "XGROUP CREATE");
+          Submit(db, key, resp::EncodeCommand(create), "XGROUP CREATE");
           for (const auto& c : g.consumers) {
             Submit(db, key, resp::EncodeCommand({"XGROUP", "CREATECONSUMER", k, g.name, c.name}),
                    "XGROUP CREATECONSUMER");

@@ -86,10 +86,13 @@ class SnapshotSink : public rdb::RdbSink {
  private:
   class NestedDecoder;
   void Submit(int db, ByteView key, Bytes command, const char* what);
-  // RESTORE of one whole value, written straight into the lane's buffer.
-  void SubmitRestore(int db, const rdb::KeyInfo& key, ByteView serialized, int footer_version);
-  // One command (args[1] is the key), written straight into the lane's buffer.
-  void SubmitArgs(int db, ByteView key, const std::vector<std::string>& args);
+  // RESTORE of one whole value, written straight into the lane's buffer: `payload` is the
+  // serialized value, given its DUMP footer for `footer_version` on the way, or (with
+  // footer_version 0) a whole DUMP payload.
+  void SubmitRestore(int db, const rdb::KeyInfo& key, ByteView payload, int footer_version);
+  // One command (args[0] is `command`, args[1] the key), written straight into the lane's
+  // buffer.
+  void SubmitArgs(int db, ByteView key, const char* command, const std::vector<std::string>& args);
   // SETRANGE key offset piece, written straight into the lane's buffer.
   void SubmitSetRange(int db, ByteView key, uint64_t offset, ByteView piece);
   // One piece of a big string: before the first, DEL and the whole length allocated;

@@ -3,7 +3,6 @@
 #include "target/snapshot_lanes.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -40,39 +39,17 @@ uint64_t HashKey(int db, ByteView key) {
   return mix(h, tail);
 }
 
-// Reads one "$<len>\r\n<bytes>\r\n" (or the "*<n>\r\n" header when `header`) at *pos.
-bool NextToken(ByteView cmd, size_t* pos, char kind, ByteView* out) {
-  if (*pos >= cmd.size() || cmd[*pos] != kind) return false;
-  size_t p = *pos + 1;
-  uint64_t len = 0;
-  auto begin = reinterpret_cast<const char*>(cmd.data()) + p;
-  auto end = reinterpret_cast<const char*>(cmd.data()) + cmd.size();
-  auto [ptr, ec] = std::from_chars(begin, end, len);
-  if (ec != std::errc() || end - ptr < 2) return false;
-  p += static_cast<size_t>(ptr - begin) + 2;
-  if (kind == '*') {
-    *pos = p;
-    return true;
+// "<command> <key> (db N)" for an op submitted with a label (the same words SnapshotSink
+// uses in its descriptions: RESTORE user:1 (db 0)); "a write (db N)" for one without.
+std::string DescribeOp(const Bytes& chunk, const OpLabel& label, int db) {
+  std::string text = "a write";
+  if (label.command != nullptr) {
+    text = label.command;
+    if (label.key_offset <= chunk.size() && label.key_size <= chunk.size() - label.key_offset) {
+      text += " " + Printable(ByteView(chunk).subspan(label.key_offset, label.key_size), 80);
+    }
   }
-  if (len > cmd.size() - p) return false;
-  *out = cmd.subspan(p, static_cast<size_t>(len));
-  *pos = p + static_cast<size_t>(len) + 2;
-  return true;
-}
-
-// "<command> <key> (db N)" for an op submitted without a description (the same words
-// SnapshotSink uses: RESTORE user:1 (db 0)).
-std::string DescribeOp(ByteView command, int db) {
-  size_t pos = 0;
-  ByteView name, key;
-  std::string label;
-  if (NextToken(command, &pos, '*', nullptr) && NextToken(command, &pos, '$', &name)) {
-    label = std::string(AsStringView(name));
-    if (NextToken(command, &pos, '$', &key)) label += " " + Printable(key, 80);
-  } else {
-    label = "a write";
-  }
-  return label + " (db " + std::to_string(db) + ")";
+  return text + " (db " + std::to_string(db) + ")";
 }
 
 }  // namespace
@@ -176,7 +153,18 @@ Result<void> SnapshotLanes::End(size_t lane_index, int db, uint32_t reply_count,
   if (!description.empty()) {
     lane.open.descriptions.emplace_back(lane.open.ops.size(), std::move(description));
   }
-  lane.open.ops.push_back(OpInfo{lane.open.bytes.size(), db, reply_count});
+  return EndOp(lane, OpInfo{lane.open.bytes.size(), db, reply_count, OpLabel{}});
+}
+
+Result<void> SnapshotLanes::End(size_t lane_index, int db, uint32_t reply_count,
+                                const OpLabel& label) {
+  if (failed_.load(std::memory_order_relaxed)) return MakeError(*failure());
+  Lane& lane = *lanes_[lane_index];
+  return EndOp(lane, OpInfo{lane.open.bytes.size(), db, reply_count, label});
+}
+
+Result<void> SnapshotLanes::EndOp(Lane& lane, OpInfo op) {
+  lane.open.ops.push_back(op);
   if (lane.open.bytes.size() >= options_.chunk_bytes ||
       lane.open.ops.size() >= options_.chunk_ops) {
     return HandOver(lane);
@@ -303,7 +291,6 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
   }
   for (int db : batch.select_before) owed += db >= 0 ? 1 : 0;
   for (const auto& chunk : batch.chunks) {
-    size_t start = 0;
     auto next_description = chunk.descriptions.begin();
     for (size_t i = 0; i < chunk.ops.size(); ++i) {
       const OpInfo& op = chunk.ops[i];
@@ -324,9 +311,7 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
         }
       }
       auto describe = [&] {
-        return description != nullptr
-                   ? *description
-                   : DescribeOp(ByteView(chunk.bytes).subspan(start, op.end - start), op.db);
+        return description != nullptr ? *description : DescribeOp(chunk.bytes, op.label, op.db);
       };
       for (uint32_t r = 0; r < op.reply_count; ++r) {
         auto reply = lane.client->ReadReply(--owed);
@@ -340,7 +325,6 @@ Result<void> SnapshotLanes::ReadReplies(Lane& lane, const Batch& batch) {
           if (!ok) return ok;
         }
       }
-      start = op.end;
       ++k;
     }
     ops += chunk.ops.size();

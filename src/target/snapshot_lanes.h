@@ -14,7 +14,8 @@
 //    replies to the previous one.
 //  - Every reply is checked (CheckReply). After the first failure every lane stops, and
 //    Submit/End and Drain return that failure (which names the key and what to do). An op
-//    given without a description is described from its bytes: "<command> <key> (db N)".
+//    appended with an OpLabel instead of a description is described from it, only when it
+//    fails: "<command> <key> (db N)", the key read from where the op's bytes hold it.
 //  - Drain() is the barrier: it returns once every submitted op has been answered.
 // Threads: Submit/Begin/End/Drain from one producer thread; lanes run their own threads.
 #pragma once
@@ -49,6 +50,15 @@ struct LaneOptions {
   net::ClientOptions client;
 };
 
+// What names an op in a message, given for the millions of snapshot ops without building
+// a string per op: the command's name and where the key lies among the bytes appended
+// after Begin.
+struct OpLabel {
+  const char* command = nullptr;  // a string with static lifetime ("RESTORE")
+  size_t key_offset = 0;          // offset of the key in the buffer Begin returned
+  size_t key_size = 0;
+};
+
 class SnapshotLanes {
  public:
   SnapshotLanes(net::Uri target, LaneOptions options);
@@ -67,9 +77,10 @@ class SnapshotLanes {
   Result<void> SubmitToEveryNode(const WriteOp& op);
   // Submit without an intermediate buffer: append exactly one op's RESP bytes (producing
   // `reply_count` replies) to *Begin(lane, size_hint), then call End. Begin never fails;
-  // End returns the lanes' failure, if any.
+  // End returns the lanes' failure, if any. The op is named by `description` or `label`.
   Bytes* Begin(size_t lane, size_t size_hint);
   Result<void> End(size_t lane, int db, uint32_t reply_count, std::string description);
+  Result<void> End(size_t lane, int db, uint32_t reply_count, const OpLabel& label);
   Result<void> Drain();
   // Stops the lanes without waiting for outstanding ops.
   void Stop();
@@ -82,12 +93,13 @@ class SnapshotLanes {
     size_t end = 0;  // end of the op's bytes in its chunk
     int db = 0;
     uint32_t reply_count = 1;
+    OpLabel label;  // command == nullptr: described by `descriptions`, or "a write"
   };
   struct Chunk {
     Bytes bytes;
     std::vector<OpInfo> ops;
     // The ops that came with a description (most do not: they are described from their
-    // bytes when needed), by index in `ops`.
+    // label when needed), by index in `ops`.
     std::vector<std::pair<size_t, std::string>> descriptions;
     void Clear() {
       bytes.clear();
@@ -109,6 +121,7 @@ class SnapshotLanes {
     Chunk open;  // producer only: the chunk being filled
   };
   struct Batch;
+  Result<void> EndOp(Lane& lane, OpInfo op);
   Result<void> HandOver(Lane& lane);
   void RunLane(Lane& lane);
   Result<void> WriteBatch(Lane& lane, Batch& batch, int* current_db);

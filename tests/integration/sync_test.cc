@@ -357,5 +357,42 @@ TEST(SyncTest, TargetOutOfMemoryStopsWithAClearError) {
   EXPECT_EQ(sync.Stderr().find("done in"), std::string::npos) << "must not report success";
 }
 
+// A snapshot write the target refuses stops the run (exit 2) with a message that names the
+// command, the key and its db, for each kind of op the snapshot writes with a label rather
+// than a description: a RESTORE, an RPUSH of a big list, a SETRANGE of a big string (the
+// target's ACL refuses those three commands).
+TEST(SyncTest, RefusedSnapshotWriteNamesItsCommandAndKey) {
+  struct Case {
+    std::vector<std::vector<std::string>> seed;
+    std::string named;
+  };
+  std::vector<std::string> rpush = {"RPUSH", "big:list"};
+  for (int i = 0; i < 20000; ++i) rpush.push_back("element-" + std::to_string(i));
+  std::string big_string(3u << 20, '\0');  // incompressible, over the 1 MiB pieces
+  uint32_t x = 1;
+  for (char& ch : big_string) ch = static_cast<char>((x = x * 1103515245 + 12345) >> 16);
+  const std::vector<Case> cases = {
+      {{{"SET", "restored:key", "value", "PX", "600000"}}, "RESTORE restored:key (db 0)"},
+      {{rpush, {"MOVE", "big:list", "3"}}, "RPUSH big:list (db 3)"},
+      {{{"SET", "big:string", big_string}}, "SETRANGE big:string (db 0)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.named);
+    auto source = StartSource();
+    auto target = ServerProcess::Start(ServerKind::kValkey);
+    ASSERT_TRUE(source && target);
+    for (const auto& command : c.seed) {
+      std::string reply = source->Call(command);
+      ASSERT_FALSE(reply.starts_with("-")) << command[0] << ": " << reply;
+    }
+    ASSERT_EQ(target->Call({"ACL", "SETUSER", "default", "-restore", "-rpush", "-setrange"}), "OK");
+    Subprocess sync({KeyferryBinary(), "sync", "--source", source->uri(), "--target", target->uri(),
+                     "--once", "--big-key-threshold", "65536"});
+    EXPECT_EQ(sync.Wait(seconds(60)), 2) << sync.Stderr();
+    EXPECT_NE(sync.Stderr().find(c.named), std::string::npos) << sync.Stderr();
+    EXPECT_NE(sync.Stderr().find("NOPERM"), std::string::npos) << sync.Stderr();
+  }
+}
+
 }  // namespace
 }  // namespace kf::test

@@ -2,6 +2,9 @@
 // with large arguments referenced (not copied), and a round trip through CommandParser.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -106,6 +109,132 @@ TEST(RespEncoderTest, SegmentsFromByteViews) {
   Bytes appended = {'x'};
   AppendCommand(&appended, args);
   EXPECT_EQ(appended.size(), 1 + enc.size());
+}
+
+// ---- appending into a caller's buffer ----
+
+TEST(RespAppendTest, ExactBytesOfEachPiece) {
+  Bytes out = {'>'};  // whatever the buffer held before stays
+  AppendArrayHeader(&out, 0);
+  AppendArrayHeader(&out, 12);
+  AppendBulkHeader(&out, 7);
+  EXPECT_EQ(Str(out), ">*0\r\n*12\r\n$7\r\n");
+
+  out.clear();
+  EXPECT_EQ(AppendBulk(&out, std::string_view("RESTORE")), 4u);  // "$7\r\n" comes first
+  EXPECT_EQ(AppendBulk(&out, std::string_view("")), 17u);
+  EXPECT_EQ(Str(out), "$7\r\nRESTORE\r\n$0\r\n\r\n");
+
+  out.clear();
+  AppendBulkInt(&out, 0);
+  AppendBulkInt(&out, -12);
+  AppendBulkInt(&out, INT64_MIN);
+  AppendBulkInt(&out, INT64_MAX);
+  EXPECT_EQ(
+      Str(out),
+      "$1\r\n0\r\n$3\r\n-12\r\n$20\r\n-9223372036854775808\r\n$19\r\n9223372036854775807\r\n");
+
+  out.assign({'a', 'b'});
+  uint8_t* place = AppendBulkSpace(&out, 3);
+  EXPECT_EQ(place, out.data() + 6);  // after "ab$3\r\n"
+  EXPECT_EQ(Str(out), std::string("ab$3\r\n\0\0\0\r\n", 11));
+  place[0] = 'x';
+  place[1] = 'y';
+  place[2] = 'z';
+  EXPECT_EQ(Str(out), "ab$3\r\nxyz\r\n");
+  out.clear();
+  AppendBulkSpace(&out, 0);
+  EXPECT_EQ(Str(out), "$0\r\n\r\n");
+
+  for (size_t n :
+       {size_t{0}, size_t{9}, size_t{10}, size_t{99}, size_t{100}, size_t{123456789}, SIZE_MAX}) {
+    out.clear();
+    AppendBulkHeader(&out, n);
+    EXPECT_EQ(BulkHeaderSize(n), out.size()) << n;
+  }
+}
+
+TEST(RespAppendTest, ConstBulkIsTheBulkStringOfItsLiteral) {
+  static constexpr ConstBulk kRestore("RESTORE");
+  static constexpr ConstBulk kEmpty("");
+  static constexpr ConstBulk kTen("0123456789");
+  Bytes out = {'>'};
+  AppendBulk(&out, kRestore);
+  AppendBulk(&out, kEmpty);
+  AppendBulk(&out, kTen);
+  EXPECT_EQ(Str(out), ">$7\r\nRESTORE\r\n$0\r\n\r\n$10\r\n0123456789\r\n");
+  Bytes same = {'>'};
+  AppendBulk(&same, std::string_view("RESTORE"));
+  AppendBulk(&same, std::string_view(""));
+  AppendBulk(&same, std::string_view("0123456789"));
+  EXPECT_EQ(out, same);
+}
+
+TEST(RespAppendTest, CommandsMatchTheEncoderAndTheirSize) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"PING"},
+      {"SET", "key", "value"},
+      {"RPUSH", "list", std::string(10, 'x'), "", std::string("\0\r\n", 3)},
+      {"HSET", "h", std::string(5000, 'f'), std::string(100000, 'v')},
+  };
+  for (const auto& args : commands) {
+    CommandEncoder enc;
+    enc.Add(args);
+    Bytes out = {'z'};
+    AppendCommand(&out, args);
+    EXPECT_EQ(out.size(), 1 + CommandSize(args)) << args[0];
+    EXPECT_EQ(Bytes(out.begin() + 1, out.end()), enc.ToBytes()) << args[0];
+    EXPECT_EQ(EncodeCommand(args), enc.ToBytes()) << args[0];
+  }
+  Bytes out;
+  AppendCommand(&out, {"GET", "k"});
+  EXPECT_EQ(Str(out), "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+}
+
+// A command composed from the pieces (as the snapshot writes RESTORE: the payload filled in
+// place) parses back with CommandParser, argument for argument, and the offset AppendBulk
+// returned points at the key.
+TEST(RespAppendTest, ComposedCommandRoundTripsThroughTheParser) {
+  std::string key = "user:\r\n:1";
+  std::string payload(70000, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 31);
+  Bytes out = EncodeCommand({"PING"});  // a command before it in the same buffer
+  AppendArrayHeader(&out, 7);
+  AppendBulk(&out, std::string_view("RESTORE"));
+  size_t key_at = AppendBulk(&out, key);
+  AppendBulkInt(&out, 1700000000123);
+  uint8_t* place = AppendBulkSpace(&out, payload.size());
+  std::memcpy(place, payload.data(), payload.size());
+  AppendBulk(&out, std::string_view("ABSTTL"));
+  AppendBulk(&out, std::string_view("IDLETIME"));
+  AppendBulkInt(&out, 42);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(out.data()) + key_at, key.size()), key);
+
+  for (size_t step : {out.size(), size_t{1}, size_t{4093}}) {
+    CommandParser parser;
+    std::vector<std::vector<std::string>> parsed;
+    for (size_t fed = 0; fed < out.size(); fed += step) {  // fed in pieces of `step` bytes
+      ByteView rest = ByteView(out).subspan(fed, std::min(step, out.size() - fed));
+      while (!rest.empty()) {
+        ParseOutcome r = parser.Feed(rest);
+        ASSERT_FALSE(r.malformed()) << r.error.ToString();
+        rest = rest.subspan(r.consumed);
+        if (!r.complete()) break;
+        std::vector<std::string> args;
+        for (size_t i = 0; i < parser.command().argc(); ++i) {
+          args.emplace_back(parser.command().arg_view(i));
+        }
+        parsed.push_back(std::move(args));
+      }
+      ASSERT_TRUE(rest.empty()) << "the parser takes every byte it is given";
+    }
+    ASSERT_EQ(parsed.size(), 2u) << "step " << step;
+    EXPECT_EQ(parsed[0], (std::vector<std::string>{"PING"}));
+    EXPECT_EQ(parsed[1], (std::vector<std::string>{"RESTORE", key, "1700000000123", payload,
+                                                   "ABSTTL", "IDLETIME", "42"}))
+        << "step " << step;
+    EXPECT_TRUE(parser.idle());
+  }
 }
 
 }  // namespace
