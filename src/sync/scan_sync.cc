@@ -267,7 +267,9 @@ struct ScanSync::Impl {
     }
     rdb_version = net::ServerRdbVersion(info->str());
     const std::string version = net::InfoField(info->str(), "redis_version");
-    has_pexpiretime = !version.empty() && version[0] >= '7';
+    int major = 0;
+    std::from_chars(version.data(), version.data() + version.size(), major);
+    has_pexpiretime = major >= 7;  // PEXPIRETIME came with Redis 7.0
     return {};
   }
 
