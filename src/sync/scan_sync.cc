@@ -83,6 +83,8 @@ class Subscriber {
     conn_ = std::move(released->connection);
     parser_.Reset();
     lost_ = false;
+    // A fence sent on the lost connection may never be answered: send it again on this one.
+    fence_sent_ = fence_seen_.load();
     stop_ = false;
     pending_ = std::move(released->buffered);
     thread_ = std::thread([this] { Run(); });
@@ -724,7 +726,8 @@ struct ScanSync::Impl {
     if (sink->error()) return MakeError(*sink->error());
     auto drained = lanes->Drain();
     if (!drained) return MakeError(drained.error());
-    return {};
+    // Evictions since the last once-a-second look would otherwise end the run well.
+    return Tick();
   }
 
   void RestoreNotifyFlags() {

@@ -255,5 +255,34 @@ TEST(ScanSyncTest, AClusterSourceIsScannedOnEveryPrimary) {
       << scan.Stderr();
 }
 
+// A target that starts evicting while a scan sync follows: the run must end with exit 2
+// naming the evictions, never 0. (The follower looks once a second and once more when the
+// run ends; this test does not place the eviction inside the last second, so it passes
+// with either look alone.)
+TEST(ScanSyncTest, EvictionsDuringTheRunFailIt) {
+  auto source = StartManagedLikeSource();
+  ASSERT_TRUE(source);
+  for (int i = 0; i < 50; ++i) source->Call({"SET", "k" + std::to_string(i), "v"});
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  Subprocess scan(ScanArgs(*source, *target));
+  ASSERT_TRUE(WaitConverged(*source, *target, milliseconds(20000)).empty()) << scan.Stderr();
+  // Now the target evicts as soon as anything arrives.
+  const std::string used = target->InfoField("memory", "used_memory");
+  ASSERT_EQ(target->Call({"CONFIG", "SET", "maxmemory-policy", "allkeys-random"}), "OK");
+  ASSERT_EQ(target->Call({"CONFIG", "SET", "maxmemory", used}), "OK");
+  const std::string big(256 * 1024, 'x');
+  for (int i = 0; i < 8; ++i) source->Call({"SET", "big" + std::to_string(i), big});
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (target->InfoField("stats", "evicted_keys") == "0" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_NE(target->InfoField("stats", "evicted_keys"), "0");
+  scan.Signal(SIGTERM);
+  EXPECT_EQ(scan.Wait(seconds(30)), 2) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("evicted"), std::string::npos) << scan.Stderr();
+}
+
 }  // namespace
 }  // namespace kf::test
