@@ -19,6 +19,7 @@
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
+#include "source/rdb_file_survey.h"
 #include "sync/cluster_source_sync.h"
 #include "sync/keyspace_events.h"
 
@@ -239,6 +240,47 @@ void CheckPermissions(net::Client& client, const std::string& user, const std::s
     if (!extra_hint.empty()) check.action += " " + extra_hint;
   }
   report.checks.push_back(check);
+}
+
+// source.file: a backup file as the source (source.rdb_file). It is read whole, parse only
+// (source/rdb_file_survey.h), so a truncated or corrupt file stops PREFLIGHT before
+// anything is provisioned; what it holds stands in for what a server says about itself.
+SourceFacts CheckSourceFile(const Spec& spec, DoctorReport& report) {
+  SourceFacts facts;
+  DoctorCheck file;
+  file.name = "source.file";
+  auto input = source::RdbFileInput::Open(spec.source.rdb_file);
+  Result<source::RdbFileSurvey> survey =
+      input ? source::SurveyRdbFile(*input)
+            : Result<source::RdbFileSurvey>(MakeError(input.error()));
+  if (!survey) {
+    file.status = CheckStatus::kFail;
+    file.detail = survey.error().ToString();
+    file.action = input ? "the file is not a complete RDB backup: take or download it again, and "
+                          "check it with keyferry rdb inspect FILE"
+                        : "check source.rdb_file (relative paths start at the spec's directory) "
+                          "and the file's permissions";
+    report.checks.push_back(file);
+    return facts;
+  }
+  facts.reachable = true;
+  const std::string& saved_by = survey->saved_by;
+  if (saved_by.starts_with("Valkey ")) facts.identity.engine = "valkey";
+  facts.identity.version = saved_by.substr(saved_by.find(' ') + 1);
+  facts.subexpiry = static_cast<int64_t>(survey->field_ttl_hashes);
+  for (const auto& [db, keys] : survey->keys_by_db) {
+    if (keys > 0) facts.dbs_with_keys.push_back(static_cast<int>(db));
+  }
+  file.detail = spec.source.rdb_file + ": RDB " + std::to_string(survey->rdb_version) +
+                (saved_by.empty() ? "" : " saved by " + saved_by) + ", " +
+                std::to_string(survey->bytes) + " bytes, " + std::to_string(survey->keys) +
+                " keys (" + std::to_string(survey->keys_with_expiry) + " with an expiry), " +
+                std::to_string(survey->functions) + " function libraries; " +
+                (survey->checksum_checked ? "its checksum matches"
+                                          : "it carries no checksum, so corruption inside a value "
+                                            "would show only when the target refuses it");
+  report.checks.push_back(file);
+  return facts;
 }
 
 // The checks of one source server (connect, permissions, state, writes) and what it says
@@ -897,7 +939,8 @@ std::string FailuresText(const DoctorReport& report) {
 
 DoctorReport RunChecks(const Spec& spec, Journal* journal, bool for_preflight) {
   DoctorReport report;
-  SourceFacts source = CheckSource(spec, report);
+  SourceFacts source =
+      spec.source.is_file() ? CheckSourceFile(spec, report) : CheckSource(spec, report);
   std::string target_version = spec.target.provider == ProviderKind::kLocal
                                    ? CheckLocalTarget(spec, report, source, journal, for_preflight)
                                    : CheckExternalTarget(spec, report, source, journal);

@@ -21,6 +21,7 @@
 #include "control/cutover_hook.h"
 #include "control/doctor.h"
 #include "control/expiry_reconcile.h"
+#include "control/file_source.h"
 #include "control/provider.h"
 #include "control/routed_target.h"
 #include "control/source_backlog.h"
@@ -242,6 +243,10 @@ class Migration::Impl {
   void ReportSourceWritesSince(int64_t at_cutover, int64_t now);
   Result<void> Cutover();
   Result<void> Decommission();
+  // A backup file as the source (source.rdb_file, control/file_source.h): FULL_SYNC
+  // restores it, CATCH_UP only asks the operator, VERIFY compares the target with it.
+  Result<void> RestoreFile();
+  Result<void> ConfirmFileCutover();
   void StopEngine();
   Result<void> EngineFailure();
 
@@ -1151,11 +1156,14 @@ Result<void> Migration::Impl::ResumeInterruptedCutover() {
   // What the source did since the hook started: a moved offset means writes reached Redis
   // after its pause ran out (the application was still pointed there); they are not in
   // Valkey, and keyferry cannot merge them into a target the application may write to.
-  auto source = SourceUri();
+  auto source = spec_.source.is_file() ? Result<net::Uri>() : SourceUri();
   if (!source) return MakeError(source.error());
-  auto offsets = SourceOffsets();  // summed over a cluster's primaries, as at the cutover
+  auto offsets = spec_.source.is_file() ? Result<std::vector<int64_t>>()
+                                        : SourceOffsets();  // summed over a cluster's primaries
   auto at_start = State(kCutoverSourceOffsetKey);
-  if (!offsets) {
+  if (spec_.source.is_file()) {
+    // A backup file takes no writes: nothing to compare or pause.
+  } else if (!offsets) {
     Event(Phase::kCutover, EventKind::kInfo,
           "the source " + source->Endpoint() + " cannot be read (" + offsets.error().ToString() +
               "); going on without it");
@@ -1330,6 +1338,13 @@ Result<void> Migration::Impl::Cutover() {
           {{"target", target->Endpoint()}});
     return {};
   }
+  if (spec_.source.is_file()) {
+    Event(Phase::kCutover, EventKind::kFinish,
+          "cut over to " + target->Endpoint() + " (from the backup file " + spec_.source.rdb_file +
+              "; no write pause)",
+          {{"target", target->Endpoint()}});
+    return {};
+  }
   int64_t pause_ms = UnixMillis() - pause_started_ms_;
   Event(Phase::kCutover, EventKind::kFinish,
         "cut over to " + target->Endpoint() + "; writes were paused for " +
@@ -1341,6 +1356,12 @@ Result<void> Migration::Impl::Cutover() {
 Result<void> Migration::Impl::Decommission() {
   StopPauseKeeper();
   StopEngine();
+  if (spec_.source.is_file()) {
+    Event(Phase::kDecommission, EventKind::kInfo,
+          "the source is the backup file " + spec_.source.rdb_file +
+              ": nothing to shut down; the file is left as it is");
+    return {};
+  }
   auto source = SourceUri();
   if (!source) return MakeError(source.error());
   // The servers to keep or stop: the one source, or every node of a cluster source as the
@@ -1450,9 +1471,9 @@ Result<Phase> Migration::Impl::Rollback(const std::string& reason, Phase termina
       std::filesystem::remove(entry.path(), ec);
     }
   }
-  for (std::string_view key :
-       {kKeyTargetPid, kKeyTargetPort, kKeyTargetDir, kKeyTargetWritten, kKeyTargetNodes,
-        kKeyTargetCluster, kPauseStartKey, kTargetNotifyFlagsKey, kSourceNodesKey}) {
+  for (std::string_view key : {kKeyTargetPid, kKeyTargetPort, kKeyTargetDir, kKeyTargetWritten,
+                               kKeyTargetNodes, kKeyTargetCluster, kPauseStartKey,
+                               kTargetNotifyFlagsKey, kSourceNodesKey, kKeySourceFileIdentity}) {
     auto r = journal_->Erase(key);
     (void)r;
   }
@@ -1618,6 +1639,40 @@ Result<void> Migration::Impl::CatchUp() {
   return {};
 }
 
+Result<void> Migration::Impl::RestoreFile() {
+  auto target = TargetUri();
+  if (!target) return MakeError(target.error());
+  stats_ = std::make_unique<sync::SyncStats>();
+  return FileSourceSteps(spec_, journal_)
+      .Restore(
+          *target, options_.stop, stats_.get(), [this] { SaveProgress(); }, PhaseEvents());
+}
+
+Result<void> Migration::Impl::ConfirmFileCutover() {
+  if (!options_.auto_approve) {
+    auto target = TargetUri();
+    std::string question =
+        "The target " + (target ? target->Endpoint() : std::string("(unknown)")) + " holds what " +
+        spec_.source.rdb_file +
+        " holds. Compare the two key by key and, when they are equal, cut over? This cannot be "
+        "undone. [y/N] ";
+    switch (AskOperator(Phase::kCatchUp, question)) {
+      case Confirmation::kYes:
+        break;
+      case Confirmation::kNo:
+        return MakeError(ControlErrc::kDeclined,
+                         "the operator declined the cutover; nothing was cut over");
+      case Confirmation::kStopped:
+        return MakeError(ControlErrc::kAborted,
+                         "aborted by the operator while apply awaited the confirmation; "
+                         "nothing was cut over");
+    }
+  }
+  Event(Phase::kCatchUp, EventKind::kFinish,
+        "the source is a backup file: nothing to catch up (an offline migration)");
+  return {};
+}
+
 JournalFacts Migration::Impl::ReadFacts() {
   JournalFacts facts;
   facts.cutover_done = State(kCutoverDoneKey).has_value();
@@ -1632,14 +1687,22 @@ Result<void> Migration::Impl::RunStep(Phase phase) {
     case Phase::kProvision:
       return Provision();
     case Phase::kFullSync:
-      return FullSync();
+      return spec_.source.is_file() ? RestoreFile() : FullSync();
     case Phase::kCatchUp:
-      return CatchUp();
+      return spec_.source.is_file() ? ConfirmFileCutover() : CatchUp();
     case Phase::kPauseWrites:
-      return PauseWrites();
     case Phase::kDrain:
-      return Drain();
+      if (spec_.source.is_file()) {
+        Event(phase, EventKind::kInfo, "the source is a backup file: no writes to pause or drain");
+        return {};
+      }
+      return phase == Phase::kPauseWrites ? PauseWrites() : Drain();
     case Phase::kVerify:
+      if (spec_.source.is_file()) {
+        auto target = TargetUri();
+        if (!target) return MakeError(target.error());
+        return FileSourceSteps(spec_, journal_).Verify(*target, PhaseEvents());
+      }
       return VerifyFinal();
     case Phase::kCutover:
       return Cutover();

@@ -8,6 +8,7 @@
 #include "control/source_control.h"
 #include "net/identity_probe.h"
 #include "net/server_info.h"
+#include "source/rdb_file_survey.h"
 
 namespace kf::control {
 namespace {
@@ -70,8 +71,37 @@ Plan MakePlan(const Spec& spec) {
   std::string version;
   std::string keyspace;
   int source_rdb = -1;
-  auto source = spec.SourceUri();
-  if (!source) {
+  // A backup file as the source (source.rdb_file): read once, parse only.
+  uint64_t file_field_ttl_hashes = 0;
+  if (spec.source.is_file()) {
+    auto input = source::RdbFileInput::Open(spec.source.rdb_file);
+    auto survey = input ? source::SurveyRdbFile(*input)
+                        : Result<source::RdbFileSurvey>(MakeError(input.error()));
+    if (!survey) {
+      d["source"] = {{"rdb_file", spec.source.rdb_file}, {"error", survey.error().ToString()}};
+      t += "  source       the backup file " + spec.source.rdb_file + " (cannot read it)\n";
+      plan.errors.push_back(survey.error().ToString() +
+                            "; check source.rdb_file (keyferry doctor -f " + spec.origin +
+                            " tells more)");
+    } else {
+      source_rdb = survey->rdb_version;
+      file_field_ttl_hashes = survey->field_ttl_hashes;
+      d["source"] = {{"rdb_file", spec.source.rdb_file},
+                     {"rdb_version", survey->rdb_version},
+                     {"saved_by", survey->saved_by},
+                     {"bytes", survey->bytes},
+                     {"keys", survey->keys},
+                     {"functions", survey->functions}};
+      t += "  source       the backup file " + spec.source.rdb_file + " (RDB " +
+           std::to_string(survey->rdb_version) +
+           (survey->saved_by.empty() ? "" : ", saved by " + survey->saved_by) + ", " +
+           std::to_string(survey->keys) + " keys, " + std::to_string(survey->bytes) + " bytes)\n";
+    }
+  }
+  auto source = spec.source.is_file() ? Result<net::Uri>() : spec.SourceUri();
+  if (spec.source.is_file()) {
+    // described above
+  } else if (!source) {
     d["source"] = {{"uri", spec.source.uri}, {"error", source.error().ToString()}};
     t += "  source       " + spec.source.uri + " (cannot read it: " + source.error().ToString() +
          ")\n";
@@ -123,7 +153,7 @@ Plan MakePlan(const Spec& spec) {
       }
     }
   }
-  if (!source) plan.errors.push_back(source.error().ToString());
+  if (!spec.source.is_file() && !source) plan.errors.push_back(source.error().ToString());
   // Target.
   ProviderDescription described = provider->Describe();
   d["provision"] = described.data;
@@ -141,13 +171,23 @@ Plan MakePlan(const Spec& spec) {
                   "field TTLs: " +
                   std::string(OnUnsupportedName(spec.migration.on_unsupported));
   }
-  bool field_ttls = keyspace.find("subexpiry=") != std::string::npos &&
-                    keyspace.find("subexpiry=0") == std::string::npos;
-  d["path"] = "replica link (PSYNC): snapshot streamed, then the live replication stream";
+  bool field_ttls = (keyspace.find("subexpiry=") != std::string::npos &&
+                     keyspace.find("subexpiry=0") == std::string::npos) ||
+                    file_field_ttl_hashes > 0;
+  if (spec.source.is_file()) {
+    d["path"] = "restore: the file streamed into RESTOREs, offline (no live sync, no pause)";
+    t += "  ~ copy       the file streamed into RESTOREs (offline: nothing to keep in sync, "
+         "no write pause)\n";
+  } else if (spec.source.mode == SourceMode::kScan) {
+    d["path"] = "scan mode: SCAN + DUMP, then keyspace notifications";
+    t += "  ~ copy       by SCAN + DUMP, then every key notified copied again (scan mode)\n";
+  } else {
+    d["path"] = "replica link (PSYNC): snapshot streamed, then the live replication stream";
+    t += "  ~ copy       as a replica of the source (PSYNC): snapshot streamed into RESTOREs, "
+         "then every write applied in order\n";
+  }
   d["transcoding"] = transcoding;
   d["field_ttl_keys_present"] = field_ttls;
-  t += "  ~ copy       as a replica of the source (PSYNC): snapshot streamed into RESTOREs, "
-       "then every write applied in order\n";
   t += "  ~ transcode  " + transcoding + "\n";
   if (field_ttls) {
     t += "  ! the source holds hashes with field TTLs, which Valkey 8 cannot hold "
@@ -159,18 +199,25 @@ Plan MakePlan(const Spec& spec) {
   d["verify"] = VerifyName(spec.migration.verify, spec.migration.verify_sample_rate);
   d["cutover_hook"] = spec.cutover.hook;
   d["after_cutover"] = SourceAfterCutoverName(spec.after_cutover.source);
-  t += "  ~ pause      CLIENT PAUSE WRITE on the source " +
-       std::string(spec.migration.write_pause == WritePause::kReadOnly
-                       ? "for the whole migration (read-only)"
-                       : "from the moment the target has caught up until cutover") +
-       " (safety timeout " + std::to_string(spec.migration.max_pause_ms) + " ms)\n";
-  t += "  ~ verify     " + VerifyName(spec.migration.verify, spec.migration.verify_sample_rate) +
-       ", " + std::to_string(spec.migration.verify_rounds) +
-       " re-check rounds while writes flow; in the pause: offsets" +
-       (spec.migration.pause_verify_keys > 0
-            ? " and the last " + std::to_string(spec.migration.pause_verify_keys) + " keys written"
-            : std::string()) +
-       "\n";
+  if (spec.source.is_file()) {
+    d["write_pause"] = "none";
+    t += "  ~ verify     every key of the file compared with the target after the restore "
+         "(values, expiries, key count, function libraries)\n";
+  } else {
+    t += "  ~ pause      CLIENT PAUSE WRITE on the source " +
+         std::string(spec.migration.write_pause == WritePause::kReadOnly
+                         ? "for the whole migration (read-only)"
+                         : "from the moment the target has caught up until cutover") +
+         " (safety timeout " + std::to_string(spec.migration.max_pause_ms) + " ms)\n";
+    t +=
+        "  ~ verify     " + VerifyName(spec.migration.verify, spec.migration.verify_sample_rate) +
+        ", " + std::to_string(spec.migration.verify_rounds) +
+        " re-check rounds while writes flow; in the pause: offsets" +
+        (spec.migration.pause_verify_keys > 0
+             ? " and the last " + std::to_string(spec.migration.pause_verify_keys) + " keys written"
+             : std::string()) +
+        "\n";
+  }
   t += "  ~ cutover    " +
        (spec.cutover.hook.empty() ? std::string("no hook configured")
                                   : "run: " + spec.cutover.hook + " (in " + spec.spec_dir + ")") +
@@ -184,7 +231,9 @@ Plan MakePlan(const Spec& spec) {
     t += "  ! hook       " + hook.detail + (hook.action.empty() ? "" : "; " + hook.action) + "\n";
   }
   if (hook.status == CheckStatus::kFail) plan.blockers.push_back(hook.detail + "; " + hook.action);
-  if (spec.after_cutover.source == SourceAfterCutover::kShutdown) {
+  if (spec.source.is_file()) {
+    t += "  = keep       the file as it is\n";
+  } else if (spec.after_cutover.source == SourceAfterCutover::kShutdown) {
     t += "  - shut down  the source " + spec.source.uri + " after cutover\n";
   } else {
     t += "  = keep       the source running after cutover (writes there are not copied)\n";

@@ -220,15 +220,18 @@ Result<void> ExternalProvider::Provision(const ProviderEvent& event) {
     return MakeError(ControlErrc::kProvisionFailed,
                      "cannot reach the external target: " + connected.error().ToString());
   }
-  auto source = spec_.SourceUri();
-  if (!source) return MakeError(source.error());
-  auto source_id = net::ReadServerIdentity(*source);
   auto target_id = net::ReadServerIdentity(*target);
-  if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
-    return MakeError(ControlErrc::kProvisionFailed,
-                     net::SameServerMessage(*source, *target, *target_id) +
-                         ": copying a server onto itself would destroy its data; set "
-                         "target.external.uri to the Valkey server to migrate to");
+  // A backup file as the source (source.rdb_file) is no server the target could be.
+  if (!spec_.source.is_file()) {
+    auto source = spec_.SourceUri();
+    if (!source) return MakeError(source.error());
+    auto source_id = net::ReadServerIdentity(*source);
+    if (source_id && target_id && net::SameServer(*source_id, *target_id)) {
+      return MakeError(ControlErrc::kProvisionFailed,
+                       net::SameServerMessage(*source, *target, *target_id) +
+                           ": copying a server onto itself would destroy its data; set "
+                           "target.external.uri to the Valkey server to migrate to");
+    }
   }
   const bool want_cluster = spec_.target.topology == Topology::kCluster;
   if (target_id && target_id->cluster() != want_cluster) {

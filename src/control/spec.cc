@@ -35,7 +35,8 @@ constexpr uint64_t kMaxBulkBytes = uint64_t{512} << 20;  // Valkey's default pro
 // The keys each section allows. Order is the documented order (used in "known keys" hints).
 constexpr std::string_view kTopKeys[] = {"name",      "state_dir", "source",       "target",
                                          "migration", "cutover",   "after_cutover"};
-constexpr std::string_view kSourceKeys[] = {"uri", "user", "password_env", "mode", "tls"};
+constexpr std::string_view kSourceKeys[] = {"uri",  "user", "password_env",
+                                            "mode", "tls",  "rdb_file"};
 constexpr std::string_view kTargetKeys[] = {"engine",   "version", "topology",
                                             "provider", "local",   "external"};
 constexpr std::string_view kLocalKeys[] = {
@@ -636,6 +637,26 @@ void SpecParser::ParseSource(const Fields& top, const YAML::Mark& top_mark, Spec
   if (!f) return;
   auto fields = Section(f->value, f->key.Mark(), "source", kSourceKeys);
   if (!fields) return;
+  if (fields->contains("rdb_file")) {
+    // An offline migration from a backup file: nothing else describes a file.
+    for (std::string_view key : {"uri", "user", "password_env", "mode", "tls"}) {
+      if (auto other = fields->find(key); other != fields->end()) {
+        Invalid(other->second.key.Mark(),
+                "source." + std::string(key) + " is given with source.rdb_file",
+                "a source is either a server (uri, user, password_env, mode, tls) or a backup "
+                "file (rdb_file); remove one of them");
+      }
+    }
+    auto path = String(*fields, "source", "rdb_file");
+    if (path && (path->empty() || path->starts_with("~") || *path == "-")) {
+      Invalid(MarkOf(fields->at("rdb_file")), "source.rdb_file is " + Quote(*path),
+              "give the RDB file's path (absolute, or relative to the spec file; ~ is not "
+              "expanded, and standard input cannot be read twice, which VERIFY needs)");
+    } else if (path) {
+      spec->source.rdb_file = (base_dir_ / *path).lexically_normal().string();
+    }
+    return;
+  }
   if (Required(*fields, f->key.Mark(), "source", "uri", "redis://host:port")) {
     if (auto uri = ServerUri(*fields, "source")) {
       spec->source.uri = uri->ToString(false);
@@ -1284,6 +1305,10 @@ Result<Spec> LoadSpec(const std::string& path) {
 }
 
 Result<net::Uri> Spec::SourceUri() const {
+  if (source.is_file()) {
+    return MakeError(ControlErrc::kSpecInvalid,
+                     "the source is the file " + source.rdb_file + ", not a server");
+  }
   auto uri = net::Uri::Parse(source.uri);
   if (!uri) return MakeError(std::move(uri).error());
   uri->tls = source.tls;
@@ -1339,6 +1364,7 @@ nlohmann::json Spec::ToJson() const {
   j["name"] = name;
   j["state_dir"] = state_dir;
   j["source"] = {{"uri", source.uri}, {"user", source.user}, {"password_env", source.password_env}};
+  if (source.is_file()) j["source"] = {{"rdb_file", source.rdb_file}};
   // Only when set: a migration journaled before `mode` existed keeps its fingerprint.
   if (source.mode == SourceMode::kScan) j["source"]["mode"] = "scan";
   // TLS blocks only when TLS is on, so a plaintext spec's fingerprint stays what it was.

@@ -43,10 +43,14 @@ enum class SourceAfterCutover { kShutdown, kKeep };
 enum class SourceMode { kReplica, kScan };
 
 struct SourceSpec {
+  // source.rdb_file: an RDB backup as the source of an offline migration (docs/restore.md,
+  // "A file as the source of apply"); absolute. Set: every other source field is empty.
+  std::string rdb_file;
   std::string uri;           // redis[s]://host[:port], as written (no password, no db)
   std::string user;          // ACL user; empty: the default user
   std::string password_env;  // environment variable holding the password; empty: none
   SourceMode mode = SourceMode::kReplica;
+  bool is_file() const { return !rdb_file.empty(); }
   // source.tls (docs/tls.md): enabled for rediss://; paths absolute; origin "source.tls".
   net::TlsOptions tls;
 };

@@ -110,6 +110,15 @@ TEST(ControlSpec, ClusterExampleParses) {
   EXPECT_EQ(spec->cutover.hook, "./switch-app-config.sh --redis-cluster {nodes}");
 }
 
+TEST(ControlSpec, BackupExampleParses) {
+  auto spec = LoadSpec(kExamples + "/backup.yaml");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_TRUE(spec->source.is_file());
+  EXPECT_EQ(spec->source.rdb_file,
+            (std::filesystem::path(kExamples) / "backups/dump.rdb").lexically_normal().string());
+  EXPECT_EQ(spec->migration.on_unsupported, sync::OnUnsupported::kDropFieldTtl);
+}
+
 TEST(ControlSpec, MinimalExampleTakesEveryDefault) {
   auto spec = LoadSpec(kExamples + "/minimal.yaml");
   ASSERT_TRUE(spec) << spec.error().message;
@@ -890,6 +899,46 @@ TEST(ControlSpecTls, TlsRefusals) {
       "name: a\nsource: {uri: 'rediss://h:1', tls: {ca_file: ca.pem}}\ntarget: {provider: "
       "local}\n");
   EXPECT_THAT(m, HasSubstr("unknown key \"ca_file\" under source.tls"));
+}
+
+}  // namespace
+}  // namespace kf::control
+
+namespace kf::control {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// source.rdb_file: a backup file as the source of an offline migration
+
+TEST(ControlSpec, ARdbFileSourceIsResolvedAgainstTheSpecsDirectory) {
+  Spec spec =
+      Accepted("name: a\nsource: {rdb_file: backups/dump.rdb}\ntarget: {provider: local}\n");
+  EXPECT_TRUE(spec.source.is_file());
+  EXPECT_EQ(spec.source.rdb_file, "/specs/backups/dump.rdb");
+  EXPECT_EQ(spec.source.uri, "");
+  EXPECT_EQ(spec.ToJson()["source"], nlohmann::json({{"rdb_file", "/specs/backups/dump.rdb"}}));
+  auto uri = spec.SourceUri();
+  ASSERT_FALSE(uri);
+  EXPECT_THAT(uri.error().message, HasSubstr("is the file /specs/backups/dump.rdb"));
+  // Two different files are two different migrations.
+  Spec other = Accepted("name: a\nsource: {rdb_file: /b/dump.rdb}\ntarget: {provider: local}\n");
+  EXPECT_NE(spec.Fingerprint(), other.Fingerprint());
+}
+
+TEST(ControlSpec, ARdbFileSourceTakesNoServerFields) {
+  std::string m = Refusal(
+      "name: a\nsource: {rdb_file: d.rdb, uri: redis://h:1, mode: scan}\ntarget: {provider: "
+      "local}\n");
+  EXPECT_THAT(m, HasSubstr("source.uri is given with source.rdb_file"));
+  EXPECT_THAT(m, HasSubstr("source.mode is given with source.rdb_file"));
+  EXPECT_THAT(m, HasSubstr("either a server"));
+  EXPECT_THAT(Refusal("name: a\nsource: {rdb_file: \"-\"}\ntarget: {provider: local}\n"),
+              HasSubstr("standard input cannot be read twice"));
+  EXPECT_THAT(Refusal("name: a\nsource: {rdb_file: \"~/d.rdb\"}\ntarget: {provider: local}\n"),
+              HasSubstr("~ is not expanded"));
+  // Neither: the uri is still what a source needs.
+  EXPECT_THAT(Refusal("name: a\nsource: {user: u}\ntarget: {provider: local}\n"),
+              HasSubstr("source.uri"));
 }
 
 }  // namespace
