@@ -1,4 +1,4 @@
-// Terminal progress of keyferry sync, verify and restore run as subprocesses
+// Terminal progress of keyferry sync, apply, verify and restore run as subprocesses
 // (docs/progress.md): on a pipe, one plain line every 5 s without \r or escapes, then the
 // result; with --quiet only the result; on a pseudo-terminal, the bar drawn in place with
 // the log lines printed meanwhile whole on lines of their own.
@@ -11,11 +11,13 @@
 
 #include <cctype>
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "control/journal.h"
 #include "harness/dataset.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
@@ -298,6 +300,61 @@ TEST(ProgressTest, SyncOnATerminalDrawsTheBarAndKeepsLogLinesWhole) {
   }
   EXPECT_TRUE(summary) << out;
   EXPECT_EQ(log_lines, 1) << out;
+}
+
+TEST(ProgressTest, ApplyOnATerminalShowsTheBarsUnderThePhaseLines) {
+  auto source = StartSource();
+  ASSERT_TRUE(source);
+  SeedStrings(source->uri(), kKeys, 120);
+  ASSERT_FALSE(HasFatalFailure());
+  TcpProxy proxy(source->port());
+  proxy.SetServerRateLimit(kProxyRate);  // a 7 s snapshot, and as long a verify
+  const std::string dir = MakeTempDir("kf-progress-apply-");
+  const std::string spec = dir + "/cache.yaml";
+  std::ofstream(spec) << "name: progress-cache\n"
+                         "source:\n"
+                         "  uri: redis://127.0.0.1:"
+                      << proxy.port()
+                      << "\n"
+                         "target:\n"
+                         "  engine: valkey\n"
+                         "  version: \"8.0\"\n"
+                         "  provider: local\n"
+                         "migration:\n"
+                         "  max_pause_ms: 5000\n"
+                         "cutover:\n"
+                         "  hook: \"true\"\n"
+                         "after_cutover:\n"
+                         "  source: keep\n";
+  int code = -1;
+  std::string out = RunOnTerminal({KeyferryBinary(), "apply", "-f", spec, "--auto-approve"}, 100,
+                                  seconds(180), &code);
+  // The valkey-server the migration started, stopped by its pid.
+  if (auto journal = control::Journal::Open(dir + "/keyferry-state/progress-cache", false)) {
+    auto pid = (*journal)->Get("target.pid");
+    if (pid && *pid) ::kill(static_cast<pid_t>(std::stol(**pid)), SIGKILL);
+  }
+  RemoveTree(dir);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\r\033[Ksnapshot ["), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\033[Kverify ["), std::string::npos) << out;
+  Screen screen;
+  screen.Write(out);
+  EXPECT_EQ(screen.unknown_escapes, 0);
+  // Left on the screen: the phase lines, whole, and DONE last; no bar.
+  std::vector<std::string> lines;
+  for (const auto& line : screen.lines) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  ASSERT_FALSE(lines.empty()) << out;
+  EXPECT_EQ(lines.back(), "keyferry apply: DONE") << out;
+  bool full_sync_line = false;
+  for (const auto& line : lines) {
+    EXPECT_TRUE(line.starts_with("keyferry apply: ")) << line;
+    EXPECT_EQ(line.find(" ["), std::string::npos) << line;
+    full_sync_line = full_sync_line || line.starts_with("keyferry apply: FULL_SYNC: ");
+  }
+  EXPECT_TRUE(full_sync_line) << out;
 }
 
 }  // namespace
