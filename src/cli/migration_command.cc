@@ -1,10 +1,11 @@
 // keyferry plan/apply/abort/rollback/doctor: the migration driven by a spec.
 //
 // apply takes the state dir's lock, runs the Migration state machine and prints each event
-// as it happens; SIGINT/SIGTERM (or `keyferry abort`, which sends SIGTERM to the running
-// apply) stop it and roll back if the cutover hook has not started. Without a terminal to
-// ask on and without --auto-approve it refuses at once (it would have to ask later). It
-// ignores SIGPIPE: a closed output (`apply | head`) must not kill it half-way; what it
+// as it happens, with the snapshot bar, the streaming line and the verify bar under them
+// (docs/progress.md; --quiet prints only the result); SIGINT/SIGTERM (or `keyferry abort`, which
+// sends SIGTERM to the running apply) stop it and roll back if the cutover hook has not started.
+// Without a terminal to ask on and without --auto-approve it refuses at once (it would have to ask
+// later). It ignores SIGPIPE: a closed output (`apply | head`) must not kill it half-way; what it
 // cannot print is lost, the journal keeps everything.
 //
 // abort/rollback decide whether an apply runs by the apply lock (flock), never by whether
@@ -24,10 +25,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "cli/cli_app.h"
+#include "cli/progress_output.h"
+#include "common/live_line.h"
 #include "control/control_errc.h"
 #include "control/doctor.h"
 #include "control/journal.h"
@@ -35,6 +39,7 @@
 #include "control/phase.h"
 #include "control/plan.h"
 #include "control/spec.h"
+#include "observe/terminal_progress.h"
 
 namespace kf::cli {
 namespace {
@@ -89,7 +94,29 @@ control::Confirmation AskOnTerminal(const std::string& question) {
                                                            : control::Confirmation::kNo;
 }
 
-int RunApply(const std::string& path, bool auto_approve) {
+// What apply's progress shows (docs/progress.md): a running verify's bar, else the live
+// sync's snapshot bar or streaming line, else nothing.
+class ApplyProgress {
+ public:
+  void SetStats(const sync::SyncStats* stats) {
+    std::lock_guard lock(mu_);
+    stats_ = stats;
+  }
+  VerifyProgressSlot& verify() { return verify_; }
+  observe::ProgressSample Sample() {
+    if (verify_.running()) return verify_.Sample();
+    // Read under the lock: SetStats(nullptr) waits for it before the stats go away.
+    std::lock_guard lock(mu_);
+    return stats_ != nullptr ? SyncSample(*stats_) : observe::ProgressSample{};
+  }
+
+ private:
+  std::mutex mu_;
+  const sync::SyncStats* stats_ = nullptr;
+  VerifyProgressSlot verify_;
+};
+
+int RunApply(const std::string& path, bool auto_approve, bool quiet) {
   auto spec = Load(path);
   if (!spec) {
     std::fprintf(stderr, "%s\n", spec.error().ToString().c_str());
@@ -130,15 +157,30 @@ int RunApply(const std::string& path, bool auto_approve) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  // Phase lines stay (not with --quiet: the journal keeps them, keyferry events shows
+  // them); they go through the live line, above the bar.
+  ApplyProgress shown;
+  observe::TerminalProgress progress(
+      {.mode = observe::ChooseProgressMode(quiet), .plain_prefix = "keyferry apply: "},
+      [&shown] { return shown.Sample(); });
   control::ApplyOptions options;
   options.auto_approve = auto_approve;
   options.stop = &g_apply_stop;
-  options.print = [](const std::string& line) {
-    std::fprintf(stderr, "keyferry apply: %s\n", line.c_str());
+  options.print = [quiet](const std::string& line) {
+    if (!quiet) PrintStderrLine("keyferry apply: " + line);
   };
-  options.confirm = AskOnTerminal;
+  options.confirm = [&progress](const std::string& question) {
+    progress.Hold();  // the question and its answer must not share a line with the bar
+    auto answer = AskOnTerminal(question);
+    progress.Release();
+    return answer;
+  };
+  options.sync_stats = [&shown](const sync::SyncStats* stats) { shown.SetStats(stats); };
+  options.verify_progress = [&shown](const verify::VerifyProgress* p) { shown.verify().Set(p); };
   control::Migration migration(*spec, journal->get(), options);
+  progress.Start();
   auto result = migration.Apply();
+  progress.Stop();
   if (!result) {
     std::fprintf(stderr, "keyferry apply failed: %s\n", result.error().ToString().c_str());
     const auto& code = result.error().code;
@@ -283,11 +325,14 @@ void RegisterMigrationCommands(CLI::App& app, CliState& state) {
   {
     auto file = std::make_shared<std::string>();
     auto approve = std::make_shared<bool>(false);
+    auto quiet = std::make_shared<bool>(false);
     auto* sub = app.add_subcommand("apply", "run the migration a spec describes (resumable)");
     sub->add_option("-f,--file", *file, "the migration spec (YAML)")->required();
     sub->add_flag("--auto-approve", *approve, "cut over without asking");
-    sub->callback([&state, file, approve] {
-      state.run = [file, approve] { return RunApply(*file, *approve); };
+    AddQuietFlag(sub, quiet.get());
+    sub->callback([&state, file, approve, quiet, sub] {
+      ApplyQuiet(sub, *quiet, &state);
+      state.run = [file, approve, quiet] { return RunApply(*file, *approve, *quiet); };
     });
   }
   for (bool rollback : {false, true}) {

@@ -18,20 +18,18 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cli/cli_app.h"
+#include "cli/progress_output.h"
 #include "cli/tls_flags.h"
-#include "common/clock.h"
 #include "net/uri.h"
+#include "observe/terminal_progress.h"
 #include "sync/restore.h"
 #include "verify/rdb_file_compare.h"
 
@@ -54,6 +52,7 @@ struct RestoreArgs {
   bool flush_target = false;
   bool no_verify = false;
   bool json = false;
+  bool quiet = false;
   TlsFlags target_tls;
 };
 
@@ -61,23 +60,6 @@ std::string Mebibytes(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
   return buf;
-}
-
-// One line: bytes read (of the file's size), keys written, rate, ETA when the size is known.
-std::string RestoreProgressLine(const sync::RestoreProgress& p) {
-  const double elapsed = (UnixMillis() - p.started_ms.load()) / 1000.0;
-  const uint64_t done = p.bytes_read, total = p.total_bytes;
-  const double rate = elapsed > 0 ? done / elapsed : 0;
-  std::string line =
-      "restore  keys " + std::to_string(p.keys_written.load()) + "  " + Mebibytes(done);
-  if (total > 0) {
-    line += " of " + Mebibytes(total);
-    if (rate > 0 && done <= total) {
-      line += "  eta " + std::to_string(static_cast<int>((total - done) / rate)) + "s";
-    }
-  }
-  line += "  " + Mebibytes(static_cast<uint64_t>(rate)) + "/s";
-  return line;
 }
 
 int Fail(const RestoreArgs& args, const std::string& message) {
@@ -97,7 +79,9 @@ int RunRestore(const RestoreArgs& args) {
   }
   // Said at the start and again in the summary: an insecure link must not go unnoticed.
   const std::string insecure = InsecureWarning(*target, "target");
-  if (!insecure.empty()) std::fprintf(stderr, "keyferry restore: %s\n", insecure.c_str());
+  if (!insecure.empty() && !args.quiet) {
+    std::fprintf(stderr, "keyferry restore: %s\n", insecure.c_str());  // --quiet: in the result
+  }
   auto input = source::RdbFileInput::Open(args.file);
   if (!input) return Fail(args, input.error().ToString());
   if (input->is_stdin() && ::isatty(STDIN_FILENO)) {
@@ -125,31 +109,14 @@ int RunRestore(const RestoreArgs& args) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  // The bar on stderr (docs/progress.md): bytes read against the file's size.
   sync::RestoreProgress progress;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  std::thread reporter([&] {
-    std::unique_lock lock(mu);
-    int ticks = 0;
-    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
-      ++ticks;
-      if (tty) {
-        std::fprintf(stderr, "\r\033[K%s", RestoreProgressLine(progress).c_str());
-      } else if (ticks % 5 == 0) {
-        std::fprintf(stderr, "%s\n", RestoreProgressLine(progress).c_str());
-      }
-    }
-  });
+  observe::TerminalProgress bar(
+      {.mode = observe::ChooseProgressMode(args.quiet), .plain_prefix = "keyferry restore: "},
+      [&progress] { return RestoreSample(progress); });
+  bar.Start();
   auto result = sync::RestoreRdb(*input, options, &progress, g_restore_stop);
-  {
-    std::lock_guard lock(mu);
-    finished = true;
-  }
-  cv.notify_all();
-  reporter.join();
-  if (tty) std::fprintf(stderr, "\r\033[K");
+  bar.Stop();
   if (!result) return Fail(args, result.error().ToString());
 
   const sync::RestoreSummary& s = *result;
@@ -271,7 +238,11 @@ void RegisterRestoreCommand(CLI::App& app, CliState& state) {
   sub->add_flag("--no-verify", args->no_verify,
                 "skip reading the file again to compare it with the target key by key");
   sub->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
-  sub->callback([&state, args] { state.run = [args] { return RunRestore(*args); }; });
+  AddQuietFlag(sub, &args->quiet);
+  sub->callback([&state, args, sub] {
+    ApplyQuiet(sub, args->quiet, &state);
+    state.run = [args] { return RunRestore(*args); };
+  });
 }
 
 }  // namespace kf::cli

@@ -2,7 +2,8 @@
 //
 // Runs SyncEngine on the main thread (or, for a cluster source, ClusterSourceSync: one
 // engine per source shard, docs/cluster.md "Cluster source"); a reporter thread prints progress
-// once a second (a live line on a terminal, or one JSON object per line with --json-progress), and
+// (cli/progress_output.h: a bar and then a live line on a terminal, a plain line every 5 s
+// otherwise, nothing with --quiet; or one JSON object a second with --json-progress), and
 // --status-addr serves the same numbers at /status. SIGINT/SIGTERM ask the engine to stop:
 // it applies what it received, checkpoints and exits 0.
 //
@@ -26,6 +27,7 @@
 #include <tuple>
 
 #include "cli/cli_app.h"
+#include "cli/progress_output.h"
 #include "cli/tls_flags.h"
 #include "common/clock.h"
 #include "net/cluster_probe.h"
@@ -33,6 +35,7 @@
 #include "net/identity_probe.h"
 #include "net/uri.h"
 #include "observe/status_server.h"
+#include "observe/terminal_progress.h"
 #include "sync/checkpoint_path.h"
 #include "sync/cluster_source_sync.h"
 #include "sync/scan_sync.h"
@@ -59,6 +62,7 @@ struct SyncArgs {
   int writers = 2;
   bool flush_target = false;
   bool json_progress = false;
+  bool quiet = false;
   int link_timeout_s = 60;
   std::string source_mode = "replica";
   TlsFlags source_tls;
@@ -75,33 +79,6 @@ std::string HumanBytes(double bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f %s", bytes, units[u]);
   return buf;
-}
-
-std::string ProgressLine(const sync::SyncStats& s) {
-  auto phase = static_cast<sync::SyncPhase>(s.phase.load());
-  double elapsed = (UnixMillis() - s.started_ms.load()) / 1000.0;
-  char line[256];
-  if (phase == sync::SyncPhase::kSnapshot) {
-    uint64_t done = s.snapshot_bytes, total = s.snapshot_total_bytes;
-    double rate = elapsed > 0 ? done / elapsed : 0;
-    std::string eta = "?";
-    if (total > 0 && rate > 0 && done <= total) {
-      eta = std::to_string(static_cast<int>((total - done) / rate)) + "s";
-    }
-    std::snprintf(line, sizeof line, "snapshot  keys %llu  %s%s  %s/s  eta %s",
-                  static_cast<unsigned long long>(s.keys_written.load()), HumanBytes(done).c_str(),
-                  total ? (" of " + HumanBytes(total)).c_str() : "", HumanBytes(rate).c_str(),
-                  eta.c_str());
-  } else {
-    int64_t src = s.source_offset, applied = s.applied_offset;
-    std::snprintf(line, sizeof line, "%s  keys %llu  commands %llu  lag %lld bytes %lld ms",
-                  sync::SyncPhaseName(phase),
-                  static_cast<unsigned long long>(s.keys_written.load()),
-                  static_cast<unsigned long long>(s.commands_applied.load()),
-                  static_cast<long long>(src > applied && applied >= 0 ? src - applied : 0),
-                  static_cast<long long>(s.lag_ms.load()));
-  }
-  return line;
 }
 
 // Whether a URI's text names a database (redis://host:port/3), even /0.
@@ -138,7 +115,8 @@ int RunSync(const SyncArgs& args) {
   std::vector<std::string> warnings;
   for (const auto& [end, uri] : {std::pair{"source", &*source}, {"target", &*target}}) {
     if (std::string w = InsecureWarning(*uri, end); !w.empty()) {
-      std::fprintf(stderr, "keyferry sync: %s\n", w.c_str());
+      // --quiet: said once, in the result.
+      if (!args.quiet) std::fprintf(stderr, "keyferry sync: %s\n", w.c_str());
       warnings.push_back(std::move(w));
     }
   }
@@ -268,18 +246,21 @@ int RunSync(const SyncArgs& args) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  // The bar / streaming line on stderr (docs/progress.md); --json-progress instead prints
+  // one JSON object a second on stdout.
+  observe::TerminalProgress progress(
+      {.mode = observe::ChooseProgressMode(args.quiet), .plain_prefix = "keyferry sync: "},
+      [&stats] { return SyncSample(stats); });
+  if (!args.json_progress) progress.Start();
   std::mutex mu;
   std::condition_variable cv;
   bool finished = false;
-  bool tty = ::isatty(STDERR_FILENO) != 0;
   std::thread reporter([&] {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
       if (args.json_progress) {
         std::printf("%s\n", stats.ToJson().c_str());
         std::fflush(stdout);
-      } else if (tty) {
-        std::fprintf(stderr, "\r\033[K%s", ProgressLine(stats).c_str());
       }
     }
   });
@@ -303,7 +284,7 @@ int RunSync(const SyncArgs& args) {
   }
   cv.notify_all();
   reporter.join();
-  if (tty && !args.json_progress) std::fprintf(stderr, "\r\033[K");
+  progress.Stop();
   if (status) status->Stop();
 
   if (!result) {
@@ -366,6 +347,7 @@ void RegisterSyncCommand(CLI::App& app, CliState& state) {
   sub->add_flag("--flush-target", args->flush_target,
                 "empty a non-empty target first (otherwise keyferry refuses it)");
   sub->add_flag("--json-progress", args->json_progress, "print one JSON object per second");
+  AddQuietFlag(sub, &args->quiet);
   sub->add_option("--source-mode", args->source_mode,
                   "replica: copy as a replica (PSYNC); scan: SCAN + DUMP and keyspace "
                   "notifications, for sources that refuse PSYNC (docs/scan.md)")
@@ -375,7 +357,10 @@ void RegisterSyncCommand(CLI::App& app, CliState& state) {
                   "seconds of silence after which the source link counts as dropped")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  sub->callback([&state, args] { state.run = [args] { return RunSync(*args); }; });
+  sub->callback([&state, args, sub] {
+    ApplyQuiet(sub, args->quiet, &state);
+    state.run = [args] { return RunSync(*args); };
+  });
 }
 
 }  // namespace kf::cli

@@ -1,14 +1,14 @@
 // keyferry verify: compare a source and a target key by key (a thin shell over
 // verify::Verify, which holds the engine).
 //
-// Prints the human report (or, with --json, one JSON document) on stdout; a live progress
-// line on stderr when it is a terminal. Exit 0 when equal, 1 when differences remain after
+// Prints the human report (or, with --json, one JSON document) on stdout; progress on
+// stderr (a bar on a terminal, a plain line every 5 s otherwise, none with --quiet:
+// cli/progress_output.h). Exit 0 when equal, 1 when differences remain after
 // the last round, 2 on errors (unreachable end, lost connection, bad options, stopped by
 // SIGINT/SIGTERM) — an incomplete compare never exits 0. A source and a target that are
 // one server (the same run_id in INFO server, however the URIs spell it) are refused with
 // exit 2: comparing a server with itself proves nothing.
 #include <signal.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "cli/cli_app.h"
+#include "cli/progress_output.h"
 #include "cli/tls_flags.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
+#include "observe/terminal_progress.h"
 #include "verify/verifier.h"
 
 namespace kf::cli {
@@ -49,6 +51,7 @@ struct VerifyArgs {
   uint64_t seed = 0;
   bool no_functions = false;
   bool json = false;
+  bool quiet = false;
   TlsFlags source_tls;
   TlsFlags target_tls;
 };
@@ -77,7 +80,7 @@ int RunVerify(const VerifyArgs& args) {
   std::vector<std::string> warnings;
   for (const auto& [end, uri] : {std::pair{"source", &*source}, {"target", &*target}}) {
     if (std::string w = InsecureWarning(*uri, end); !w.empty()) {
-      std::fprintf(stderr, "keyferry verify: %s\n", w.c_str());
+      if (!args.quiet) std::fprintf(stderr, "keyferry verify: %s\n", w.c_str());
       warnings.push_back(std::move(w));
     }
   }
@@ -120,22 +123,16 @@ int RunVerify(const VerifyArgs& args) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  int64_t last_print_ms = -1000;
-  verify::ProgressCallback progress;
-  if (tty) {
-    progress = [&last_print_ms](const verify::VerifyProgress& p) {
-      if (p.elapsed_ms - last_print_ms < 250) return;
-      last_print_ms = p.elapsed_ms;
-      std::fprintf(stderr, "\r\033[Kround %d/%d  %s%s  keys %llu  differing %llu  %.1fs", p.round,
-                   p.last_round, std::string(p.phase).c_str(),
-                   p.db >= 0 ? (" db" + std::to_string(p.db)).c_str() : "",
-                   static_cast<unsigned long long>(p.keys_checked),
-                   static_cast<unsigned long long>(p.differing_keys), p.elapsed_ms / 1000.0);
-    };
-  }
-  auto report = verify::Verify(*source, *target, options, progress, &g_verify_stop);
-  if (tty) std::fprintf(stderr, "\r\033[K");
+  // The bar on stderr (docs/progress.md): fed on the verify's thread, drawn on its own.
+  VerifyProgressSlot slot;
+  observe::TerminalProgress bar(
+      {.mode = observe::ChooseProgressMode(args.quiet), .plain_prefix = "keyferry verify: "},
+      [&slot] { return slot.Sample(); });
+  bar.Start();
+  auto report = verify::Verify(
+      *source, *target, options, [&slot](const verify::VerifyProgress& p) { slot.Set(&p); },
+      &g_verify_stop);
+  bar.Stop();
   if (!report) return Fail(args, report.error().ToString());
   if (args.json) {
     if (warnings.empty()) {
@@ -206,7 +203,11 @@ void RegisterVerifyCommand(CLI::App& app, CliState& state) {
   sub->add_option("--seed", args->seed, "random seed for sample mode (0 = random)");
   sub->add_flag("--no-functions", args->no_functions, "do not compare function libraries");
   sub->add_flag("--json", args->json, "print the report as one JSON document");
-  sub->callback([&state, args] { state.run = [args] { return RunVerify(*args); }; });
+  AddQuietFlag(sub, &args->quiet);
+  sub->callback([&state, args, sub] {
+    ApplyQuiet(sub, args->quiet, &state);
+    state.run = [args] { return RunVerify(*args); };
+  });
 }
 
 }  // namespace kf::cli

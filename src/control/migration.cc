@@ -195,6 +195,11 @@ class Migration::Impl {
     auto r = journal_->Set(kKeyProgress, stats_->ToJson());
     (void)r;
   }
+  // options_.verify_progress as the verify's callback (none when it is not set).
+  verify::ProgressCallback VerifyProgressCallback() {
+    if (!options_.verify_progress) return {};
+    return [this](const verify::VerifyProgress& p) { options_.verify_progress(&p); };
+  }
   bool StopRequested() const { return options_.stop && options_.stop->load(); }
   // Whether the point of no return was passed: the cutover hook started (or finished).
   bool CutoverStarted() { return State(kCutoverStartedKey) || State(kCutoverDoneKey); }
@@ -352,6 +357,7 @@ Result<void> Migration::Impl::StartEngine() {
     stats.stream_group_keys.set_capacity(kMaxStreamGroupKeys);
     stats.target_expiries.set_capacity(kMaxTargetExpiries);
   };
+  if (options_.sync_stats) options_.sync_stats(nullptr);  // the old stats go away
   stats_ = std::make_unique<sync::SyncStats>();
   shard_stats_.clear();
   if (source_cluster_) {
@@ -414,6 +420,7 @@ Result<void> Migration::Impl::StartEngine() {
     if (!r) engine_error_ = r.error();
     engine_finished_ = true;
   });
+  if (options_.sync_stats) options_.sync_stats(stats_.get());
   return {};
 }
 
@@ -613,7 +620,8 @@ Result<void> Migration::Impl::LiveVerify() {
   const auto carry_max = static_cast<uint64_t>(spec_.migration.pause_recheck_keys);
   vo.list_remaining = true;
   vo.max_tracked_keys = std::max<size_t>(vo.max_tracked_keys, carry_max + 1);
-  auto report = verify::Verify(*source, *target, vo, {}, options_.stop);
+  auto report = verify::Verify(*source, *target, vo, VerifyProgressCallback(), options_.stop);
+  if (options_.verify_progress) options_.verify_progress(nullptr);
   if (!report) {
     return MakeError(ControlErrc::kVerifyMismatch,
                      "the live verify could not run: " + report.error().ToString());
@@ -960,7 +968,8 @@ Result<void> Migration::Impl::VerifyFinal() {
   vo.compare_functions = carried_functions_;
   vo.max_tracked_keys = std::max<size_t>(vo.max_tracked_keys, carried + 100000);
   auto started = Clock::now();
-  auto report = verify::Verify(*source, *target, vo, {}, options_.stop);
+  auto report = verify::Verify(*source, *target, vo, VerifyProgressCallback(), options_.stop);
+  if (options_.verify_progress) options_.verify_progress(nullptr);
   if (!report) {
     return MakeError(
         ControlErrc::kVerifyMismatch,

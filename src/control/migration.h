@@ -37,6 +37,8 @@
 #include "control/journal.h"
 #include "control/phase.h"
 #include "control/spec.h"
+#include "sync/sync_engine.h"
+#include "verify/verifier.h"
 
 namespace kf::control {
 
@@ -56,6 +58,14 @@ struct ApplyOptions {
   const std::atomic<bool>* stop = nullptr;
   // One line of progress for the terminal.
   std::function<void(const std::string& line)> print;
+  // Live numbers for a progress display (docs/progress.md); both optional, both called on
+  // apply's threads. sync_stats: the live sync's stats once its engine starts, nullptr
+  // before they are replaced (a new engine) — the pointer stays valid until then, and the
+  // callee must not read it after a nullptr call has returned. verify_progress: each
+  // progress of a running verify (VERIFY and the live verify of CATCH_UP), nullptr when it
+  // ends.
+  std::function<void(const sync::SyncStats* stats)> sync_stats;
+  std::function<void(const verify::VerifyProgress* progress)> verify_progress;
 };
 
 class Migration {

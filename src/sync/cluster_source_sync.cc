@@ -177,7 +177,7 @@ void AggregateStats(const std::vector<const SyncStats*>& shards, SyncStats* out)
   int64_t started = 0, snapshot_ms = 0, lag_ms = 0, applied = 0, source = 0;
   bool applied_known = true, source_known = true;
   uint64_t keys = 0, skipped = 0, bytes = 0, total_bytes = 0, commands = 0;
-  uint64_t full = 0, partial = 0, drops = 0;
+  uint64_t full = 0, partial = 0, drops = 0, snapshot_keys = 0, keys_estimate = 0;
   for (const SyncStats* s : shards) {
     auto phase = static_cast<SyncPhase>(s->phase.load());
     failed = failed || phase == SyncPhase::kFailed;
@@ -194,6 +194,8 @@ void AggregateStats(const std::vector<const SyncStats*>& shards, SyncStats* out)
     keys += s->keys_written.load();
     skipped += s->keys_skipped.load();
     bytes += s->snapshot_bytes.load();
+    snapshot_keys += s->snapshot_keys.load();
+    keys_estimate += s->snapshot_keys_estimate.load();
     total_bytes += s->snapshot_total_bytes.load();
     commands += s->commands_applied.load();
     full += s->full_syncs.load();
@@ -212,6 +214,8 @@ void AggregateStats(const std::vector<const SyncStats*>& shards, SyncStats* out)
   out->keys_skipped = skipped;
   out->snapshot_bytes = bytes;
   out->snapshot_total_bytes = total_bytes;
+  out->snapshot_keys = snapshot_keys;
+  out->snapshot_keys_estimate = keys_estimate;
   out->commands_applied = commands;
   out->full_syncs = full;
   out->partial_syncs = partial;

@@ -426,6 +426,7 @@ struct ScanSync::Impl {
     if (sink->error()) return MakeError(*sink->error());
     stats->keys_written = sink->keys_written();
     stats->keys_skipped = sink->keys_skipped();
+    stats->snapshot_keys = sink->keys_written() + sink->keys_skipped();
     return {};
   }
 
@@ -754,6 +755,9 @@ struct ScanSync::Impl {
     KF_RETURN_IF_ERROR(subscriber.Start());  // before the copy: no change goes unseen
     KF_RETURN_IF_ERROR(PrepareTarget());
     stats->phase = static_cast<int>(SyncPhase::kSnapshot);
+    if (auto keyspace = SourceCall({"INFO", "keyspace"}); keyspace && !keyspace->is_error()) {
+      stats->snapshot_keys_estimate = net::KeyspaceKeyCount(keyspace->str());
+    }
     auto start = Clock::now();
     KF_RETURN_IF_ERROR(CopyFunctions());
     KF_RETURN_IF_ERROR(CopyEverything());

@@ -108,6 +108,8 @@ std::string SyncStats::ToJson() const {
       {"snapshot_bytes", snapshot_bytes.load()},
       {"snapshot_total_bytes", snapshot_total_bytes.load()},
       {"snapshot_ms", snapshot_ms.load()},
+      {"snapshot_keys", snapshot_keys.load()},
+      {"snapshot_keys_estimate", snapshot_keys_estimate.load()},
       {"commands_applied", commands_applied.load()},
       {"applied_offset", applied},
       {"source_offset", src},
@@ -282,6 +284,21 @@ struct SyncEngine::Session {
       }
     }
     return {};
+  }
+
+  // The source's key count (INFO keyspace, every db), read before each PSYNC: the estimated
+  // total of a snapshot's progress bar. 0 when it cannot be read (the bar then shows only a
+  // count).
+  uint64_t key_estimate = 0;  // SourceKeyEstimate() before the last PSYNC
+  uint64_t SourceKeyEstimate() {
+    net::Client client;
+    net::ClientOptions co;
+    co.client_name = "keyferry-admin";
+    co.connect_timeout = milliseconds(1000);
+    co.io_timeout = milliseconds(1000);
+    if (!client.Connect(source, co)) return 0;
+    auto info = Info(client, "keyspace");
+    return info ? net::KeyspaceKeyCount(*info) : 0;
   }
 
   Result<void> Prepare();
@@ -525,6 +542,8 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
   stats->phase = static_cast<int>(SyncPhase::kSnapshot);
   stats->snapshot_bytes = 0;
   stats->snapshot_total_bytes = 0;
+  stats->snapshot_keys = 0;
+  stats->snapshot_keys_estimate = key_estimate;
   target::LaneOptions lo;
   lo.lanes = options.writers;
   lo.client.client_name = "keyferry-snapshot";
@@ -587,6 +606,7 @@ Result<void> SyncEngine::Session::RunSnapshot(int64_t snapshot_offset) {
     if (sink.error()) return MakeError(*sink.error());
     stats->keys_written = keys_before + sink.keys_written();
     stats->keys_skipped = skipped_before + sink.keys_skipped();
+    stats->snapshot_keys = sink.keys_written() + sink.keys_skipped();
   }
   // Barrier: every write answered before the first ACK.
   sink.Flush();
@@ -864,6 +884,8 @@ Result<void> SyncEngine::Run(const std::atomic<bool>& stop) {
   while (!stop) {
     stats_->phase = static_cast<int>(SyncPhase::kConnecting);
     int64_t next = s.applied >= 0 && !s.replid.empty() ? s.applied + 1 : -1;
+    // Read before PSYNC: once the RDB flows, a slow link would delay the answer.
+    s.key_estimate = s.SourceKeyEstimate();
     auto reply = s.replica.Open(s.source, s.replid, next);
     if (!reply) {
       const Error& e = reply.error();

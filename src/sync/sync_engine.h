@@ -84,6 +84,10 @@ struct SyncStats {
   std::atomic<uint64_t> snapshot_bytes{0};        // RDB bytes received
   std::atomic<uint64_t> snapshot_total_bytes{0};  // 0 when unknown (diskless)
   std::atomic<int64_t> snapshot_ms{0};            // time the last snapshot took
+  // Keys of the snapshot under way (written + skipped), and the source's key count read
+  // as it began (INFO keyspace, every db; 0 when unknown): the progress bar's estimate.
+  std::atomic<uint64_t> snapshot_keys{0};
+  std::atomic<uint64_t> snapshot_keys_estimate{0};
   std::atomic<uint64_t> commands_applied{0};
   std::atomic<int64_t> applied_offset{-1};
   std::atomic<int64_t> source_offset{-1};  // the source's master_repl_offset, polled

@@ -116,7 +116,10 @@ class Comparison {
              "from PTTL and may jitter by a few ms; use --ttl-tolerance-ms");
       }
     }
-    if (!options_.only_keys.empty()) return CompareRounds([this] { return NamedKeysPass(); });
+    if (!options_.only_keys.empty()) {
+      for (const auto& [db, keys] : options_.only_keys) keys_expected_ += keys.size();
+      return CompareRounds([this] { return NamedKeysPass(); });
+    }
     auto pairs = DbPairs();
     if (!pairs) return MakeError(std::move(pairs).error());
     pairs_ = std::move(*pairs);
@@ -129,6 +132,7 @@ class Comparison {
       }
     }
 
+    if (progress_) ReadKeysExpected();
     return CompareRounds([this]() -> Result<void> {
       for (const auto& pair : pairs_) {
         if (pair.source_db >= 0) KF_RETURN_IF_ERROR(SourcePass(pair));
@@ -194,6 +198,23 @@ class Comparison {
     }
   }
 
+  // The progress' total for round 1: the source's DBSIZE of every db compared. Only for a
+  // progress display: a failure here leaves it unknown (the passes report their own).
+  void ReadKeysExpected() {
+    uint64_t keys = 0;
+    for (const auto& pair : pairs_) {
+      if (pair.source_db < 0) continue;
+      if (!source_.Select(pair.source_db)) return;
+      auto size = source_.Call({"DBSIZE"}, "DBSIZE");
+      if (!size || size->type() != ReplyType::kInteger || size->integer() < 0) return;
+      keys += static_cast<uint64_t>(size->integer());
+    }
+    if (options_.mode == VerifyMode::kSample) {
+      keys = static_cast<uint64_t>(static_cast<double>(keys) * options_.sample_rate);
+    }
+    keys_expected_ = keys;
+  }
+
   uint64_t DifferingNow() const { return tracked_.size() + untracked_keys_ + functions_.size(); }
 
   Result<void> Tick(std::string_view phase, int db) {
@@ -204,6 +225,7 @@ class Comparison {
       p.phase = phase;
       p.db = db;
       p.keys_checked = round_keys_;
+      p.keys_expected = round_ == 1 ? keys_expected_ : 0;
       p.differing_keys = DifferingNow();
       p.elapsed_ms = MillisSince(started_);
       progress_(p);
@@ -773,6 +795,7 @@ class Comparison {
 
   int round_ = 1;
   uint64_t round_keys_ = 0;
+  uint64_t keys_expected_ = 0;  // VerifyProgress::keys_expected
   SteadyClock::time_point started_;
   std::map<std::tuple<int, int, std::string>, Difference> tracked_;
   std::map<std::string, Difference> functions_;

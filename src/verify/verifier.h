@@ -46,10 +46,14 @@ namespace kf::verify {
 
 struct VerifyProgress {
   int round = 1;
-  int last_round = 1;           // 1 + options.rounds
-  std::string_view phase;       // "source keys", "target keys", "functions", "re-check", "waiting"
-  int db = -1;                  // source db being read (-1 when none)
-  uint64_t keys_checked = 0;    // in this round so far
+  int last_round = 1;         // 1 + options.rounds
+  std::string_view phase;     // "source keys", "target keys", "functions", "re-check", "waiting"
+  int db = -1;                // source db being read (-1 when none)
+  uint64_t keys_checked = 0;  // in this round so far
+  // Keys round 1 is expected to check: the named keys (only_keys), or the source's DBSIZE
+  // of every db compared (times the sample rate) read as it began — an estimate while the
+  // source takes writes. 0 in the re-check rounds, or when unknown.
+  uint64_t keys_expected = 0;
   uint64_t differing_keys = 0;  // tracked + untracked, as of now
   int64_t elapsed_ms = 0;       // since the verify started
 };

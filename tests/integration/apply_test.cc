@@ -925,5 +925,38 @@ TEST(DoctorTest, FindsPausedWritesAndATakenPort) {
   RemoveTree(dir);
 }
 
+// Progress off a terminal (docs/progress.md): apply's phase lines, no control characters;
+// with --quiet only the result.
+TEST(ApplyTest, PhaseLinesOnAPipeAndQuietPrintsOnlyTheResult) {
+  for (bool quiet : {false, true}) {
+    SCOPED_TRACE(quiet ? "--quiet" : "plain");
+    auto source = StartSource();
+    ASSERT_TRUE(source);
+    SeedEveryType(UriOf(source->uri()));
+    ASSERT_FALSE(HasFatalFailure());
+    SpecDir spec(*source, "keep");
+    std::vector<std::string> argv = {KeyferryBinary(), "apply", "-f", spec.path(),
+                                     "--auto-approve"};
+    if (quiet) argv.push_back("--quiet");
+    Subprocess apply(argv);
+    ASSERT_EQ(apply.Wait(seconds(120)), 0) << apply.Stderr();
+    EXPECT_EQ(spec.Phase(), "DONE");
+    const std::string err = apply.Stderr();
+    EXPECT_EQ(err.find('\r'), std::string::npos) << err;
+    EXPECT_EQ(err.find('\033'), std::string::npos) << err;
+    if (quiet) {
+      EXPECT_EQ(err, "keyferry apply: DONE\n");
+    } else {
+      for (const char* phase : {"PREFLIGHT: ", "FULL_SYNC: ", "CATCH_UP: ", "VERIFY: "}) {
+        EXPECT_NE(("\n" + err).find(std::string("\nkeyferry apply: ") + phase), std::string::npos)
+            << phase << "\n"
+            << err;
+      }
+      EXPECT_TRUE(err.ends_with("keyferry apply: DONE\n")) << err;
+    }
+    EXPECT_EQ(apply.Stdout(), "");
+  }
+}
+
 }  // namespace
 }  // namespace kf::test
