@@ -28,6 +28,7 @@
 #include <string>
 
 #include "cli/cli_app.h"
+#include "cli/listen_flags.h"
 #include "control/control_errc.h"
 #include "control/doctor.h"
 #include "control/journal.h"
@@ -35,6 +36,8 @@
 #include "control/phase.h"
 #include "control/plan.h"
 #include "control/spec.h"
+#include "observe/http_server.h"
+#include "observe/migration_routes.h"
 
 namespace kf::cli {
 namespace {
@@ -89,7 +92,7 @@ control::Confirmation AskOnTerminal(const std::string& question) {
                                                            : control::Confirmation::kNo;
 }
 
-int RunApply(const std::string& path, bool auto_approve) {
+int RunApply(const std::string& path, bool auto_approve, const ListenFlags& listen_flags) {
   auto spec = Load(path);
   if (!spec) {
     std::fprintf(stderr, "%s\n", spec.error().ToString().c_str());
@@ -114,6 +117,12 @@ int RunApply(const std::string& path, bool auto_approve) {
                  "from a terminal, or pass --auto-approve to cut over without a question\n");
     return kExitError;
   }
+  // Resolved before anything starts: a missing token variable is a usage error.
+  auto listen = ResolveListen(listen_flags, &spec->observe);
+  if (!listen) {
+    std::fprintf(stderr, "keyferry apply: %s\n", listen.error().ToString().c_str());
+    return kExitError;
+  }
   auto journal = control::Journal::Open(spec->state_dir, true);
   if (!journal) {
     std::fprintf(stderr, "keyferry apply: %s\n", journal.error().ToString().c_str());
@@ -123,6 +132,19 @@ int RunApply(const std::string& path, bool auto_approve) {
   if (!locked) {
     std::fprintf(stderr, "keyferry apply: %s\n", locked.error().ToString().c_str());
     return kExitRefused;
+  }
+  // Declared after the journal: stopped (destroyed) before it.
+  observe::HttpServer server;
+  if (*listen) {
+    observe::AddMigrationRoutes(&server, journal->get(), spec->name, spec->state_dir);
+    auto listening = server.Listen(**listen);
+    if (!listening) {
+      std::fprintf(stderr, "keyferry apply: observe server (--listen / observe.listen): %s\n",
+                   listening.error().ToString().c_str());
+      return kExitError;
+    }
+    std::fprintf(stderr, "keyferry apply: serving /status on http://%s (port %d)\n",
+                 (*listen)->address.c_str(), server.port());
   }
   struct sigaction sa {};
   sa.sa_handler = OnApplySignal;
@@ -283,11 +305,15 @@ void RegisterMigrationCommands(CLI::App& app, CliState& state) {
   {
     auto file = std::make_shared<std::string>();
     auto approve = std::make_shared<bool>(false);
+    auto listen = std::make_shared<ListenFlags>();
     auto* sub = app.add_subcommand("apply", "run the migration a spec describes (resumable)");
     sub->add_option("-f,--file", *file, "the migration spec (YAML)")->required();
     sub->add_flag("--auto-approve", *approve, "cut over without asking");
-    sub->callback([&state, file, approve] {
-      state.run = [file, approve] { return RunApply(*file, *approve); };
+    AddListenFlags(sub, listen.get(), "--listen",
+                   "serve /status and /metrics at HOST:PORT while applying (overrides the "
+                   "spec's observe.listen; docs/observe.md)");
+    sub->callback([&state, file, approve, listen] {
+      state.run = [file, approve, listen] { return RunApply(*file, *approve, *listen); };
     });
   }
   for (bool rollback : {false, true}) {

@@ -26,13 +26,14 @@
 #include <tuple>
 
 #include "cli/cli_app.h"
+#include "cli/listen_flags.h"
 #include "cli/tls_flags.h"
 #include "common/clock.h"
 #include "net/cluster_probe.h"
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
-#include "observe/status_server.h"
+#include "observe/http_server.h"
 #include "sync/checkpoint_path.h"
 #include "sync/cluster_source_sync.h"
 #include "sync/scan_sync.h"
@@ -50,7 +51,7 @@ struct SyncArgs {
   std::string target;
   bool once = false;
   std::string checkpoint;
-  std::string status_addr;
+  ListenFlags listen;  // --status-addr, --listen-token-env
   std::vector<std::string> db_map;
   std::vector<std::string> match;
   std::vector<std::string> exclude;
@@ -247,19 +248,28 @@ int RunSync(const SyncArgs& args) {
 
   sync::SyncStats stats;
   stats.started_ms = UnixMillis();
-  std::unique_ptr<observe::StatusServer> status;
-  if (!args.status_addr.empty()) {
-    status = std::make_unique<observe::StatusServer>([&stats, &warnings] {
+  std::unique_ptr<observe::HttpServer> status;
+  auto listen = ResolveListen(args.listen, nullptr);
+  if (!listen) {
+    std::fprintf(stderr, "keyferry sync: %s\n", listen.error().ToString().c_str());
+    return kExitError;
+  }
+  if (*listen) {
+    status = std::make_unique<observe::HttpServer>();
+    status->Handle("/status", "application/json", [&stats, &warnings](const auto&) {
       if (warnings.empty()) return stats.ToJson();
       nlohmann::json j = nlohmann::json::parse(stats.ToJson());
       j["warnings"] = warnings;
       return j.dump();
     });
-    auto listening = status->Listen(args.status_addr);
+    auto listening = status->Listen(**listen);
     if (!listening) {
-      std::fprintf(stderr, "keyferry sync: %s\n", listening.error().ToString().c_str());
+      std::fprintf(stderr, "keyferry sync: --status-addr: %s\n",
+                   listening.error().ToString().c_str());
       return kExitError;
     }
+    std::fprintf(stderr, "keyferry sync: serving /status on http://%s (port %d)\n",
+                 (*listen)->address.c_str(), status->port());
   }
 
   struct sigaction sa {};
@@ -349,7 +359,8 @@ void RegisterSyncCommand(CLI::App& app, CliState& state) {
                 "applied");
   sub->add_option("--checkpoint", args->checkpoint,
                   "file that keeps replication id and offset, to continue after a restart");
-  sub->add_option("--status-addr", args->status_addr, "serve /status JSON at HOST:PORT");
+  AddListenFlags(sub, &args->listen, "--status-addr",
+                 "serve /status JSON at HOST:PORT (docs/observe.md)");
   sub->add_option("--db-map", args->db_map, "SRC:DST database mapping (repeatable)");
   sub->add_option("--match", args->match, "copy only keys matching this glob (repeatable)");
   sub->add_option("--exclude", args->exclude, "skip keys matching this glob (repeatable)");
