@@ -34,6 +34,8 @@
 #include "net/identity_probe.h"
 #include "net/uri.h"
 #include "observe/http_server.h"
+#include "observe/keyferry_metrics.h"
+#include "observe/prometheus_text.h"
 #include "sync/checkpoint_path.h"
 #include "sync/cluster_source_sync.h"
 #include "sync/scan_sync.h"
@@ -248,6 +250,19 @@ int RunSync(const SyncArgs& args) {
 
   sync::SyncStats stats;
   stats.started_ms = UnixMillis();
+  // /metrics: one series per source shard for a cluster source in replica mode (each
+  // engine's own stats), else the run's numbers without a shard label (docs/observe.md).
+  std::vector<std::unique_ptr<sync::SyncStats>> shard_stats;
+  std::vector<observe::SyncMetricsSource::Shard> metric_shards;
+  if (topology && args.source_mode != "scan") {
+    for (const auto& shard : sync::PlanShardSyncs(options, *topology)) {
+      shard_stats.push_back(std::make_unique<sync::SyncStats>());
+      metric_shards.push_back({shard.name, shard_stats.back().get()});
+    }
+  } else {
+    metric_shards.push_back({"", &stats});
+  }
+  observe::SyncMetricsSource metrics(&stats, std::move(metric_shards));
   std::unique_ptr<observe::HttpServer> status;
   auto listen = ResolveListen(args.listen, nullptr);
   if (!listen) {
@@ -262,13 +277,16 @@ int RunSync(const SyncArgs& args) {
       j["warnings"] = warnings;
       return j.dump();
     });
+    status->Handle("/metrics", observe::kPrometheusContentType, [&metrics](const auto&) {
+      return observe::WritePrometheusText(observe::KeyferryFamilies(metrics.Snapshot()));
+    });
     auto listening = status->Listen(**listen);
     if (!listening) {
       std::fprintf(stderr, "keyferry sync: --status-addr: %s\n",
                    listening.error().ToString().c_str());
       return kExitError;
     }
-    std::fprintf(stderr, "keyferry sync: serving /status on http://%s (port %d)\n",
+    std::fprintf(stderr, "keyferry sync: serving /status and /metrics on http://%s (port %d)\n",
                  (*listen)->address.c_str(), status->port());
   }
 
@@ -302,6 +320,9 @@ int RunSync(const SyncArgs& args) {
     result = scan.Run(g_stop);
   } else if (topology) {
     sync::ClusterSourceSync cluster(options, std::move(*topology), &stats);
+    std::vector<sync::SyncStats*> per_shard;
+    for (const auto& s : shard_stats) per_shard.push_back(s.get());
+    cluster.set_shard_stats(std::move(per_shard));
     result = cluster.Run(g_stop);
   } else {
     sync::SyncEngine engine(options, &stats);
