@@ -12,7 +12,7 @@ PACKAGES=(
   libasio-dev libssl-dev openssl liblzf-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server redis-tools python3
+  redis-server redis-tools python3 python3-prometheus-client
 )
 BACKPORTS_PACKAGES=(valkey-server valkey-tools)
 BACKPORTS_LIST=/etc/apt/sources.list.d/keyferry-bookworm-backports.sources

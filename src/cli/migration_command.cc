@@ -30,6 +30,7 @@
 #include <string>
 
 #include "cli/cli_app.h"
+#include "cli/listen_flags.h"
 #include "cli/progress_output.h"
 #include "common/live_line.h"
 #include "control/control_errc.h"
@@ -39,6 +40,8 @@
 #include "control/phase.h"
 #include "control/plan.h"
 #include "control/spec.h"
+#include "observe/http_server.h"
+#include "observe/migration_routes.h"
 #include "observe/terminal_progress.h"
 
 namespace kf::cli {
@@ -116,7 +119,8 @@ class ApplyProgress {
   VerifyProgressSlot verify_;
 };
 
-int RunApply(const std::string& path, bool auto_approve, bool quiet) {
+int RunApply(const std::string& path, bool auto_approve, bool quiet,
+             const ListenFlags& listen_flags) {
   auto spec = Load(path);
   if (!spec) {
     std::fprintf(stderr, "%s\n", spec.error().ToString().c_str());
@@ -141,6 +145,12 @@ int RunApply(const std::string& path, bool auto_approve, bool quiet) {
                  "from a terminal, or pass --auto-approve to cut over without a question\n");
     return kExitError;
   }
+  // Resolved before anything starts: a missing token variable is a usage error.
+  auto listen = ResolveListen(listen_flags, &spec->observe);
+  if (!listen) {
+    std::fprintf(stderr, "keyferry apply: %s\n", listen.error().ToString().c_str());
+    return kExitError;
+  }
   auto journal = control::Journal::Open(spec->state_dir, true);
   if (!journal) {
     std::fprintf(stderr, "keyferry apply: %s\n", journal.error().ToString().c_str());
@@ -150,6 +160,19 @@ int RunApply(const std::string& path, bool auto_approve, bool quiet) {
   if (!locked) {
     std::fprintf(stderr, "keyferry apply: %s\n", locked.error().ToString().c_str());
     return kExitRefused;
+  }
+  // Declared after the journal: stopped (destroyed) before it.
+  observe::HttpServer server;
+  if (*listen) {
+    observe::AddMigrationRoutes(&server, journal->get(), spec->name, spec->state_dir);
+    auto listening = server.Listen(**listen);
+    if (!listening) {
+      std::fprintf(stderr, "keyferry apply: observe server (--listen / observe.listen): %s\n",
+                   listening.error().ToString().c_str());
+      return kExitError;
+    }
+    std::fprintf(stderr, "keyferry apply: serving /status on http://%s (port %d)\n",
+                 (*listen)->address.c_str(), server.port());
   }
   struct sigaction sa {};
   sa.sa_handler = OnApplySignal;
@@ -326,13 +349,19 @@ void RegisterMigrationCommands(CLI::App& app, CliState& state) {
     auto file = std::make_shared<std::string>();
     auto approve = std::make_shared<bool>(false);
     auto quiet = std::make_shared<bool>(false);
+    auto listen = std::make_shared<ListenFlags>();
     auto* sub = app.add_subcommand("apply", "run the migration a spec describes (resumable)");
     sub->add_option("-f,--file", *file, "the migration spec (YAML)")->required();
     sub->add_flag("--auto-approve", *approve, "cut over without asking");
     AddQuietFlag(sub, quiet.get());
-    sub->callback([&state, file, approve, quiet, sub] {
+    AddListenFlags(sub, listen.get(), "--listen",
+                   "serve /status and /metrics at HOST:PORT while applying (overrides the "
+                   "spec's observe.listen; docs/observe.md)");
+    sub->callback([&state, file, approve, quiet, listen, sub] {
       ApplyQuiet(sub, *quiet, &state);
-      state.run = [file, approve, quiet] { return RunApply(*file, *approve, *quiet); };
+      state.run = [file, approve, quiet, listen] {
+        return RunApply(*file, *approve, *quiet, *listen);
+      };
     });
   }
   for (bool rollback : {false, true}) {

@@ -29,12 +29,16 @@
 #include <thread>
 
 #include "cli/cli_app.h"
+#include "cli/listen_flags.h"
 #include "common/clock.h"
 #include "control/control_errc.h"
 #include "control/journal.h"
 #include "control/migration.h"
 #include "control/phase.h"
 #include "control/spec.h"
+#include "observe/http_server.h"
+#include "observe/journal_status.h"
+#include "observe/migration_routes.h"
 
 namespace kf::cli {
 namespace {
@@ -72,13 +76,15 @@ struct JournalArgs {
   bool watch = false;   // status
   bool follow = false;  // events
   int64_t after = 0;    // events
+  ListenFlags listen;   // status: serve /status and /metrics until SIGINT/SIGTERM
 };
 
 // Where the journal is, and what to call the migration in messages.
 struct Target {
   std::string name;
   std::string state_dir;
-  std::string apply_hint;  // "keyferry apply -f cache.yaml"
+  std::string apply_hint;                       // "keyferry apply -f cache.yaml"
+  std::optional<control::ObserveSpec> observe;  // the spec's observe block (with -f)
 };
 
 Result<Target> Resolve(const JournalArgs& args, const char* verb) {
@@ -89,6 +95,7 @@ Result<Target> Resolve(const JournalArgs& args, const char* verb) {
     t.name = spec->name;
     t.state_dir = spec->state_dir;
     t.apply_hint = "keyferry apply -f " + args.spec_path;
+    t.observe = spec->observe;
   } else if (!args.state_dir.empty()) {
     std::error_code ec;
     std::filesystem::path dir = std::filesystem::absolute(args.state_dir, ec);
@@ -138,16 +145,6 @@ std::string LocalTime(int64_t ms) {
   return buf;
 }
 
-std::string UtcTime(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
-
 std::string Duration(int64_t ms) {
   if (ms < 0) ms = 0;
   int64_t s = ms / 1000;
@@ -162,85 +159,6 @@ std::string Duration(int64_t ms) {
                   static_cast<long long>(s / 60 % 60));
   }
   return buf;
-}
-
-std::optional<int64_t> ToInt(const std::optional<std::string>& text) {
-  if (!text || text->empty()) return std::nullopt;
-  char* end = nullptr;
-  long long v = std::strtoll(text->c_str(), &end, 10);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  return v;
-}
-
-// Everything status shows, read in one pass.
-struct StatusView {
-  std::string phase;  // empty: nothing recorded yet
-  std::string phase_status;
-  std::optional<int64_t> phase_started_ms;
-  std::optional<int64_t> apply_started_ms;
-  std::optional<int> apply_pid;  // set when an apply holds the lock
-  std::string fingerprint;
-  nlohmann::json progress;    // null when absent
-  std::string progress_text;  // as the apply wrote it (its key order)
-  std::optional<Event> last_event;
-  bool cutover_started = false;  // the point of no return was passed (abort refuses)
-
-  bool terminal() const {
-    auto p = control::ParsePhase(phase);
-    return p && control::IsTerminal(*p);
-  }
-};
-
-Result<StatusView> ReadStatus(Journal& journal) {
-  StatusView v;
-  auto state = journal.GetAll();
-  if (!state) return MakeError(std::move(state).error());
-  auto get = [&](std::string_view key) -> std::optional<std::string> {
-    auto it = state->find(std::string(key));
-    if (it == state->end()) return std::nullopt;
-    return it->second;
-  };
-  v.phase = get(control::kKeyPhase).value_or("");
-  v.phase_status = get(control::kKeyPhaseStatus).value_or("");
-  v.phase_started_ms = ToInt(get(control::kKeyPhaseStartedMs));
-  v.apply_started_ms = ToInt(get(control::kKeyApplyStartedMs));
-  v.fingerprint = get(control::kKeySpecFingerprint).value_or("");
-  v.cutover_started =
-      get(control::kKeyCutoverStarted).has_value() || get(control::kKeyCutoverDone).has_value();
-  if (auto progress = get(control::kKeyProgress)) {
-    v.progress_text = *progress;
-    v.progress = nlohmann::json::parse(*progress, nullptr, /*allow_exceptions=*/false);
-    if (v.progress.is_discarded()) v.progress = *progress;  // shown as text
-  }
-  auto last = journal.LastEvent();
-  if (!last) return MakeError(std::move(last).error());
-  v.last_event = std::move(*last);
-  v.apply_pid = Journal::ApplyLockHolder(journal.state_dir());
-  return v;
-}
-
-nlohmann::json EventJson(const Event& e) {
-  nlohmann::json j = e.ToJson();
-  j["time"] = UtcTime(e.time_ms);
-  return j;
-}
-
-nlohmann::json StatusJson(const Target& t, const StatusView& v) {
-  nlohmann::json j;
-  j["name"] = t.name;
-  j["state_dir"] = t.state_dir;
-  j["phase"] = v.phase.empty() ? nlohmann::json() : nlohmann::json(v.phase);
-  j["phase_status"] = v.phase_status.empty() ? nlohmann::json() : nlohmann::json(v.phase_status);
-  j["phase_started_ms"] = v.phase_started_ms ? nlohmann::json(*v.phase_started_ms) : nullptr;
-  j["apply_started_ms"] = v.apply_started_ms ? nlohmann::json(*v.apply_started_ms) : nullptr;
-  j["apply_running"] = v.apply_pid.has_value();
-  j["apply_pid"] = v.apply_pid && *v.apply_pid > 0 ? nlohmann::json(*v.apply_pid) : nullptr;
-  j["terminal"] = v.terminal();
-  j["cutover_started"] = v.cutover_started;
-  j["spec_fingerprint"] = v.fingerprint.empty() ? nlohmann::json() : nlohmann::json(v.fingerprint);
-  j["progress"] = v.progress;
-  j["last_event"] = v.last_event ? EventJson(*v.last_event) : nlohmann::json();
-  return j;
 }
 
 // "keys 12345  bytes 1048576  lag 0": the fields in the order the apply wrote them.
@@ -268,7 +186,7 @@ std::string EventLine(const Event& e) {
   return line;
 }
 
-void PrintStatusText(const Target& t, const StatusView& v) {
+void PrintStatusText(const Target& t, const observe::JournalStatus& v) {
   std::printf("%s  (state dir %s)\n", t.name.c_str(), t.state_dir.c_str());
   if (v.phase.empty()) {
     std::printf("phase       none recorded yet\n");
@@ -313,11 +231,13 @@ void PrintStatusText(const Target& t, const StatusView& v) {
   std::fflush(stdout);
 }
 
-int WatchExitCode(const StatusView& v) {
+int WatchExitCode(const observe::JournalStatus& v) {
   auto p = control::ParsePhase(v.phase);
   if (p && control::IsTerminal(*p) && *p != control::Phase::kDone) return kExitRefused;
   return kExitOk;
 }
+
+int RunStatusLoop(const JournalArgs& args, const Target& t, Journal& journal);
 
 int RunStatus(const JournalArgs& args) {
   auto target = Resolve(args, "status");
@@ -325,23 +245,61 @@ int RunStatus(const JournalArgs& args) {
     std::fprintf(stderr, "keyferry status: %s\n", target.error().ToString().c_str());
     return kExitError;
   }
+  // --listen only (the spec's observe.listen is apply's address): its token may come from
+  // the spec's observe.token_env.
+  std::optional<observe::ListenOptions> listen;
+  if (!args.listen.listen.empty()) {
+    control::ObserveSpec token_only;
+    if (target->observe) token_only.token_env = target->observe->token_env;
+    auto resolved = ResolveListen(args.listen, target->observe ? &token_only : nullptr);
+    if (!resolved) {
+      std::fprintf(stderr, "keyferry status: %s\n", resolved.error().ToString().c_str());
+      return kExitError;
+    }
+    listen = std::move(*resolved);
+  }
   int exit_code = kExitOk;
   auto journal = OpenOrExplain(&*target, &exit_code);
   if (!journal) return exit_code;
-  if (args.watch) InstallStopHandlers();
+  if (args.watch || listen) InstallStopHandlers();
+  observe::HttpServer server;
+  if (listen) {
+    observe::AddMigrationRoutes(&server, journal.get(), target->name, target->state_dir);
+    auto listening = server.Listen(*listen);
+    if (!listening) {
+      std::fprintf(stderr, "keyferry status: --listen: %s\n", listening.error().ToString().c_str());
+      return kExitError;
+    }
+    std::fprintf(stderr,
+                 "keyferry status: serving /status of %s on http://%s (port %d) until "
+                 "Ctrl-C\n",
+                 target->name.c_str(), listen->address.c_str(), server.port());
+  }
+  int code = RunStatusLoop(args, *target, *journal);
+  if (listen) {
+    // Served from the journal until SIGINT/SIGTERM, whatever the phase.
+    while (SleepUnlessStopped(std::chrono::milliseconds(1000))) {
+    }
+    server.Stop();
+  }
+  return code;
+}
+
+// Prints once, or with --watch until a terminal phase or a stop; the exit code.
+int RunStatusLoop(const JournalArgs& args, const Target& t, Journal& journal) {
   bool tty = ::isatty(STDOUT_FILENO) != 0;
   for (;;) {
-    auto view = ReadStatus(*journal);
+    auto view = observe::ReadJournalStatus(journal);
     if (!view) {
       std::fprintf(stderr, "keyferry status: %s\n", view.error().ToString().c_str());
       return kExitError;
     }
     if (args.json) {
-      std::printf("%s\n", StatusJson(*target, *view).dump().c_str());
+      std::printf("%s\n", observe::JournalStatusJson(t.name, t.state_dir, *view).dump().c_str());
       std::fflush(stdout);
     } else {
       if (args.watch && tty) std::printf("\033[H\033[2J");
-      PrintStatusText(*target, *view);
+      PrintStatusText(t, *view);
       if (args.watch && !tty) std::printf("\n");
     }
     if (!args.watch) return kExitOk;
@@ -411,7 +369,7 @@ int RunEvents(const JournalArgs& args) {
       }
       for (const Event& e : *events) {
         if (args.json) {
-          std::printf("%s\n", EventJson(e).dump().c_str());
+          std::printf("%s\n", observe::EventJson(e).dump().c_str());
         } else {
           std::printf("%s\n", EventLine(e).c_str());
         }
@@ -444,6 +402,9 @@ void RegisterStatusCommands(CLI::App& app, CliState& state) {
   AddJournalOptions(status, status_args.get());
   status->add_flag("--watch", status_args->watch,
                    "refresh every second until the migration ends (or Ctrl-C)");
+  AddListenFlags(status, &status_args->listen, "--listen",
+                 "serve /status and /metrics at HOST:PORT from the journal until Ctrl-C "
+                 "(docs/observe.md)");
   status->callback(
       [&state, status_args] { state.run = [status_args] { return RunStatus(*status_args); }; });
 

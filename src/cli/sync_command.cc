@@ -27,6 +27,7 @@
 #include <tuple>
 
 #include "cli/cli_app.h"
+#include "cli/listen_flags.h"
 #include "cli/progress_output.h"
 #include "cli/tls_flags.h"
 #include "common/clock.h"
@@ -34,7 +35,9 @@
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
-#include "observe/status_server.h"
+#include "observe/http_server.h"
+#include "observe/keyferry_metrics.h"
+#include "observe/prometheus_text.h"
 #include "observe/terminal_progress.h"
 #include "sync/checkpoint_path.h"
 #include "sync/cluster_source_sync.h"
@@ -53,7 +56,7 @@ struct SyncArgs {
   std::string target;
   bool once = false;
   std::string checkpoint;
-  std::string status_addr;
+  ListenFlags listen;  // --status-addr, --listen-token-env
   std::vector<std::string> db_map;
   std::vector<std::string> match;
   std::vector<std::string> exclude;
@@ -225,19 +228,44 @@ int RunSync(const SyncArgs& args) {
 
   sync::SyncStats stats;
   stats.started_ms = UnixMillis();
-  std::unique_ptr<observe::StatusServer> status;
-  if (!args.status_addr.empty()) {
-    status = std::make_unique<observe::StatusServer>([&stats, &warnings] {
+  // /metrics: one series per source shard for a cluster source in replica mode (each
+  // engine's own stats), else the run's numbers without a shard label (docs/observe.md).
+  std::vector<std::unique_ptr<sync::SyncStats>> shard_stats;
+  std::vector<observe::SyncMetricsSource::Shard> metric_shards;
+  if (topology && args.source_mode != "scan") {
+    for (const auto& shard : sync::PlanShardSyncs(options, *topology)) {
+      shard_stats.push_back(std::make_unique<sync::SyncStats>());
+      metric_shards.push_back({shard.name, shard_stats.back().get()});
+    }
+  } else {
+    metric_shards.push_back({"", &stats});
+  }
+  observe::SyncMetricsSource metrics(&stats, std::move(metric_shards));
+  std::unique_ptr<observe::HttpServer> status;
+  auto listen = ResolveListen(args.listen, nullptr);
+  if (!listen) {
+    std::fprintf(stderr, "keyferry sync: %s\n", listen.error().ToString().c_str());
+    return kExitError;
+  }
+  if (*listen) {
+    status = std::make_unique<observe::HttpServer>();
+    status->Handle("/status", "application/json", [&stats, &warnings](const auto&) {
       if (warnings.empty()) return stats.ToJson();
       nlohmann::json j = nlohmann::json::parse(stats.ToJson());
       j["warnings"] = warnings;
       return j.dump();
     });
-    auto listening = status->Listen(args.status_addr);
+    status->Handle("/metrics", observe::kPrometheusContentType, [&metrics](const auto&) {
+      return observe::WritePrometheusText(observe::KeyferryFamilies(metrics.Snapshot()));
+    });
+    auto listening = status->Listen(**listen);
     if (!listening) {
-      std::fprintf(stderr, "keyferry sync: %s\n", listening.error().ToString().c_str());
+      std::fprintf(stderr, "keyferry sync: --status-addr: %s\n",
+                   listening.error().ToString().c_str());
       return kExitError;
     }
+    std::fprintf(stderr, "keyferry sync: serving /status and /metrics on http://%s (port %d)\n",
+                 (*listen)->address.c_str(), status->port());
   }
 
   struct sigaction sa {};
@@ -273,6 +301,9 @@ int RunSync(const SyncArgs& args) {
     result = scan.Run(g_stop);
   } else if (topology) {
     sync::ClusterSourceSync cluster(options, std::move(*topology), &stats);
+    std::vector<sync::SyncStats*> per_shard;
+    for (const auto& s : shard_stats) per_shard.push_back(s.get());
+    cluster.set_shard_stats(std::move(per_shard));
     result = cluster.Run(g_stop);
   } else {
     sync::SyncEngine engine(options, &stats);
@@ -330,7 +361,8 @@ void RegisterSyncCommand(CLI::App& app, CliState& state) {
                 "applied");
   sub->add_option("--checkpoint", args->checkpoint,
                   "file that keeps replication id and offset, to continue after a restart");
-  sub->add_option("--status-addr", args->status_addr, "serve /status JSON at HOST:PORT");
+  AddListenFlags(sub, &args->listen, "--status-addr",
+                 "serve /status JSON at HOST:PORT (docs/observe.md)");
   sub->add_option("--db-map", args->db_map, "SRC:DST database mapping (repeatable)");
   sub->add_option("--match", args->match, "copy only keys matching this glob (repeatable)");
   sub->add_option("--exclude", args->exclude, "skip keys matching this glob (repeatable)");

@@ -1511,7 +1511,10 @@ Result<Phase> Migration::Impl::Apply() {
       auto json = nlohmann::json::parse(*before, nullptr, false);
       if (!json.is_discarded()) changed = ChangedFields(json, spec_.ToJson());
     }
-    changed.erase(std::remove(changed.begin(), changed.end(), "origin"), changed.end());
+    // Not in the fingerprint: where the file is, where the numbers are served.
+    std::erase_if(changed, [](const std::string& f) {
+      return f == "origin" || f == "observe" || f.starts_with("observe.");
+    });
     if (!SpecChangeAllowed(changed, facts)) {
       std::string fields;
       for (const auto& f : changed) fields += (fields.empty() ? " (changed: " : ", ") + f;

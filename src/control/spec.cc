@@ -33,8 +33,8 @@ constexpr size_t kMaxSpecBytes = 1 << 20;
 constexpr uint64_t kMaxBulkBytes = uint64_t{512} << 20;  // Valkey's default proto-max-bulk-len
 
 // The keys each section allows. Order is the documented order (used in "known keys" hints).
-constexpr std::string_view kTopKeys[] = {"name",      "state_dir", "source",       "target",
-                                         "migration", "cutover",   "after_cutover"};
+constexpr std::string_view kTopKeys[] = {"name",      "state_dir", "source",        "target",
+                                         "migration", "cutover",   "after_cutover", "observe"};
 constexpr std::string_view kSourceKeys[] = {"uri",  "user", "password_env",
                                             "mode", "tls",  "rdb_file"};
 constexpr std::string_view kTargetKeys[] = {"engine",   "version", "topology",
@@ -57,6 +57,7 @@ constexpr std::string_view kMigrationKeys[] = {"write_pause",
                                                "writers"};
 constexpr std::string_view kCutoverKeys[] = {"hook", "hook_timeout_s"};
 constexpr std::string_view kAfterCutoverKeys[] = {"source"};
+constexpr std::string_view kObserveKeys[] = {"listen", "token_env"};
 
 struct SectionKeys {
   std::string_view path;
@@ -75,6 +76,7 @@ constexpr SectionKeys kSections[] = {
     {"migration", kMigrationKeys},
     {"cutover", kCutoverKeys},
     {"after_cutover", kAfterCutoverKeys},
+    {"observe", kObserveKeys},
 };
 
 // valkey-server options keyferry sets itself (or that would break what it relies on), with
@@ -306,6 +308,7 @@ class SpecParser {
   void ParseMigration(const Fields& top, Spec* spec);
   void ParseCutover(const Fields& top, Spec* spec);
   void ParseAfterCutover(const Fields& top, Spec* spec);
+  void ParseObserve(const Fields& top, Spec* spec);
 
   std::string origin_;
   fs::path base_dir_;
@@ -1056,6 +1059,46 @@ void SpecParser::ParseAfterCutover(const Fields& top, Spec* spec) {
   }
 }
 
+void SpecParser::ParseObserve(const Fields& top, Spec* spec) {
+  auto f = top.find("observe");
+  if (f == top.end() || f->second.value.IsNull()) return;
+  auto fields = Section(f->second.value, f->second.key.Mark(), "observe", kObserveKeys);
+  if (!fields) return;
+  if (auto listen = String(*fields, "observe", "listen")) {
+    // HOST:PORT, an IPv6 host in brackets; whether the host needs a token is decided when
+    // the server starts (observe/http_server.h), where the token's variable is read.
+    size_t colon = listen->rfind(':');
+    int port = -1;
+    if (colon != std::string::npos && colon > 0) {
+      const char* end = listen->data() + listen->size();
+      auto [p, ec] = std::from_chars(listen->data() + colon + 1, end, port);
+      if (ec != std::errc() || p != end) port = -1;
+    }
+    std::string_view host = colon == std::string::npos ? std::string_view()
+                                                       : std::string_view(*listen).substr(0, colon);
+    bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    if (port < 0 || port > 65535 || host.empty() ||
+        (!bracketed && host.find(':') != std::string_view::npos)) {
+      Invalid(MarkOf(fields->at("listen")),
+              "observe.listen " + Quote(*listen) + " is not HOST:PORT",
+              "write it like 127.0.0.1:9121 (or [::1]:9121; a non-loopback host such as "
+              "0.0.0.0:9121 also needs observe.token_env)");
+    } else {
+      spec->observe.listen = *listen;
+    }
+  }
+  if (auto name = String(*fields, "observe", "token_env")) {
+    if (!IsEnvName(*name)) {
+      Invalid(MarkOf(fields->at("token_env")),
+              "observe.token_env is not an environment variable name",
+              "it names the variable that holds the token (letters, digits and _, like "
+              "KEYFERRY_TOKEN), never the token itself");
+    } else {
+      spec->observe.token_env = *name;
+    }
+  }
+}
+
 Result<Spec> SpecParser::Parse(std::string_view text) {
   std::vector<YAML::Node> docs;
   try {
@@ -1120,6 +1163,7 @@ Result<Spec> SpecParser::Parse(std::string_view text) {
       ParseMigration(*top, &spec);
       ParseCutover(*top, &spec);
       ParseAfterCutover(*top, &spec);
+      ParseObserve(*top, &spec);
     }
   }
   if (problems_.empty()) return spec;
@@ -1413,12 +1457,14 @@ nlohmann::json Spec::ToJson() const {
                     {"writers", m.writers}};
   j["cutover"] = {{"hook", cutover.hook}, {"hook_timeout_s", cutover.hook_timeout_s}};
   j["after_cutover"] = {{"source", SourceAfterCutoverName(after_cutover.source)}};
+  j["observe"] = {{"listen", observe.listen}, {"token_env", observe.token_env}};
   return j;
 }
 
 std::string Spec::Fingerprint() const {
   nlohmann::json j = ToJson();
   j.erase("origin");
+  j.erase("observe");  // where the numbers are served may change under a running migration
   std::string hex;
   Sha256Hex(j.dump(), &hex);
   return hex;

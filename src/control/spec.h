@@ -127,6 +127,13 @@ struct AfterCutoverSpec {
   SourceAfterCutover source = SourceAfterCutover::kShutdown;
 };
 
+// observe: where apply serves /status and /metrics (docs/observe.md). Not part of the
+// fingerprint: moving the listen address or the token of a running migration is allowed.
+struct ObserveSpec {
+  std::string listen;     // "HOST:PORT"; empty: apply serves nothing (unless --listen)
+  std::string token_env;  // environment variable holding the access token; empty: none
+};
+
 struct Spec {
   std::string origin;  // the spec file as given (for messages)
   // The absolute directory of the spec file: the base of its relative paths and the working
@@ -139,6 +146,7 @@ struct Spec {
   MigrationSpec migration;
   CutoverSpec cutover;
   AfterCutoverSpec after_cutover;
+  ObserveSpec observe;
 
   // The source URI with the user, the password from source.password_env and source.tls.
   // ControlErrc::kEnvMissing when password_env is set but the variable is unset or empty.
@@ -157,8 +165,9 @@ struct Spec {
   // Every field after defaults and normalisation (no secrets), keys sorted. Stable: the same
   // meaning gives the same JSON whatever the YAML's order, quoting or comments.
   nlohmann::json ToJson() const;
-  // Hex SHA-256 of ToJson() without "origin": apply stores it in the journal to detect a
-  // spec that changed under a running migration. Any field change changes it.
+  // Hex SHA-256 of ToJson() without "origin" and "observe": apply stores it in the journal
+  // to detect a spec that changed under a running migration. Any other field's change
+  // changes it.
   std::string Fingerprint() const;
 };
 

@@ -943,3 +943,41 @@ TEST(ControlSpec, ARdbFileSourceTakesNoServerFields) {
 
 }  // namespace
 }  // namespace kf::control
+
+// ---------------------------------------------------------------------------------------
+// observe: where apply serves /status and /metrics (docs/observe.md)
+
+namespace kf::control {
+namespace {
+
+TEST(ControlSpec, ObserveBlockParsesAndStaysOutOfTheFingerprint) {
+  Spec plain = Accepted(kMinimal);
+  EXPECT_EQ(plain.observe.listen, "");
+  EXPECT_EQ(plain.observe.token_env, "");
+  Spec observed =
+      Accepted(std::string(kMinimal) + "observe:\n  listen: 0.0.0.0:9121\n  token_env: KF_TOKEN\n");
+  EXPECT_EQ(observed.observe.listen, "0.0.0.0:9121");
+  EXPECT_EQ(observed.observe.token_env, "KF_TOKEN");
+  EXPECT_EQ(observed.ToJson()["observe"]["listen"], "0.0.0.0:9121");
+  EXPECT_EQ(observed.ToJson()["observe"]["token_env"], "KF_TOKEN");
+  // Moving the server of a running migration is not a spec change.
+  EXPECT_EQ(plain.Fingerprint(), observed.Fingerprint());
+  EXPECT_EQ(Accepted(std::string(kMinimal) + "observe: {listen: '[::1]:0'}\n").observe.listen,
+            "[::1]:0");
+}
+
+TEST(ControlSpec, ObserveBlockRefusesBadValues) {
+  std::string spec(kMinimal);
+  EXPECT_THAT(Refusal(spec + "observe: {listen: 9121}\n"),
+              HasSubstr("t.yaml:6:19: observe.listen \"9121\" is not HOST:PORT"));
+  EXPECT_THAT(Refusal(spec + "observe: {listen: '127.0.0.1:70000'}\n"),
+              HasSubstr("is not HOST:PORT"));
+  EXPECT_THAT(Refusal(spec + "observe: {listen: '::1:9121'}\n"), HasSubstr("[::1]:9121"));
+  EXPECT_THAT(Refusal(spec + "observe: {token_env: 's3cret value'}\n"),
+              HasSubstr("observe.token_env is not an environment variable name"));
+  EXPECT_THAT(Refusal(spec + "observe: {listn: 127.0.0.1:9121}\n"),
+              HasSubstr("did you mean \"listen\"?"));
+}
+
+}  // namespace
+}  // namespace kf::control
