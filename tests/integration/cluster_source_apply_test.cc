@@ -8,7 +8,8 @@
 //  (c) into an external 3-primary Valkey Cluster the harness runs;
 // keyferry abort after PAUSE_WRITES, which unpauses every primary; doctor's refusal of a
 // source cluster with a half-migrated slot; and (d) source.mode: scan from a cluster that
-// refuses PSYNC, SYNC and CONFIG, into a local standalone Valkey (every write exact).
+// refuses PSYNC, SYNC and CONFIG, into a local standalone Valkey (every write exact), and
+// its rollback naming the primary whose engine failed.
 //
 // The source is gone after DONE, so `keyferry verify` runs inside the cutover hook: at that
 // point every source primary is paused, the target has applied every offset and keyferry's
@@ -290,13 +291,19 @@ std::vector<std::string> KeyferryKeysOn(const net::Uri& node) {
 // the source key by key (the source is kept), verify (in the hook) says EQUAL, and no
 // keyferry:* key is left on either end. Before this, StartEngine refused the cluster source
 // in scan mode ("source.mode: scan takes one server") and the test failed at FULL_SYNC.
+// A 3-primary Redis Cluster as a managed service shows it: PSYNC, SYNC and CONFIG refused
+// (renamed), notify-keyspace-events set in its configuration.
+std::unique_ptr<ClusterProcess> StartManagedLikeCluster() {
+  return ClusterProcess::Start(ServerKind::kRedis,
+                               {.primaries = 3,
+                                .config = {{"rename-command", "PSYNC kf-test-hidden-psync"},
+                                           {"rename-command", "SYNC kf-test-hidden-sync"},
+                                           {"rename-command", "CONFIG kf-test-hidden-config"},
+                                           {"notify-keyspace-events", "KEA"}}});
+}
+
 TEST(ClusterSourceApplyTest, ScanModeFromAClusterSourceKeepsEveryAcknowledgedWrite) {
-  auto source = ClusterProcess::Start(
-      ServerKind::kRedis, {.primaries = 3,
-                           .config = {{"rename-command", "PSYNC kf-test-hidden-psync"},
-                                      {"rename-command", "SYNC kf-test-hidden-sync"},
-                                      {"rename-command", "CONFIG kf-test-hidden-config"},
-                                      {"notify-keyspace-events", "KEA"}}});
+  auto source = StartManagedLikeCluster();
   ASSERT_TRUE(source);
   SeedEveryTypeForCompare(*source);
   ASSERT_FALSE(HasFatalFailure());
@@ -383,6 +390,34 @@ TEST(ClusterSourceApplyTest, ScanModeFromAClusterSourceKeepsEveryAcknowledgedWri
     EXPECT_EQ(KeyferryKeysOn(UriOf(p->uri())), std::vector<std::string>{})
         << "probe keys left on " << p->uri();
   }
+}
+
+// source.mode: scan from a cluster source whose primary dies in CATCH_UP: that primary's
+// engine fails, the others are stopped, and the migration rolls back naming the shard and the
+// primary (no partial copy goes on).
+TEST(ClusterSourceApplyTest, ScanModeRollsBackNamingThePrimaryWhoseEngineFailed) {
+  auto source = StartManagedLikeCluster();
+  ASSERT_TRUE(source);
+  std::vector<std::vector<std::string>> sets;
+  for (int i = 0; i < 30; ++i) sets.push_back({"SET", "k:" + std::to_string(i), "v"});
+  ExpectNoErrorReplies(source->Run(sets), sets);
+  SourceClusterSpec spec(source->uri(), "  provider: local\n", "keep", "  mode: scan\n");
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:6000", KeyferryBinary(), "apply",
+                    "-f", spec.path(), "--auto-approve"});
+  ASSERT_TRUE(
+      WaitUntil([&] { return spec.Phase() == "CATCH_UP" || !apply.running(); }, seconds(60)))
+      << apply.Stderr();
+  ASSERT_EQ(spec.Phase(), "CATCH_UP") << apply.Stdout() << apply.Stderr();
+  ServerProcess* victim = source->Primaries()[1];
+  const std::string shard = "s" + std::to_string(source->SlotsOf(*victim).front().first);
+  const std::string where = "127.0.0.1:" + std::to_string(victim->port());
+  source->KillNode(*victim);
+  EXPECT_NE(apply.Wait(seconds(90)), 0) << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(spec.Phase(), "ROLLED_BACK");
+  const std::string events = spec.Events();
+  EXPECT_NE(events.find("shard " + shard + " (source primary " + where + ")"), std::string::npos)
+      << events;
+  EXPECT_EQ(spec.TargetPids(), std::vector<pid_t>{}) << "the rollback removes the target";
 }
 
 // Whether `node` answers a PUBLISH within `timeout` (a paused primary holds it until its
