@@ -206,6 +206,15 @@ Result<void> LocalClusterProvider::StartCluster(const ProviderEvent& event) {
     config.extra_config["cluster-enabled"] = "yes";
     config.extra_config["cluster-config-file"] = "nodes.conf";
     config.extra_config["cluster-port"] = std::to_string(n.bus_port);
+    config.tls = l.tls;
+    if (l.tls.enabled) {
+      // TLS only: the client port is the TLS port (port 0), the bus and the replicas' links
+      // speak TLS too, and a node announces its TLS port in CLUSTER SHARDS/SLOTS/NODES, so
+      // MEET, {nodes} and every client reach the nodes on it. The nodes present their own
+      // certificate to each other (no tls-client-cert-file), so it serves as a client one.
+      config.extra_config["tls-cluster"] = "yes";
+      config.extra_config["tls-replication"] = "yes";
+    }
     if (!password.empty()) config.extra_config["masterauth"] = password;
     config.dir = n.dir;
     auto server = StartLocalServer(config, kStartTimeout);

@@ -6,9 +6,11 @@
 //   1. starts shards * (1 + replicas_per_shard) daemonized valkey-server processes with
 //      cluster-enabled, each on a free client port and a free cluster bus port (the default
 //      bus port, client port + 10000, may be taken or overflow), noeviction like the local
-//      standalone server; every node is journaled (target.nodes: pid, port, bus port, dir,
-//      role, shard) as soon as it answers, before the cluster is formed, so a crash leaves
-//      nothing unaccounted for;
+//      standalone server; with target.local.tls the client port is a TLS port (port 0) and
+//      the bus and replication links speak TLS (tls-cluster, tls-replication yes), and every
+//      connection keyferry makes to a node uses the spec's TlsOptions; every node is journaled
+//      (target.nodes: pid, port, bus port, dir, role, shard) as soon as it answers, before the
+//      cluster is formed, so a crash leaves nothing unaccounted for;
 //   2. gives each node its own config epoch, makes the first node MEET every other one,
 //      assigns the 16384 slots evenly (primary i: [i*16384/N, (i+1)*16384/N - 1]) with
 //      ADDSLOTSRANGE, attaches each replica (CLUSTER REPLICATE) to its primary, and waits

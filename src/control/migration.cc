@@ -276,8 +276,9 @@ class Migration::Impl {
   Phase phase_ = Phase::kPreflight;
   std::unique_ptr<sync::SyncStats> stats_;
   std::unique_ptr<std::atomic<bool>> engine_stop_;
-  // The live sync of source.mode: scan (sync/scan_sync.h); null in replica mode.
-  std::unique_ptr<sync::ScanSync> scan_engine_;
+  // The live sync of source.mode: scan (sync/scan_sync.h): one server's ScanSync, or a
+  // cluster source's ClusterScanSync (one per primary); null in replica mode.
+  std::unique_ptr<sync::ScanLiveSync> scan_engine_;
   std::thread engine_thread_;
   std::atomic<bool> engine_finished_{false};
   std::optional<Error> engine_error_;
@@ -396,13 +397,16 @@ Result<void> Migration::Impl::StartEngine() {
   engine_finished_ = false;
   engine_error_.reset();
   const bool scan = spec_.source.mode == SourceMode::kScan;
-  if (scan && source_cluster_) {
-    return MakeError(ControlErrc::kPhaseFailed,
-                     "source.mode: scan takes one server, and the source " + source->Endpoint() +
-                         " is a cluster node (docs/scan.md); use source.mode: replica");
-  }
   scan_engine_.reset();
-  if (scan) scan_engine_ = std::make_unique<sync::ScanSync>(o, stats_.get());
+  if (scan && source_cluster_) {
+    // One scan engine per primary, each with its own key sets (shard_stats_).
+    std::vector<sync::SyncStats*> per_shard;
+    for (const auto& s : shard_stats_) per_shard.push_back(s.get());
+    scan_engine_ = std::make_unique<sync::ClusterScanSync>(o, *source_cluster_, stats_.get(),
+                                                           std::move(per_shard));
+  } else if (scan) {
+    scan_engine_ = std::make_unique<sync::ScanSync>(o, stats_.get());
+  }
   engine_thread_ = std::thread([this, o] {
     Result<void> r;
     if (scan_engine_) {

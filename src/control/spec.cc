@@ -807,16 +807,9 @@ void SpecParser::ParseLocal(const Field& field, Spec* spec, const std::optional<
   }
   if (auto env = EnvName(*fields, p)) l.password_env = *env;
   const bool cluster = spec->target.topology == Topology::kCluster;
-  if (auto tls = Tls(*fields, p, /*for_local_server=*/true)) {
-    if (cluster) {
-      Report(fields->at("tls").key.Mark(), ControlErrc::kSpecUnsupported,
-             "target.local.tls with topology: cluster is not supported yet",
-             "use a standalone local target, or an external cluster you run with TLS "
-             "(target.external.tls)");
-    } else {
-      l.tls = *tls;
-    }
-  }
+  // With topology: cluster every node serves TLS only, the bus and replication included
+  // (LocalClusterProvider).
+  if (auto tls = Tls(*fields, p, /*for_local_server=*/true)) l.tls = *tls;
   for (std::string_view key :
        {std::string_view("shards"), std::string_view("replicas_per_shard")}) {
     if (!cluster && fields->contains(std::string(key))) {

@@ -303,9 +303,6 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
   }
   spdlog::info("cluster source: {} shards: {}", shards.size(), names);
 
-  std::atomic<bool> stop_all{false};
-  std::mutex mu;
-  std::optional<Error> first_error;
   if (!shard_stats_.empty() && shard_stats_.size() != shards.size()) {
     stats_->phase = static_cast<int>(SyncPhase::kFailed);
     return MakeError(SyncErrc::kClusterNotReady,
@@ -315,28 +312,43 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
                          " it had when the migration read it; run again");
   }
   std::vector<std::unique_ptr<SyncStats>> own_stats;
-  std::vector<SyncStats*> shard_stats;
-  std::vector<const SyncStats*> views;
-  std::vector<std::unique_ptr<std::atomic<bool>>> done;
-  for (size_t i = 0; i < shards.size(); ++i) {
-    if (shard_stats_.empty()) {
+  std::vector<SyncStats*> shard_stats = shard_stats_;
+  if (shard_stats.empty()) {
+    for (size_t i = 0; i < shards.size(); ++i) {
       own_stats.push_back(std::make_unique<SyncStats>());
       shard_stats.push_back(own_stats.back().get());
-    } else {
-      shard_stats.push_back(shard_stats_[i]);
     }
-    views.push_back(shard_stats.back());
-    done.push_back(std::make_unique<std::atomic<bool>>(false));
   }
   for (auto& shard : shards) {
     shard.options.locate_source =
         ShardPrimaryLocator(options_.source, topology_, shard.options.owned_slots.front().first);
   }
+  return RunShardEngines(
+      shards, shard_stats, stats_,
+      [&](size_t i, const std::atomic<bool>& stop_engine) {
+        SyncEngine engine(shards[i].options, shard_stats[i]);
+        return engine.Run(stop_engine);
+      },
+      [&] { return ReshardSince(options_.source, topology_); }, topology_check_every_, stop);
+}
+
+Result<void> RunShardEngines(const std::vector<ShardSync>& shards,
+                             const std::vector<SyncStats*>& shard_stats, SyncStats* folded,
+                             const ShardEngineRun& run,
+                             const std::function<std::string()>& resharded,
+                             std::chrono::milliseconds check_every, const std::atomic<bool>& stop) {
+  std::atomic<bool> stop_all{false};
+  std::mutex mu;
+  std::optional<Error> first_error;
+  std::vector<const SyncStats*> views(shard_stats.begin(), shard_stats.end());
+  std::vector<std::unique_ptr<std::atomic<bool>>> done;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    done.push_back(std::make_unique<std::atomic<bool>>(false));
+  }
   std::vector<std::thread> threads;
   for (size_t i = 0; i < shards.size(); ++i) {
     threads.emplace_back([&, i] {
-      SyncEngine engine(shards[i].options, shard_stats[i]);
-      auto result = engine.Run(stop_all);
+      auto result = run(i, stop_all);
       if (!result) {
         std::lock_guard lock(mu);
         // The first failure is recorded before it stops the others, so an engine that only
@@ -351,16 +363,16 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
       *done[i] = true;
     });
   }
-  auto next_topology_check = std::chrono::steady_clock::now() + topology_check_every_;
+  auto next_topology_check = std::chrono::steady_clock::now() + check_every;
   for (;;) {
     bool all_done = true;
     for (const auto& d : done) all_done = all_done && d->load();
-    AggregateStats(views, stats_);
+    AggregateStats(views, folded);
     if (all_done) break;
     if (stop) stop_all = true;
-    if (std::chrono::steady_clock::now() >= next_topology_check && !stop_all) {
-      next_topology_check = std::chrono::steady_clock::now() + topology_check_every_;
-      if (auto moved = ReshardSince(options_.source, topology_); !moved.empty()) {
+    if (resharded && std::chrono::steady_clock::now() >= next_topology_check && !stop_all) {
+      next_topology_check = std::chrono::steady_clock::now() + check_every;
+      if (auto moved = resharded(); !moved.empty()) {
         std::lock_guard lock(mu);
         if (!first_error) first_error = ReshardError(moved);
         stop_all = true;
@@ -372,17 +384,15 @@ Result<void> ClusterSourceSync::Run(const std::atomic<bool>& stop) {
   // The last look: a reshard since the last periodic check (or, in a short run, since the
   // start) would otherwise go unseen by a run that ends now, with `--once` reporting
   // success or apply's sync stopped inside the pause. Engines that failed already say why.
-  if (!first_error) {
-    if (auto moved = ReshardSince(options_.source, topology_); !moved.empty()) {
-      first_error = ReshardError(moved);
-    }
+  if (!first_error && resharded) {
+    if (auto moved = resharded(); !moved.empty()) first_error = ReshardError(moved);
   }
-  AggregateStats(views, stats_);
+  AggregateStats(views, folded);
   if (first_error) {
-    stats_->phase = static_cast<int>(SyncPhase::kFailed);
+    folded->phase = static_cast<int>(SyncPhase::kFailed);
     return MakeError(std::move(*first_error));
   }
-  stats_->phase = static_cast<int>(SyncPhase::kDone);
+  folded->phase = static_cast<int>(SyncPhase::kDone);
   return {};
 }
 

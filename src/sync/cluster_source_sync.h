@@ -78,6 +78,24 @@ Error ReshardError(const std::string& moved);
 // slowest engine's (failed when one failed).
 void AggregateStats(const std::vector<const SyncStats*>& shards, SyncStats* out);
 
+// The engine of one shard: runs it (the shard's index in the plan) until `stop` or its end.
+using ShardEngineRun = std::function<Result<void>(size_t shard, const std::atomic<bool>& stop)>;
+
+// Runs every shard's engine in its own thread — the loop a cluster source shares in replica
+// mode (ClusterSourceSync) and scan mode (ClusterScanSync). `shard_stats[i]` is what engine i
+// updates; they are folded into `folded` every 100 ms (AggregateStats). The first engine
+// that fails stops the others, and Run returns its error with the shard and its primary
+// named (no engine ends alone while the others copy on). A stop request stops them all.
+// When `resharded` is given it is asked every `check_every` while the engines run and once
+// more after they end (a reshard in the run's last moments must not end it well): a
+// non-empty answer stops every engine with ReshardError. `folded->phase` ends kDone or
+// kFailed.
+Result<void> RunShardEngines(const std::vector<ShardSync>& shards,
+                             const std::vector<SyncStats*>& shard_stats, SyncStats* folded,
+                             const ShardEngineRun& run,
+                             const std::function<std::string()>& resharded,
+                             std::chrono::milliseconds check_every, const std::atomic<bool>& stop);
+
 class ClusterSourceSync {
  public:
   ClusterSourceSync(SyncOptions options, net::ClusterTopology topology, SyncStats* stats);

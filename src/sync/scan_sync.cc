@@ -315,7 +315,15 @@ struct ScanSync::Impl {
   // scan mode needs raises one (the expired event comes when the expired key is touched).
   Result<void> Probe() {
     KF_RETURN_IF_ERROR(subscriber.Start());
-    const std::string p = std::string(kProbePrefix) + target::NewMigrationId().substr(0, 8) + ":";
+    // On a cluster primary every probe key must lie in a slot it serves (another would be
+    // answered MOVED), and the one DEL of them in one slot: a hash tag of an owned slot,
+    // the smallest decimal number that hashes into one.
+    std::string tag;
+    for (int i = 0; shard() && tag.empty() && i < 1000000; ++i) {
+      if (OwnsKey(std::to_string(i))) tag = "{" + std::to_string(i) + "}:";
+    }
+    const std::string p =
+        std::string(kProbePrefix) + tag + target::NewMigrationId().substr(0, 8) + ":";
     struct Expect {
       char cls;
       std::string key;
@@ -822,75 +830,103 @@ Result<void> ScanSync::Run(const std::atomic<bool>& stop) {
   return result;
 }
 
-Result<void> RunClusterScanSync(const SyncOptions& options, const net::ClusterTopology& topology,
-                                SyncStats* stats, const std::atomic<bool>& stop) {
-  std::vector<ShardSync> shards = PlanShardSyncs(options, topology);
-  if (shards.empty()) {
-    return MakeError(SyncErrc::kClusterNotReady,
-                     "the source cluster has no primary serving slots; nothing to copy");
+ClusterScanSync::ClusterScanSync(SyncOptions options, net::ClusterTopology topology,
+                                 SyncStats* stats, std::vector<SyncStats*> per_shard)
+    : options_(std::move(options)),
+      topology_(std::move(topology)),
+      stats_(stats),
+      shards_(PlanShardSyncs(options_, topology_)),
+      shard_stats_(std::move(per_shard)) {
+  if (shard_stats_.empty()) {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      own_stats_.push_back(std::make_unique<SyncStats>());
+      shard_stats_.push_back(own_stats_.back().get());
+    }
+  }
+  for (size_t i = 0; i < shards_.size() && i < shard_stats_.size(); ++i) {
+    engines_.push_back(std::make_unique<ScanSync>(shards_[i].options, shard_stats_[i]));
+  }
+}
+
+ClusterScanSync::~ClusterScanSync() = default;
+
+uint64_t ClusterScanSync::RequestDrain() {
+  std::lock_guard lock(drain_mu_);
+  std::vector<uint64_t> tokens;
+  for (auto& engine : engines_) tokens.push_back(engine->RequestDrain());
+  drains_.push_back(std::move(tokens));
+  return drains_.size();
+}
+
+bool ClusterScanSync::Drained(uint64_t token) const {
+  std::lock_guard lock(drain_mu_);
+  if (token == 0 || token > drains_.size()) return false;
+  const std::vector<uint64_t>& tokens = drains_[token - 1];
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    if (!engines_[i]->Drained(tokens[i])) return false;
+  }
+  return true;
+}
+
+uint64_t ClusterScanSync::pending_keys() const {
+  uint64_t sum = 0;
+  for (const auto& engine : engines_) sum += engine->pending_keys();
+  return sum;
+}
+
+Result<void> ClusterScanSync::Run(const std::atomic<bool>& stop) {
+  stats_->started_ms = UnixMillis();
+  auto fail = [&](Error e) -> Result<void> {
+    stats_->phase = static_cast<int>(SyncPhase::kFailed);
+    return MakeError(std::move(e));
+  };
+  if (shards_.empty()) {
+    return fail(Error{make_error_code(SyncErrc::kClusterNotReady),
+                      "the source cluster has no primary serving slots; nothing to copy"});
+  }
+  if (engines_.size() != shards_.size()) {
+    return fail(Error{make_error_code(SyncErrc::kClusterNotReady),
+                      "the cluster of the source " + options_.source.Endpoint() + " has " +
+                          std::to_string(shards_.size()) + " primaries serving slots, not the " +
+                          std::to_string(shard_stats_.size()) +
+                          " it had when the migration read it; run again"});
   }
   // The target, checked and emptied once for every engine.
   {
-    auto opened = target::OpenWriter(options.target);
-    if (!opened) return MakeError(opened.error());
+    auto opened = target::OpenWriter(options_.target);
+    if (!opened) return fail(opened.error());
     target::Writer& writer = **opened;
-    KF_RETURN_IF_ERROR(writer.Connect());
+    if (auto c = writer.Connect(); !c) return fail(c.error());
     auto keys = TargetKeyCount(writer);
-    if (!keys) return MakeError(keys.error());
-    if (*keys > 0 && !options.flush_target) {
-      return MakeError(SyncErrc::kTargetNotEmpty,
-                       "the target " + writer.Describe() + " already holds " +
-                           std::to_string(*keys) +
-                           " keys; scan mode copies into an empty target (it cannot resume). "
-                           "Empty it, point keyferry at another one, or pass --flush-target");
+    if (!keys) return fail(keys.error());
+    if (*keys > 0 && !options_.flush_target) {
+      return fail(Error{make_error_code(SyncErrc::kTargetNotEmpty),
+                        "the target " + writer.Describe() + " already holds " +
+                            std::to_string(*keys) +
+                            " keys; scan mode copies into an empty target (it cannot resume). "
+                            "Empty it, point keyferry at another one, or pass --flush-target"});
     }
-    if (*keys > 0 || options.flush_target) KF_RETURN_IF_ERROR(EmptyTarget(writer));
+    if (*keys > 0 || options_.flush_target) {
+      if (auto emptied = EmptyTarget(writer); !emptied) return fail(emptied.error());
+    }
   }
   std::string names;
-  for (const auto& s : shards) {
+  for (const auto& s : shards_) {
     names += (names.empty() ? "" : ", ") + s.name + " at " + s.options.source.Endpoint();
   }
-  spdlog::info("scan mode from a cluster source: {} primaries: {}", shards.size(), names);
-  std::vector<std::unique_ptr<SyncStats>> own(shards.size());
-  std::vector<const SyncStats*> views;
-  for (auto& s : own) {
-    s = std::make_unique<SyncStats>();
-    views.push_back(s.get());
-  }
-  std::atomic<bool> stop_all{false};
-  std::atomic<size_t> done{0};
-  std::mutex mu;
-  std::optional<Error> first_error;
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < shards.size(); ++i) {
-    threads.emplace_back([&, i] {
-      ScanSync engine(shards[i].options, own[i].get());
-      auto result = engine.Run(stop_all);
-      if (!result) {
-        std::lock_guard lock(mu);
-        if (!first_error) {
-          first_error = Error{result.error().code, "shard " + shards[i].name + " (source primary " +
-                                                       shards[i].options.source.Endpoint() +
-                                                       "): " + result.error().ToString()};
-        }
-        stop_all = true;
-      }
-      ++done;
-    });
-  }
-  while (done < shards.size()) {
-    if (stop) stop_all = true;
-    AggregateStats(views, stats);
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  for (auto& t : threads) t.join();
-  AggregateStats(views, stats);
-  if (first_error) {
-    stats->phase = static_cast<int>(SyncPhase::kFailed);
-    return MakeError(std::move(*first_error));
-  }
-  stats->phase = static_cast<int>(SyncPhase::kDone);
-  return {};
+  spdlog::info("scan mode from a cluster source: {} primaries: {}", shards_.size(), names);
+  return RunShardEngines(
+      shards_, shard_stats_, stats_,
+      [this](size_t i, const std::atomic<bool>& stop_engine) {
+        return engines_[i]->Run(stop_engine);
+      },
+      [this] { return ReshardSince(options_.source, topology_); }, milliseconds(2000), stop);
+}
+
+Result<void> RunClusterScanSync(const SyncOptions& options, const net::ClusterTopology& topology,
+                                SyncStats* stats, const std::atomic<bool>& stop) {
+  ClusterScanSync cluster(options, topology, stats);
+  return cluster.Run(stop);
 }
 
 }  // namespace kf::sync

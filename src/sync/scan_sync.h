@@ -38,36 +38,54 @@
 // The target must be empty at the start (or flush_target); a restarted scan sync copies
 // everything again from an empty target.
 //
-// A cluster source (RunClusterScanSync): one ScanSync per primary, each in its own thread,
-// into the one target. Each reads and subscribes on its own primary (SCAN, DUMP and
-// keyspace notifications are local to a node); the target is checked and emptied once,
-// before any starts. An engine's options carry its shard's owned_slots: it then takes a
-// cluster node as its source, leaves the target's emptiness to the orchestrator, and its
-// re-scan after lost notifications deletes only target keys of its own slots.
+// A cluster source (ClusterScanSync, RunClusterScanSync): one ScanSync per primary, each in
+// its own thread (RunShardEngines, the loop the replica mode's ClusterSourceSync runs too),
+// into the one target. Each reads and subscribes on its own primary (SCAN, DUMP and keyspace
+// notifications are local to a node); the target is checked and emptied once, before any
+// starts. An engine's options carry its shard's owned_slots: it then takes a cluster node
+// as its source, leaves the target's emptiness to the orchestrator, and its re-scan after
+// lost notifications deletes only target keys of its own slots. The source's slot layout is
+// read again every 2 s and once at the end: a reshard stops the run (a key moving between
+// two primaries is notified as a DEL on one and a RESTORE on the other, which no order
+// between two engines makes safe).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "common/result.h"
 #include "net/cluster_topology.h"
+#include "sync/cluster_source_sync.h"
 #include "sync/sync_engine.h"
 
 namespace kf::sync {
 
-class ScanSync {
+// A scan-mode sync as apply drives it: one server (ScanSync) or a cluster (ClusterScanSync).
+// Run() copies and follows until `stop`; from another thread while it follows (apply,
+// inside the write pause): RequestDrain asks for a fence; Drained(token) turns true once
+// every key notified before the fence is copied again and answered by the target. With
+// writes paused, that is every acknowledged write. pending_keys() is the number of notified
+// keys not yet copied.
+class ScanLiveSync {
+ public:
+  virtual ~ScanLiveSync() = default;
+  virtual Result<void> Run(const std::atomic<bool>& stop) = 0;
+  virtual uint64_t RequestDrain() = 0;
+  virtual bool Drained(uint64_t token) const = 0;
+  virtual uint64_t pending_keys() const = 0;
+};
+
+class ScanSync : public ScanLiveSync {
  public:
   ScanSync(SyncOptions options, SyncStats* stats);
-  ~ScanSync();
-  Result<void> Run(const std::atomic<bool>& stop);
-
-  // From another thread while Run() follows (apply, inside the write pause): RequestDrain
-  // asks for a fence; Drained(token) turns true once every key notified before the fence
-  // is copied again and answered by the target. With writes paused, that is every
-  // acknowledged write. pending_keys() is the number of notified keys not yet copied.
-  uint64_t RequestDrain() { return ++drain_requested_; }
-  bool Drained(uint64_t token) const { return drain_done_ >= token; }
-  uint64_t pending_keys() const { return pending_keys_; }
+  ~ScanSync() override;
+  Result<void> Run(const std::atomic<bool>& stop) override;
+  uint64_t RequestDrain() override { return ++drain_requested_; }
+  bool Drained(uint64_t token) const override { return drain_done_ >= token; }
+  uint64_t pending_keys() const override { return pending_keys_; }
 
  private:
   struct Impl;
@@ -78,8 +96,36 @@ class ScanSync {
   std::atomic<uint64_t> pending_keys_{0};
 };
 
-// Scan mode from a cluster source: every primary (above). The first engine's failure stops
-// the others and is returned naming the shard; `stats` receives the folded numbers.
+// Scan mode from a cluster source: every primary (above). The engines are made when it is
+// constructed (one per primary serving slots, PlanShardSyncs' order). `stats` receives the
+// folded numbers; `per_shard`, when given (apply: its key sets per engine), holds one
+// SyncStats per engine, owned by the caller and outliving Run(). The first engine's failure
+// stops the others and is returned naming its shard and primary. A drain is a fence on
+// every primary's subscription, done once every engine has copied what its primary
+// notified before it; pending_keys() is the sum over the primaries.
+class ClusterScanSync : public ScanLiveSync {
+ public:
+  ClusterScanSync(SyncOptions options, net::ClusterTopology topology, SyncStats* stats,
+                  std::vector<SyncStats*> per_shard = {});
+  ~ClusterScanSync() override;
+  Result<void> Run(const std::atomic<bool>& stop) override;
+  uint64_t RequestDrain() override;
+  bool Drained(uint64_t token) const override;
+  uint64_t pending_keys() const override;
+
+ private:
+  SyncOptions options_;
+  net::ClusterTopology topology_;
+  SyncStats* stats_;
+  std::vector<ShardSync> shards_;
+  std::vector<std::unique_ptr<SyncStats>> own_stats_;
+  std::vector<SyncStats*> shard_stats_;
+  std::vector<std::unique_ptr<ScanSync>> engines_;
+  mutable std::mutex drain_mu_;
+  std::vector<std::vector<uint64_t>> drains_;  // per RequestDrain: each engine's token
+};
+
+// ClusterScanSync(options, topology, stats).Run(stop): `keyferry sync --source-mode scan`.
 Result<void> RunClusterScanSync(const SyncOptions& options, const net::ClusterTopology& topology,
                                 SyncStats* stats, const std::atomic<bool>& stop);
 

@@ -6,8 +6,10 @@
 //      per primary (DECOMMISSION stops replicas and primaries);
 //  (b) into a local 3-shard Valkey Cluster keyferry starts;
 //  (c) into an external 3-primary Valkey Cluster the harness runs;
-// keyferry abort after PAUSE_WRITES, which unpauses every primary; and doctor's refusal of a
-// source cluster with a half-migrated slot.
+// keyferry abort after PAUSE_WRITES, which unpauses every primary; doctor's refusal of a
+// source cluster with a half-migrated slot; and (d) source.mode: scan from a cluster that
+// refuses PSYNC, SYNC and CONFIG, into a local standalone Valkey (every write exact), and
+// its rollback naming the primary whose engine failed.
 //
 // The source is gone after DONE, so `keyferry verify` runs inside the cutover hook: at that
 // point every source primary is paused, the target has applied every offset and keyferry's
@@ -18,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -266,6 +269,155 @@ TEST(ClusterSourceApplyTest, IntoExternalClusterToDoneUnderWritesAndSourceShutDo
                              std::to_string(target->node(1).port()) + "\"}\n",
                          "shutdown");
   MigrateUnderWrites(*source, spec);
+}
+
+// Keys under keyferry:* on `node` (markers, scan probes): none may be left after DONE.
+std::vector<std::string> KeyferryKeysOn(const net::Uri& node) {
+  net::Client c;
+  if (!c.Connect(node)) return {"<unreachable " + node.Endpoint() + ">"};
+  auto keys = c.Call({"KEYS", "keyferry:*"});
+  if (!keys || keys->is_error()) return {"<KEYS failed on " + node.Endpoint() + ">"};
+  std::vector<std::string> out;
+  for (const auto& k : keys->children()) out.push_back(k.str());
+  return out;
+}
+
+// source.mode: scan from a 3-primary Redis Cluster that refuses PSYNC, SYNC and CONFIG
+// (renamed, as a managed service does) with notify-keyspace-events set in its configuration:
+// one scan engine per primary (each probes its own primary's notifications with keys of its
+// own slots), INCR/RPUSH on every shard plus one key INCRed and one list RPUSHed every
+// millisecond during FULL_SYNC and CATCH_UP, through the pause to DONE into a local
+// standalone Valkey. The target then holds exactly what the writers were acknowledged, equals
+// the source key by key (the source is kept), verify (in the hook) says EQUAL, and no
+// keyferry:* key is left on either end. Before this, StartEngine refused the cluster source
+// in scan mode ("source.mode: scan takes one server") and the test failed at FULL_SYNC.
+// A 3-primary Redis Cluster as a managed service shows it: PSYNC, SYNC and CONFIG refused
+// (renamed), notify-keyspace-events set in its configuration.
+std::unique_ptr<ClusterProcess> StartManagedLikeCluster() {
+  return ClusterProcess::Start(ServerKind::kRedis,
+                               {.primaries = 3,
+                                .config = {{"rename-command", "PSYNC kf-test-hidden-psync"},
+                                           {"rename-command", "SYNC kf-test-hidden-sync"},
+                                           {"rename-command", "CONFIG kf-test-hidden-config"},
+                                           {"notify-keyspace-events", "KEA"}}});
+}
+
+TEST(ClusterSourceApplyTest, ScanModeFromAClusterSourceKeepsEveryAcknowledgedWrite) {
+  auto source = StartManagedLikeCluster();
+  ASSERT_TRUE(source);
+  SeedEveryTypeForCompare(*source);
+  ASSERT_FALSE(HasFatalFailure());
+  for (ServerProcess* p : source->Primaries()) {
+    ASSERT_NE(p->Call({"DBSIZE"}), "0") << "every shard holds keys: " << p->uri();
+    ASSERT_NE(p->Call({"CONFIG", "GET", "notify-keyspace-events"}).find("ERR"), std::string::npos)
+        << "CONFIG must be refused";
+  }
+  SourceClusterSpec spec(source->uri(), "  provider: local\n", "keep", "  mode: scan\n");
+
+  // One counter and one list written every millisecond, on the primary that owns them.
+  const std::string hot_counter = "hot:{h}:counter";
+  const std::string hot_list = "hot:{h}:list";
+  ServerProcess* hot_owner = source->OwnerOfKey(hot_counter);
+  ASSERT_NE(hot_owner, nullptr);
+  std::atomic<bool> hot_stop{false};
+  std::atomic<int64_t> hot_incrs{0};
+  std::atomic<int64_t> hot_pushes{0};
+  std::string hot_error;
+  std::thread hot([&] {
+    net::Client c;
+    if (auto connected = c.Connect(UriOf(hot_owner->uri())); !connected) {
+      hot_error = connected.error().ToString();
+      return;
+    }
+    auto deadline = std::chrono::steady_clock::now() + seconds(90);
+    while (!hot_stop && std::chrono::steady_clock::now() < deadline) {
+      auto incr = c.Call({"INCR", hot_counter});
+      if (!incr || incr->is_error()) {
+        hot_error = incr ? incr->str() : incr.error().ToString();
+        return;
+      }
+      ++hot_incrs;
+      auto push = c.Call({"RPUSH", hot_list, std::to_string(hot_pushes.load())});
+      if (!push || push->is_error()) {
+        hot_error = push ? push->str() : push.error().ToString();
+        return;
+      }
+      ++hot_pushes;
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  });
+  ClusterCounterWriter writer(source.get());
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=PAUSE_WRITES:3000", KeyferryBinary(),
+                    "--log-level", "info", "apply", "-f", spec.path(), "--auto-approve"});
+  const bool reached =
+      WaitUntil([&] { return spec.Phase() == "PAUSE_WRITES" || !apply.running(); }, seconds(90));
+  std::this_thread::sleep_for(milliseconds(1500));
+  writer.Stop();
+  hot_stop = true;
+  hot.join();
+  ASSERT_TRUE(reached) << apply.Stderr();
+  ASSERT_EQ(spec.Phase(), "PAUSE_WRITES") << "the writers must stop before the pause\n"
+                                          << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(writer.error(), "");
+  EXPECT_EQ(hot_error, "");
+  EXPECT_GT(writer.rounds(), 20u);
+  EXPECT_GT(hot_incrs.load(), 500);
+  ASSERT_EQ(apply.Wait(seconds(120)), 0) << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(spec.Phase(), "DONE");
+  const std::string events = spec.Events();
+  EXPECT_NE(apply.Stderr().find("scan mode from a cluster source: 3 primaries"), std::string::npos)
+      << apply.Stderr();
+  EXPECT_NE(events.find("notified keys not yet copied again"), std::string::npos) << events;
+  EXPECT_NE(events.find("paused writes on the 3 primaries of the source cluster"),
+            std::string::npos)
+      << events;
+
+  EXPECT_EQ(spec.VerifyStatus(), "0") << spec.VerifyOutput();
+  EXPECT_NE(spec.VerifyOutput().find("EQUAL"), std::string::npos) << spec.VerifyOutput();
+  const std::string uri = spec.HookUri();
+  ASSERT_FALSE(uri.empty()) << "the cutover hook did not run\n" << events;
+  const net::Uri target = UriOf(uri);
+  ExpectCountersExact(target, writer.acked());
+  net::Client t;
+  ASSERT_TRUE(t.Connect(target));
+  EXPECT_EQ(t.Call({"GET", hot_counter})->str(), std::to_string(hot_incrs.load()));
+  EXPECT_EQ(t.Call({"LLEN", hot_list})->integer(), hot_pushes.load());
+  // The source was kept: the two ends hold the same data, key by key.
+  auto diffs = CanonicalDiff(source->PrimaryUris(), {target});
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(KeyferryKeysOn(target), std::vector<std::string>{});
+  for (ServerProcess* p : source->Primaries()) {
+    EXPECT_EQ(KeyferryKeysOn(UriOf(p->uri())), std::vector<std::string>{})
+        << "probe keys left on " << p->uri();
+  }
+}
+
+// source.mode: scan from a cluster source whose primary dies in CATCH_UP: that primary's
+// engine fails, the others are stopped, and the migration rolls back naming the shard and the
+// primary (no partial copy goes on).
+TEST(ClusterSourceApplyTest, ScanModeRollsBackNamingThePrimaryWhoseEngineFailed) {
+  auto source = StartManagedLikeCluster();
+  ASSERT_TRUE(source);
+  std::vector<std::vector<std::string>> sets;
+  for (int i = 0; i < 30; ++i) sets.push_back({"SET", "k:" + std::to_string(i), "v"});
+  ExpectNoErrorReplies(source->Run(sets), sets);
+  SourceClusterSpec spec(source->uri(), "  provider: local\n", "keep", "  mode: scan\n");
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:6000", KeyferryBinary(), "apply",
+                    "-f", spec.path(), "--auto-approve"});
+  ASSERT_TRUE(
+      WaitUntil([&] { return spec.Phase() == "CATCH_UP" || !apply.running(); }, seconds(60)))
+      << apply.Stderr();
+  ASSERT_EQ(spec.Phase(), "CATCH_UP") << apply.Stdout() << apply.Stderr();
+  ServerProcess* victim = source->Primaries()[1];
+  const std::string shard = "s" + std::to_string(source->SlotsOf(*victim).front().first);
+  const std::string where = "127.0.0.1:" + std::to_string(victim->port());
+  source->KillNode(*victim);
+  EXPECT_NE(apply.Wait(seconds(90)), 0) << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(spec.Phase(), "ROLLED_BACK");
+  const std::string events = spec.Events();
+  EXPECT_NE(events.find("shard " + shard + " (source primary " + where + ")"), std::string::npos)
+      << events;
+  EXPECT_EQ(spec.TargetPids(), std::vector<pid_t>{}) << "the rollback removes the target";
 }
 
 // Whether `node` answers a PUBLISH within `timeout` (a paused primary holds it until its

@@ -9,7 +9,9 @@
 // resumes with PSYNC; verify with its refusals and the insecure warning; doctor and apply
 // from a TLS source into a local Valkey that keyferry starts with TLS; sync and verify into
 // a Valkey Cluster reached only through the TLS port of one node (tls-cluster yes), and
-// from a Redis Cluster source reached the same way (one replica link per shard, over TLS).
+// from a Redis Cluster source reached the same way (one replica link per shard, over TLS);
+// apply into a local Valkey Cluster keyferry starts with TLS only (killed and resumed, then
+// DONE; an aborted one removes every node).
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,9 +23,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "control/journal.h"
 #include "harness/cluster_process.h"
 #include "harness/dataset.h"
 #include "harness/server_process.h"
@@ -575,6 +581,205 @@ TEST_F(TlsCommandTest, LocalTlsTargetWithTheWrongNameStopsProvisionAtOnce) {
     EXPECT_FALSE(running()) << "valkey-server " << pid << " still runs";
     ::kill(static_cast<pid_t>(pid), SIGKILL);
   }
+  RemoveTree(dir);
+}
+
+// The nodes of a local cluster keyferry provisioned, from its journal (target.nodes): pid,
+// port (the TLS port) and dir of each.
+struct JournaledNode {
+  pid_t pid = -1;
+  int port = 0;
+  std::string dir;
+};
+std::vector<JournaledNode> JournaledNodes(const std::string& state_dir) {
+  std::vector<JournaledNode> out;
+  auto journal = control::Journal::Open(state_dir, false);
+  if (!journal) return out;
+  auto text = (*journal)->Get("target.nodes");
+  if (!text || !*text) return out;
+  auto nodes = nlohmann::json::parse(**text, nullptr, false);
+  if (!nodes.is_array()) return out;
+  for (const auto& n : nodes) {
+    out.push_back({static_cast<pid_t>(n.value("pid", -1)), n.value("port", 0),
+                   n.value("dir", std::string())});
+  }
+  return out;
+}
+
+std::string JournalPhase(const std::string& state_dir) {
+  auto journal = control::Journal::Open(state_dir, false);
+  if (!journal) return "";
+  auto phase = (*journal)->Get("phase");
+  return phase && *phase ? **phase : "";
+}
+
+bool Gone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  auto paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+// A local 3-shard Valkey Cluster target keyferry starts with TLS only (target.local.tls with
+// topology: cluster), mutual TLS (Valkey's default tls-auth-clients yes), from a standalone
+// Redis holding every type. The first apply is killed (SIGKILL) in CATCH_UP; the second one
+// reuses the cluster (checked over TLS) and runs to DONE. Then: the hook's {uri} is
+// rediss:// and {nodes} names every primary's TLS port; every node refuses plaintext on its
+// port, answers over TLS and runs with port 0, tls-cluster and tls-replication yes; the
+// content equals the source's, and keyferry verify over TLS says EQUAL. A second migration
+// aborted in CATCH_UP stops every node it started and removes their dirs. Before this the
+// spec refused target.local.tls with topology: cluster (apply exited 2 at the spec).
+TEST_F(TlsCommandTest, ApplyIntoALocalClusterTargetOverTls) {
+  auto source = ServerProcess::Start(
+      ServerKind::kRedis,
+      {.config = {{"repl-diskless-sync-delay", "0"}, {"repl-backlog-size", "64mb"}}});
+  ASSERT_TRUE(source);
+  {
+    net::Client seed;
+    ASSERT_TRUE(seed.Connect(UriOf(source->uri())));
+    auto commands = EveryTypeCommandsForCompare();
+    auto replies = seed.CallPipelined(commands);
+    ASSERT_TRUE(replies);
+    ExpectNoErrorReplies(*replies, commands);
+  }
+  std::string dir = MakeTempDir("kf-tls-cluster-");
+  ASSERT_FALSE(dir.empty());
+  auto write_spec = [&](const std::string& name) {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream(path) << "name: " << name
+                        << "\n"
+                           "source: {uri: 'redis://127.0.0.1:"
+                        << source->port()
+                        << "'}\n"
+                           "target:\n"
+                           "  version: \"8.0\"\n"
+                           "  topology: cluster\n"
+                           "  provider: local\n"
+                           "  local:\n"
+                           "    shards: 3\n"
+                           "    tls: {ca_cert: "
+                        << pki_->ca_cert() << ", cert: " << pki_->server().cert
+                        << ", key: " << pki_->server().key
+                        << "}\n"
+                           "cutover: {hook: \"echo {uri} {nodes} > "
+                        << dir << "/" << name
+                        << ".hook\"}\n"
+                           "after_cutover: {source: keep}\n";
+    return path;
+  };
+  const std::string spec = write_spec("tls-cluster");
+  const std::string state = dir + "/keyferry-state/tls-cluster";
+  std::vector<pid_t> started;
+  auto kill_started = [&] {
+    for (const auto& n : JournaledNodes(state)) ::kill(n.pid, SIGKILL);
+    for (const auto& n : JournaledNodes(dir + "/keyferry-state/tls-aborted")) {
+      ::kill(n.pid, SIGKILL);
+    }
+  };
+
+  // The first apply, killed in CATCH_UP.
+  {
+    Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:60000", KeyferryBinary(), "apply",
+                      "-f", spec, "--auto-approve"});
+    auto deadline = Clock::now() + seconds(120);
+    while (JournalPhase(state) != "CATCH_UP" && apply.running() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    if (JournalPhase(state) != "CATCH_UP") kill_started();
+    ASSERT_EQ(JournalPhase(state), "CATCH_UP") << apply.Stderr();
+    apply.Signal(SIGKILL);
+    apply.Wait(seconds(30));
+  }
+  const auto before = JournaledNodes(state);
+  ASSERT_EQ(before.size(), 3u);
+  Subprocess apply(
+      {KeyferryBinary(), "--log-level", "info", "apply", "-f", spec, "--auto-approve"});
+  const int rc = apply.Wait(seconds(180));
+  const auto nodes = JournaledNodes(state);
+  if (rc != 0) kill_started();
+  ASSERT_EQ(rc, 0) << apply.Stdout() << apply.Stderr();
+  EXPECT_EQ(JournalPhase(state), "DONE");
+  ASSERT_EQ(nodes.size(), 3u);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    EXPECT_EQ(nodes[i].pid, before[i].pid) << "the resumed apply must reuse the TLS cluster";
+  }
+  EXPECT_THAT(apply.Stdout() + apply.Stderr(), HasSubstr("reusing the local Valkey Cluster"));
+
+  // The hook saw the TLS endpoint and every primary's TLS port.
+  std::ifstream hook_in(dir + "/tls-cluster.hook");
+  std::string hook_uri, hook_nodes;
+  hook_in >> hook_uri >> hook_nodes;
+  EXPECT_TRUE(hook_uri.starts_with("rediss://127.0.0.1:")) << hook_uri;
+  std::vector<net::Uri> primaries;
+  for (const auto& n : nodes) {
+    EXPECT_THAT(hook_nodes, HasSubstr("127.0.0.1:" + std::to_string(n.port))) << hook_nodes;
+    net::Uri tls = UriOf("rediss://127.0.0.1:" + std::to_string(n.port));
+    tls.tls.ca_cert = pki_->ca_cert();
+    tls.tls.cert = pki_->client().cert;
+    tls.tls.key = pki_->client().key;
+    primaries.push_back(tls);
+    // TLS only: the port does not answer a plaintext PING; over TLS it does.
+    net::Uri plaintext = tls;
+    plaintext.tls = {};
+    net::ClientOptions quick;
+    quick.io_timeout = milliseconds(1000);
+    net::Client plain_client;
+    if (plain_client.Connect(plaintext, quick)) {
+      auto ping = plain_client.Call({"PING"});
+      EXPECT_FALSE(ping.has_value() && ping->str() == "PONG") << "plaintext on " << n.port;
+    }
+    net::Client c;
+    ASSERT_TRUE(c.Connect(tls)) << n.port;
+    auto config = c.Call({"CONFIG", "GET", "*"});
+    ASSERT_TRUE(config && !config->is_error());
+    std::map<std::string, std::string> values;
+    for (size_t k = 0; k + 1 < config->size(); k += 2) {
+      values[(*config)[k].str()] = (*config)[k + 1].str();
+    }
+    EXPECT_EQ(values["port"], "0") << n.port;
+    EXPECT_EQ(values["tls-port"], std::to_string(n.port));
+    EXPECT_EQ(values["tls-cluster"], "yes") << n.port;
+    EXPECT_EQ(values["tls-replication"], "yes") << n.port;
+    EXPECT_EQ(values["tls-auth-clients"], "yes") << n.port;
+    EXPECT_GT(c.Call({"DBSIZE"})->integer(), 0) << "every shard holds keys: " << n.port;
+  }
+  auto diffs = CanonicalDiff({UriOf(source->uri())}, primaries);
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  Subprocess verify(
+      Cat({KeyferryBinary(), "verify", "--source", source->uri(), "--target", hook_uri},
+          Flags("target", true)));
+  EXPECT_EQ(verify.Wait(seconds(120)), 0) << verify.Stdout() << verify.Stderr();
+  EXPECT_THAT(verify.Stdout(), HasSubstr("result: EQUAL"));
+
+  // A second migration, aborted in CATCH_UP: every node it started is stopped and removed.
+  const std::string aborted = write_spec("tls-aborted");
+  const std::string aborted_state = dir + "/keyferry-state/tls-aborted";
+  {
+    Subprocess held({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:60000", KeyferryBinary(), "apply",
+                     "-f", aborted, "--auto-approve"});
+    auto deadline = Clock::now() + seconds(120);
+    while (JournalPhase(aborted_state) != "CATCH_UP" && held.running() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    const auto held_nodes = JournaledNodes(aborted_state);
+    if (JournalPhase(aborted_state) != "CATCH_UP") kill_started();
+    ASSERT_EQ(JournalPhase(aborted_state), "CATCH_UP") << held.Stderr();
+    ASSERT_EQ(held_nodes.size(), 3u);
+    Subprocess abort({KeyferryBinary(), "abort", "-f", aborted});
+    EXPECT_EQ(abort.Wait(seconds(60)), 0) << abort.Stdout() << abort.Stderr();
+    held.Wait(seconds(60));
+    EXPECT_EQ(JournalPhase(aborted_state), "ABORTED") << held.Stderr();
+    for (const auto& n : held_nodes) {
+      auto until = Clock::now() + seconds(15);
+      while (!Gone(n.pid) && Clock::now() < until) std::this_thread::sleep_for(milliseconds(50));
+      EXPECT_TRUE(Gone(n.pid)) << "node pid " << n.pid << " still runs";
+      EXPECT_FALSE(std::filesystem::exists(n.dir)) << n.dir;
+      ::kill(n.pid, SIGKILL);
+    }
+  }
+  kill_started();
   RemoveTree(dir);
 }
 

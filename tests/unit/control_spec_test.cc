@@ -867,12 +867,16 @@ TEST(ControlSpecTls, LocalTargetWithTls) {
       "name: a\nsource: {uri: 'redis://h:1'}\n"
       "target:\n  provider: local\n  local: {extra_config: {tls-port: 6380}}\n");
   EXPECT_THAT(m, HasSubstr("set target.local.tls"));
-  m = Refusal(
+  // A local cluster takes TLS too: its seed (and every node reached from it) is rediss://.
+  Spec cluster = Accepted(
       "name: a\nsource: {uri: 'redis://h:1'}\n"
       "target:\n  provider: local\n  topology: cluster\n"
-      "  local: {tls: {ca_cert: ca.pem, cert: s.pem, key: s.key}}\n",
-      ControlErrc::kSpecUnsupported);
-  EXPECT_THAT(m, HasSubstr("target.local.tls with topology: cluster is not supported yet"));
+      "  local: {tls: {ca_cert: ca.pem, cert: s.pem, key: s.key}}\n");
+  auto seed = cluster.TargetUri(7001);
+  ASSERT_TRUE(seed);
+  EXPECT_EQ(seed->ToString(), "rediss://127.0.0.1:7001");
+  EXPECT_EQ(seed->tls.key, "/specs/s.key");
+  EXPECT_EQ(seed->tls.ca_cert, "/specs/ca.pem");
 }
 
 TEST(ControlSpecTls, TlsRefusals) {
