@@ -300,7 +300,8 @@ SourceFacts CheckSourceNode(const Spec& spec, const Result<net::Uri>& uri, Docto
     probes = {{{"SCAN", "0"}, "FULL_SYNC: the scan copy"},
               {{"DUMP", "k"}, "FULL_SYNC: the scan copy"},
               {{"PEXPIRETIME", "k"}, "FULL_SYNC: the scan copy"},
-              {{"PSUBSCRIBE", "__keyspace@*__:*"}, "CATCH_UP: keyspace notifications"}};
+              {{"PSUBSCRIBE", "__keyspace@*__:*"}, "CATCH_UP: keyspace notifications"},
+              {{"INFO", "commandstats"}, "CATCH_UP: seeing FLUSHDB/FLUSHALL/SWAPDB"}};
   } else {
     probes = {{{"PSYNC", "?", "-1"}, "FULL_SYNC: the replica link"},
               {{"REPLCONF", "ACK", "0"}, "FULL_SYNC: the replica link"}};

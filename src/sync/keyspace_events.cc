@@ -47,4 +47,37 @@ std::optional<KeyspaceEvent> ParseKeyspaceEvent(const resp::Reply& reply) {
   return e;
 }
 
+UnnotifiedWriteCalls ParseUnnotifiedWriteCalls(std::string_view commandstats) {
+  constexpr std::string_view kWholeDb[] = {"flushdb", "flushall", "swapdb"};
+  constexpr std::string_view kFunctions[] = {"function|load", "function|delete", "function|flush",
+                                             "function|restore"};
+  UnnotifiedWriteCalls calls;
+  size_t at = 0;
+  while (at < commandstats.size()) {
+    size_t end = commandstats.find('\n', at);
+    if (end == std::string_view::npos) end = commandstats.size();
+    std::string_view line = commandstats.substr(at, end - at);
+    at = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    constexpr std::string_view kPrefix = "cmdstat_";
+    if (!line.starts_with(kPrefix)) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view name = line.substr(kPrefix.size(), colon - kPrefix.size());
+    constexpr std::string_view kCalls = "calls=";
+    const size_t c = line.find(kCalls, colon);
+    if (c == std::string_view::npos) continue;
+    uint64_t n = 0;
+    const char* first = line.data() + c + kCalls.size();
+    if (std::from_chars(first, line.data() + line.size(), n).ec != std::errc()) continue;
+    for (std::string_view w : kWholeDb) {
+      if (name == w) calls.whole_db += n;
+    }
+    for (std::string_view f : kFunctions) {
+      if (name == f) calls.functions += n;
+    }
+  }
+  return calls;
+}
+
 }  // namespace kf::sync

@@ -8,6 +8,7 @@
 // matter; the event name is kept for logs.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,5 +37,18 @@ struct KeyspaceEvent {
 // The event of a keyspace pmessage (RESP2 array or RESP3 push); nullopt for any other
 // reply (a subscribe confirmation, a pong, a keyevent message).
 std::optional<KeyspaceEvent> ParseKeyspaceEvent(const resp::Reply& reply);
+
+// Writes that send no keyspace notification, counted from INFO commandstats (calls of each
+// command since the server started or since CONFIG RESETSTAT): FLUSHDB, FLUSHALL and SWAPDB
+// change or drop whole databases; FUNCTION LOAD/DELETE/FLUSH/RESTORE change the libraries.
+// Scan mode compares two readings to learn that one ran (docs/scan.md).
+struct UnnotifiedWriteCalls {
+  uint64_t whole_db = 0;   // flushdb + flushall + swapdb
+  uint64_t functions = 0;  // function|load, function|delete, function|flush, function|restore
+  bool operator==(const UnnotifiedWriteCalls&) const = default;
+};
+// Reads the `cmdstat_<name>:calls=N,...` lines of an INFO commandstats answer; a command
+// that never ran has no line (0). Lines it does not know are ignored.
+UnnotifiedWriteCalls ParseUnnotifiedWriteCalls(std::string_view commandstats);
 
 }  // namespace kf::sync

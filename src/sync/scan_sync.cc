@@ -239,6 +239,9 @@ struct ScanSync::Impl {
   uint64_t recopied = 0;
   uint64_t deleted = 0;
   int64_t evicted_baseline = -1;
+  // INFO commandstats' FLUSHDB/FLUSHALL/SWAPDB and FUNCTION changes when last read; nullopt
+  // when the source refuses INFO commandstats (then they cannot be seen: warned once).
+  std::optional<UnnotifiedWriteCalls> unnotified_baseline;
 
   std::atomic<uint64_t>* drain_requested = nullptr;  // ScanSync's, for RequestDrain
   std::atomic<uint64_t>* drain_done = nullptr;
@@ -707,6 +710,51 @@ struct ScanSync::Impl {
     return {};
   }
 
+  std::optional<UnnotifiedWriteCalls> ReadUnnotifiedWriteCalls() {
+    auto info = SourceCall({"INFO", "commandstats"});
+    if (!info || info->is_error()) return std::nullopt;
+    return ParseUnnotifiedWriteCalls(info->str());
+  }
+
+  // FLUSHDB, FLUSHALL and SWAPDB send no keyspace notification: when the source ran one
+  // since the last look (its INFO commandstats calls moved, either way: CONFIG RESETSTAT
+  // could hide one), every key is copied again and the target's keys the source no longer
+  // has are deleted, as after lost notifications. A FUNCTION LOAD/DELETE/FLUSH/RESTORE
+  // ends the run: libraries are copied once, at the start. True when it copied again.
+  Result<bool> FollowUnnotifiedWrites() {
+    if (!unnotified_baseline) return false;
+    auto now = ReadUnnotifiedWriteCalls();
+    if (!now) {
+      return MakeError(SyncErrc::kSourceChanged,
+                       "INFO commandstats stopped answering on the source " +
+                           options.source.Endpoint() +
+                           ": scan mode can no longer see FLUSHDB, FLUSHALL or SWAPDB; run "
+                           "it again");
+    }
+    if (now->functions != unnotified_baseline->functions) {
+      return MakeError(SyncErrc::kSourceChanged,
+                       "the function libraries of the source " + options.source.Endpoint() +
+                           " changed during the sync (FUNCTION LOAD, DELETE, FLUSH or RESTORE "
+                           "in INFO commandstats), which sends no keyspace notification; scan "
+                           "mode copies libraries once, at the start: run it again once they "
+                           "are settled");
+    }
+    if (now->whole_db == unnotified_baseline->whole_db) return false;
+    unnotified_baseline = now;
+    spdlog::warn(
+        "the source ran FLUSHDB, FLUSHALL or SWAPDB (INFO commandstats), which send no keyspace "
+        "notification: copying every key again and deleting the target's keys the source no "
+        "longer has");
+    KF_RETURN_IF_ERROR(CopyEverything());
+    KF_RETURN_IF_ERROR(DeleteExtras());
+    sink->Flush();
+    if (sink->error()) return MakeError(*sink->error());
+    auto drained = lanes->Drain();
+    if (!drained) return MakeError(drained.error());
+    spdlog::info("copy after FLUSHDB/FLUSHALL/SWAPDB done");
+    return true;
+  }
+
   // Notifications were lost: subscribe again, copy everything again, delete extras.
   Result<void> RecoverLostNotifications() {
     spdlog::warn(
@@ -760,7 +808,14 @@ struct ScanSync::Impl {
     stats->phase = static_cast<int>(SyncPhase::kConnecting);
     KF_RETURN_IF_ERROR(ConnectSource());
     KF_RETURN_IF_ERROR(EnsureNotifications());
-    KF_RETURN_IF_ERROR(subscriber.Start());  // before the copy: no change goes unseen
+    KF_RETURN_IF_ERROR(subscriber.Start());            // before the copy: no change goes unseen
+    unnotified_baseline = ReadUnnotifiedWriteCalls();  // before the copy too
+    if (!unnotified_baseline) {
+      spdlog::warn(
+          "the source refuses INFO commandstats: a FLUSHDB, FLUSHALL, SWAPDB or FUNCTION change "
+          "during the sync (they send no keyspace notification) would go unseen; allow INFO "
+          "or keep the application from running them until cutover");
+    }
     KF_RETURN_IF_ERROR(PrepareTarget());
     stats->phase = static_cast<int>(SyncPhase::kSnapshot);
     if (auto keyspace = SourceCall({"INFO", "keyspace"}); keyspace && !keyspace->is_error()) {
@@ -791,19 +846,26 @@ struct ScanSync::Impl {
       if (!copied) return MakeError(copied.error());
       *pending_keys = subscriber.pending();
       // Every key notified before the fence was taken by an earlier round, copied and
-      // answered (each round drains the lanes), once a round after the fence finds none.
+      // answered (each round drains the lanes), once a round after the fence finds none —
+      // and no FLUSHDB/FLUSHALL/SWAPDB ran that notifications cannot show.
       if (drain_for > drain_done->load() && subscriber.FenceReached(drain_fence) && *copied == 0 &&
           subscriber.pending() == 0) {
-        *drain_done = drain_for;
+        auto recopied_all = FollowUnnotifiedWrites();
+        if (!recopied_all) return MakeError(recopied_all.error());
+        if (!*recopied_all) *drain_done = drain_for;
       }
       if (Clock::now() - last_tick >= milliseconds(1000)) {
         last_tick = Clock::now();
         KF_RETURN_IF_ERROR(Tick());
+        auto recopied_all = FollowUnnotifiedWrites();
+        if (!recopied_all) return MakeError(recopied_all.error());
       }
       if (stop) break;
       if (options.once && subscriber.FenceReached(fence) && subscriber.pending() == 0 &&
           *copied == 0) {
-        break;
+        auto recopied_all = FollowUnnotifiedWrites();
+        if (!recopied_all) return MakeError(recopied_all.error());
+        if (!*recopied_all) break;
       }
       if (*copied == 0) std::this_thread::sleep_for(milliseconds(10));
     }

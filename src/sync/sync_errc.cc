@@ -37,6 +37,8 @@ class SyncCategoryImpl : public std::error_category {
         return "a command cannot be routed to a cluster by slot";
       case SyncErrc::kClusterNotReady:
         return "the source cluster cannot be copied as it stands";
+      case SyncErrc::kSourceChanged:
+        return "the source changed in a way the live sync cannot follow";
     }
     return "sync error";
   }

@@ -19,6 +19,7 @@ enum class SyncErrc {
   kCrossSlot,        // a command's keys lie in several cluster hash slots and it cannot be split
   kNotRoutable,      // a command a cluster target cannot be sent by slot (no key, or SWAPDB)
   kClusterNotReady,  // a cluster source with unserved slots or a slot migration in progress
+  kSourceChanged,    // the source changed in a way the live sync cannot follow (scan mode)
 };
 
 const std::error_category& SyncCategory();

@@ -159,6 +159,39 @@ TEST(ScanSyncTest, ACutNotificationConnectionIsFollowedByARescan) {
       << scan.Stderr();
 }
 
+// FLUSHDB, FLUSHALL and SWAPDB send no keyspace notification (checked on Redis 7.0): scan
+// mode sees them in INFO commandstats and copies everything again, deleting what the source
+// no longer has. A FUNCTION LOAD, which it cannot follow, ends the run with exit 2.
+TEST(ScanSyncTest, FlushdbAndSwapdbAreFollowedAndAFunctionChangeStopsTheRun) {
+  auto source = StartManagedLikeSource();
+  ASSERT_TRUE(source);
+  for (int i = 0; i < 300; ++i) source->Call({"SET", "flush:" + std::to_string(i), "v"});
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  Subprocess scan(ScanArgs(*source, *target));
+  ASSERT_TRUE(WaitConverged(*source, *target, milliseconds(20000)).empty()) << scan.Stderr();
+
+  source->Call({"FLUSHDB"});
+  source->Call({"SET", "after-flush", "1"});
+  auto diffs = WaitConverged(*source, *target, milliseconds(20000));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(target->Call({"EXISTS", "flush:0"}), "0");
+
+  // db 0 moves to db 5 and the empty db 5 to db 0.
+  source->Call({"SWAPDB", "0", "5"});
+  diffs = WaitConverged(*source, *target, milliseconds(20000));
+  EXPECT_TRUE(diffs.empty()) << JoinDiffs(diffs);
+  EXPECT_EQ(target->Call({"EXISTS", "after-flush"}), "0");
+  EXPECT_NE(scan.Stderr().find("ran FLUSHDB, FLUSHALL or SWAPDB"), std::string::npos)
+      << scan.Stderr();
+
+  source->Call({"FUNCTION", "LOAD",
+                "#!lua name=latecomer\nredis.register_function('late', function() return 1 end)"});
+  EXPECT_EQ(scan.Wait(seconds(30)), 2) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("function libraries of the source"), std::string::npos)
+      << scan.Stderr();
+}
+
 TEST(ScanSyncTest, MissingNotificationClassesAreNamedOrSetAndSetBack) {
   auto target = ServerProcess::Start(ServerKind::kValkey);
   ASSERT_TRUE(target);

@@ -59,5 +59,27 @@ TEST(KeyspaceEventsTest, OtherRepliesAreNotEvents) {
   EXPECT_FALSE(ParseKeyspaceEvent(Message(ReplyType::kArray, {"message", "c", "m"})));
 }
 
+TEST(KeyspaceEventsTest, WritesWithoutNotificationsAreCountedFromCommandstats) {
+  // As Redis 7.0 answers INFO commandstats (CRLF, subcommands as function|load).
+  const std::string info =
+      "# Commandstats\r\n"
+      "cmdstat_set:calls=10,usec=20,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_flushdb:calls=2,usec=5,usec_per_call=2.50,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_flushall:calls=1,usec=5,usec_per_call=5.00,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_swapdb:calls=4,usec=5,usec_per_call=1.25,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_function|load:calls=3,usec=9,usec_per_call=3.00,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_function|list:calls=7,usec=9,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_function|delete:calls=1,usec=1,usec_per_call=1.00,rejected_calls=0,failed_calls="
+      "0\r\n";
+  const UnnotifiedWriteCalls calls = ParseUnnotifiedWriteCalls(info);
+  EXPECT_EQ(calls.whole_db, 7u);
+  EXPECT_EQ(calls.functions, 4u) << "FUNCTION LIST changes nothing";
+  // Nothing ran yet: no lines; a garbled line is ignored.
+  EXPECT_EQ(ParseUnnotifiedWriteCalls("# Commandstats\ncmdstat_get:calls=1\n"),
+            UnnotifiedWriteCalls{});
+  EXPECT_EQ(ParseUnnotifiedWriteCalls("cmdstat_flushdb:calls=x\ncmdstat_flushdb\n"),
+            UnnotifiedWriteCalls{});
+}
+
 }  // namespace
 }  // namespace kf::sync
