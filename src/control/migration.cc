@@ -287,6 +287,7 @@ class Migration::Impl {
   bool source_read_ = false;
   std::optional<net::ClusterTopology> source_cluster_;         // set when the source is a cluster
   std::vector<std::unique_ptr<sync::SyncStats>> shard_stats_;  // a cluster source's engines
+  std::vector<std::string> shard_names_;                       // their sync::ShardName
   std::mutex notify_flags_mu_;  // the engines report the target's flags concurrently
   // Keys that still differed after the live verify's rounds, carried into the in-pause
   // check (source db → keys), and whether function libraries differed too.
@@ -358,8 +359,10 @@ Result<void> Migration::Impl::StartEngine() {
     stats.target_expiries.set_capacity(kMaxTargetExpiries);
   };
   if (options_.sync_stats) options_.sync_stats(nullptr);  // the old stats go away
+  if (options_.engine_stats) options_.engine_stats({});
   stats_ = std::make_unique<sync::SyncStats>();
   shard_stats_.clear();
+  shard_names_.clear();
   if (source_cluster_) {
     // One engine per source shard (sync/cluster_source_sync.h), each with its own key sets;
     // stats_ receives their folded numbers.
@@ -370,6 +373,7 @@ Result<void> Migration::Impl::StartEngine() {
                             {"replicas", nlohmann::json::array()}};
     for (const auto& shard : sync::PlanShardSyncs(o, *source_cluster_)) {
       shard_stats_.push_back(std::make_unique<sync::SyncStats>());
+      shard_names_.push_back(shard.name);
       set_capacities(*shard_stats_.back());
       nodes["primaries"].push_back(
           {{"host", shard.options.source.host}, {"port", shard.options.source.port}});
@@ -421,6 +425,14 @@ Result<void> Migration::Impl::StartEngine() {
     engine_finished_ = true;
   });
   if (options_.sync_stats) options_.sync_stats(stats_.get());
+  if (options_.engine_stats) {
+    std::vector<control::EngineStats> engines;
+    for (size_t i = 0; i < shard_stats_.size(); ++i) {
+      engines.push_back({shard_names_[i], shard_stats_[i].get()});
+    }
+    if (engines.empty()) engines.push_back({"", stats_.get()});
+    options_.engine_stats(engines);
+  }
   return {};
 }
 
