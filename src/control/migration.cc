@@ -72,19 +72,26 @@ constexpr uint64_t kScanCatchUpKeys = 1000;
 constexpr size_t kMaxTargetExpiries = 1000000;
 
 // Fault-injection point for the integration tests (tests/integration/apply_test.cc):
-// KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms> makes apply wait that long right after entering
-// <PHASE>, so a test can kill it (or its target) inside a phase that is otherwise too short
-// to catch. Unset in production; it changes no behaviour but timing.
+// KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms>[,<PHASE>:<ms>...] makes apply wait that long right
+// after entering <PHASE>, so a test can kill it (or its target), or scrape it, inside a phase
+// that is otherwise too short to catch. Unset in production; it changes no behaviour but
+// timing.
 void HoldForTests(Phase phase, const std::atomic<bool>* stop) {
   const char* env = std::getenv("KEYFERRY_TEST_HOLD_PHASE");
   if (env == nullptr) return;
-  std::string_view spec(env);
-  auto colon = spec.find(':');
-  if (colon == std::string_view::npos || spec.substr(0, colon) != PhaseName(phase)) return;
-  int ms = std::atoi(std::string(spec.substr(colon + 1)).c_str());
-  auto until = Clock::now() + milliseconds(ms);
-  while (Clock::now() < until && !(stop && stop->load())) {
-    std::this_thread::sleep_for(milliseconds(10));
+  std::string_view list(env);
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view spec = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    auto colon = spec.find(':');
+    if (colon == std::string_view::npos || spec.substr(0, colon) != PhaseName(phase)) continue;
+    int ms = std::atoi(std::string(spec.substr(colon + 1)).c_str());
+    auto until = Clock::now() + milliseconds(ms);
+    while (Clock::now() < until && !(stop && stop->load())) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return;
   }
 }
 
