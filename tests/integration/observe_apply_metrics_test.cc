@@ -4,20 +4,24 @@
 // the phase series moves from FULL_SYNC/CATCH_UP to a later phase, no counter goes down between two
 // scrapes, and keys_copied_total is the source's key count once the snapshot is applied. Then
 // `keyferry status --listen` (a second process, the journal alone) serves the write pause,
-// VERIFY's numbers and DONE.
+// VERIFY's numbers and DONE. Last, an apply from a 3-primary Redis Cluster source serves one
+// series per source shard, labeled shard="s<lowest slot>", whose keys add up to the source's.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "control/journal.h"
+#include "harness/cluster_process.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "observe/keyferry_metrics.h"
@@ -252,6 +256,89 @@ TEST(ObserveApplyMetricsTest, ApplyAndStatusServeTheMigrationsMetrics) {
 
   // The target valkey-server the migration kept running (by its pid).
   auto journal = control::Journal::Open(state_dir, false);
+  if (journal) {
+    auto pid = (*journal)->Get("target.pid");
+    if (pid && *pid) ::kill(static_cast<pid_t>(std::stol(**pid)), SIGKILL);
+  }
+  RemoveTree(dir);
+}
+
+TEST(ObserveApplyMetricsTest, ClusterSourceApplyLabelsEveryShard) {
+  auto cluster = ClusterProcess::Start(ServerKind::kRedis, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  SeedEveryTypeForCompare(*cluster);
+  ASSERT_FALSE(HasFatalFailure());
+  long source_keys = 0;
+  for (ServerProcess* p : cluster->Primaries()) source_keys += std::stol(p->Call({"DBSIZE"}));
+  ASSERT_GT(source_keys, 0);
+  std::string dir = MakeTempDir("kf-apply-metrics-cluster");
+  std::string spec = dir + "/spec.yaml";
+  std::ofstream(spec) << "name: metrics-cluster\n"
+                         "source:\n"
+                         "  uri: "
+                      << cluster->uri()
+                      << "\n"
+                         "target:\n"
+                         "  engine: valkey\n"
+                         "  version: \"8.0\"\n"
+                         "  provider: local\n"
+                         "migration:\n"
+                         "  max_pause_ms: 8000\n"
+                         "cutover:\n"
+                         "  hook: \"true\"\n"
+                         "after_cutover:\n"
+                         "  source: keep\n";
+  int port = FreeLoopbackPort();
+  Subprocess apply({"env", "KEYFERRY_TEST_HOLD_PHASE=CATCH_UP:3000", KeyferryBinary(), "apply",
+                    "-f", spec, "--auto-approve", "--listen", "127.0.0.1:" + std::to_string(port)});
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(seconds(2));
+  client.set_read_timeout(seconds(10));
+  // The first scrape in CATCH_UP (the snapshots are applied), within 120 s.
+  std::string body;
+  auto deadline = std::chrono::steady_clock::now() + seconds(120);
+  while (body.empty() && apply.running() && std::chrono::steady_clock::now() < deadline) {
+    auto r = client.Get("/metrics");
+    if (r && r->status == 200 &&
+        r->body.find("keyferry_phase{phase=\"CATCH_UP\"} 1") != std::string::npos) {
+      body = r->body;
+    } else {
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  ASSERT_FALSE(body.empty()) << apply.Stderr();
+  EXPECT_EQ(apply.Wait(seconds(120)), 0) << apply.Stderr();
+  nlohmann::json m = ParseAll({body}, dir)[0];
+  ASSERT_TRUE(m.is_object()) << body;
+  std::set<std::string> shards;
+  double keys = 0;
+  for (const auto& s : m["keyferry_keys_copied"]["samples"]) {
+    if (s[0] != "keyferry_keys_copied_total") continue;
+    ASSERT_TRUE(s[1].contains("shard")) << "a sample without a shard label:\n" << body;
+    shards.insert(s[1]["shard"].get<std::string>());
+    keys += s[2].get<double>();
+  }
+  // One per source shard, named by its lowest slot (s0 and two more).
+  EXPECT_EQ(shards.size(), 3u) << body;
+  EXPECT_TRUE(shards.contains("s0")) << body;
+  for (const auto& name : shards) {
+    ASSERT_GE(name.size(), 2u);
+    EXPECT_EQ(name[0], 's') << name;
+    int slot = std::atoi(name.c_str() + 1);
+    EXPECT_TRUE(slot >= 0 && slot < 16384 && name == "s" + std::to_string(slot)) << name;
+  }
+  EXPECT_EQ(keys, static_cast<double>(source_keys)) << body;
+  int full_syncs = 0, progress_done = 0;
+  for (const auto& s : m["keyferry_full_syncs"]["samples"]) {
+    if (s[0] == "keyferry_full_syncs_total" && s[2] == 1.0) ++full_syncs;
+  }
+  for (const auto& s : m["keyferry_snapshot_progress_ratio"]["samples"]) {
+    if (s[1].contains("shard") && s[2] == 1.0) ++progress_done;
+  }
+  EXPECT_EQ(full_syncs, 3) << body;
+  EXPECT_EQ(progress_done, 3) << body;
+
+  auto journal = control::Journal::Open(dir + "/keyferry-state/metrics-cluster", false);
   if (journal) {
     auto pid = (*journal)->Get("target.pid");
     if (pid && *pid) ::kill(static_cast<pid_t>(std::stol(**pid)), SIGKILL);
