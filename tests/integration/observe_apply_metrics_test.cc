@@ -5,7 +5,8 @@
 // scrapes, and keys_copied_total is the source's key count once the snapshot is applied. Then
 // `keyferry status --listen` (a second process, the journal alone) serves the write pause,
 // VERIFY's numbers and DONE. Last, an apply from a 3-primary Redis Cluster source serves one
-// series per source shard, labeled shard="s<lowest slot>", whose keys add up to the source's.
+// series per source shard, labeled shard="s<lowest slot>", whose keys add up to the source's,
+// and so does a sync from it (--status-addr).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -83,6 +84,40 @@ int PhaseIndex(const std::string& phase) {
   auto names = observe::MigrationPhaseNames();
   auto it = std::find(names.begin(), names.end(), phase);
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+}
+
+// A scrape of a cluster source's copy (3 primaries, snapshots applied): one series per
+// source shard, labeled shard="s<lowest slot>", none unlabeled, keys adding up to the
+// source's, one full sync and a finished snapshot each.
+void ExpectShardSeries(const nlohmann::json& m, const std::string& body, long source_keys) {
+  ASSERT_TRUE(m.is_object()) << body;
+  std::set<std::string> shards;
+  double keys = 0;
+  for (const auto& s : m["keyferry_keys_copied"]["samples"]) {
+    if (s[0] != "keyferry_keys_copied_total") continue;
+    ASSERT_TRUE(s[1].contains("shard")) << "a sample without a shard label:\n" << body;
+    shards.insert(s[1]["shard"].get<std::string>());
+    keys += s[2].get<double>();
+  }
+  // One per source shard, named by its lowest slot (s0 and two more).
+  EXPECT_EQ(shards.size(), 3u) << body;
+  EXPECT_TRUE(shards.contains("s0")) << body;
+  for (const auto& name : shards) {
+    ASSERT_GE(name.size(), 2u);
+    EXPECT_EQ(name[0], 's') << name;
+    int slot = std::atoi(name.c_str() + 1);
+    EXPECT_TRUE(slot >= 0 && slot < 16384 && name == "s" + std::to_string(slot)) << name;
+  }
+  EXPECT_EQ(keys, static_cast<double>(source_keys)) << body;
+  int full_syncs = 0, progress_done = 0;
+  for (const auto& s : m["keyferry_full_syncs"]["samples"]) {
+    if (s[0] == "keyferry_full_syncs_total" && s[2] == 1.0) ++full_syncs;
+  }
+  for (const auto& s : m["keyferry_snapshot_progress_ratio"]["samples"]) {
+    if (s[1].contains("shard") && s[2] == 1.0) ++progress_done;
+  }
+  EXPECT_EQ(full_syncs, 3) << body;
+  EXPECT_EQ(progress_done, 3) << body;
 }
 
 TEST(ObserveApplyMetricsTest, ApplyAndStatusServeTheMigrationsMetrics) {
@@ -308,41 +343,46 @@ TEST(ObserveApplyMetricsTest, ClusterSourceApplyLabelsEveryShard) {
   }
   ASSERT_FALSE(body.empty()) << apply.Stderr();
   EXPECT_EQ(apply.Wait(seconds(120)), 0) << apply.Stderr();
-  nlohmann::json m = ParseAll({body}, dir)[0];
-  ASSERT_TRUE(m.is_object()) << body;
-  std::set<std::string> shards;
-  double keys = 0;
-  for (const auto& s : m["keyferry_keys_copied"]["samples"]) {
-    if (s[0] != "keyferry_keys_copied_total") continue;
-    ASSERT_TRUE(s[1].contains("shard")) << "a sample without a shard label:\n" << body;
-    shards.insert(s[1]["shard"].get<std::string>());
-    keys += s[2].get<double>();
-  }
-  // One per source shard, named by its lowest slot (s0 and two more).
-  EXPECT_EQ(shards.size(), 3u) << body;
-  EXPECT_TRUE(shards.contains("s0")) << body;
-  for (const auto& name : shards) {
-    ASSERT_GE(name.size(), 2u);
-    EXPECT_EQ(name[0], 's') << name;
-    int slot = std::atoi(name.c_str() + 1);
-    EXPECT_TRUE(slot >= 0 && slot < 16384 && name == "s" + std::to_string(slot)) << name;
-  }
-  EXPECT_EQ(keys, static_cast<double>(source_keys)) << body;
-  int full_syncs = 0, progress_done = 0;
-  for (const auto& s : m["keyferry_full_syncs"]["samples"]) {
-    if (s[0] == "keyferry_full_syncs_total" && s[2] == 1.0) ++full_syncs;
-  }
-  for (const auto& s : m["keyferry_snapshot_progress_ratio"]["samples"]) {
-    if (s[1].contains("shard") && s[2] == 1.0) ++progress_done;
-  }
-  EXPECT_EQ(full_syncs, 3) << body;
-  EXPECT_EQ(progress_done, 3) << body;
+  ExpectShardSeries(ParseAll({body}, dir)[0], body, source_keys);
 
   auto journal = control::Journal::Open(dir + "/keyferry-state/metrics-cluster", false);
   if (journal) {
     auto pid = (*journal)->Get("target.pid");
     if (pid && *pid) ::kill(static_cast<pid_t>(std::stol(**pid)), SIGKILL);
   }
+  RemoveTree(dir);
+}
+
+TEST(ObserveApplyMetricsTest, ClusterSourceSyncLabelsEveryShard) {
+  auto cluster = ClusterProcess::Start(ServerKind::kRedis, {.primaries = 3});
+  ASSERT_TRUE(cluster);
+  SeedEveryTypeForCompare(*cluster);
+  ASSERT_FALSE(HasFatalFailure());
+  long source_keys = 0;
+  for (ServerProcess* p : cluster->Primaries()) source_keys += std::stol(p->Call({"DBSIZE"}));
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  std::string dir = MakeTempDir("kf-sync-metrics-cluster");
+  int port = FreeLoopbackPort();
+  Subprocess sync({KeyferryBinary(), "sync", "--source", cluster->uri(), "--target", target->uri(),
+                   "--status-addr", "127.0.0.1:" + std::to_string(port)});
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(seconds(2));
+  client.set_read_timeout(seconds(10));
+  bool streaming = false;
+  for (int i = 0; i < 600 && !streaming && sync.running(); ++i) {
+    auto status = client.Get("/status");
+    streaming = status && status->status == 200 &&
+                status->body.find("\"phase\":\"stream\"") != std::string::npos;
+    if (!streaming) std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE(streaming) << sync.Stderr();
+  auto r = client.Get("/metrics");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ExpectShardSeries(ParseAll({r->body}, dir)[0], r->body, source_keys);
+  sync.Signal(SIGTERM);
+  EXPECT_EQ(sync.Wait(seconds(30)), 0) << sync.Stderr();
   RemoveTree(dir);
 }
 
