@@ -41,6 +41,7 @@
 #include "control/plan.h"
 #include "control/spec.h"
 #include "observe/http_server.h"
+#include "observe/migration_metrics.h"
 #include "observe/migration_routes.h"
 #include "observe/terminal_progress.h"
 
@@ -161,17 +162,19 @@ int RunApply(const std::string& path, bool auto_approve, bool quiet,
     std::fprintf(stderr, "keyferry apply: %s\n", locked.error().ToString().c_str());
     return kExitRefused;
   }
-  // Declared after the journal: stopped (destroyed) before it.
+  // Declared after the journal: stopped (destroyed) before it; the metrics outlive the server.
+  observe::MigrationMetricsSource metrics(journal->get());
   observe::HttpServer server;
   if (*listen) {
     observe::AddMigrationRoutes(&server, journal->get(), spec->name, spec->state_dir);
+    observe::AddMigrationMetricsRoute(&server, &metrics, spec->state_dir);
     auto listening = server.Listen(**listen);
     if (!listening) {
       std::fprintf(stderr, "keyferry apply: observe server (--listen / observe.listen): %s\n",
                    listening.error().ToString().c_str());
       return kExitError;
     }
-    std::fprintf(stderr, "keyferry apply: serving /status on http://%s (port %d)\n",
+    std::fprintf(stderr, "keyferry apply: serving /status and /metrics on http://%s (port %d)\n",
                  (*listen)->address.c_str(), server.port());
   }
   struct sigaction sa {};
@@ -200,10 +203,14 @@ int RunApply(const std::string& path, bool auto_approve, bool quiet,
   };
   options.sync_stats = [&shown](const sync::SyncStats* stats) { shown.SetStats(stats); };
   options.verify_progress = [&shown](const verify::VerifyProgress* p) { shown.verify().Set(p); };
+  options.engine_stats = [&metrics](const std::vector<control::EngineStats>& engines) {
+    metrics.SetEngines(engines);
+  };
   control::Migration migration(*spec, journal->get(), options);
   progress.Start();
   auto result = migration.Apply();
   progress.Stop();
+  metrics.SetEngines({});  // the engines' stats go with `migration`; their last numbers stay
   if (!result) {
     std::fprintf(stderr, "keyferry apply failed: %s\n", result.error().ToString().c_str());
     const auto& code = result.error().code;

@@ -38,6 +38,7 @@
 #include "control/spec.h"
 #include "observe/http_server.h"
 #include "observe/journal_status.h"
+#include "observe/migration_metrics.h"
 #include "observe/migration_routes.h"
 
 namespace kf::cli {
@@ -262,16 +263,18 @@ int RunStatus(const JournalArgs& args) {
   auto journal = OpenOrExplain(&*target, &exit_code);
   if (!journal) return exit_code;
   if (args.watch || listen) InstallStopHandlers();
+  observe::MigrationMetricsSource metrics(journal.get());  // before the server: outlives it
   observe::HttpServer server;
   if (listen) {
     observe::AddMigrationRoutes(&server, journal.get(), target->name, target->state_dir);
+    observe::AddMigrationMetricsRoute(&server, &metrics, target->state_dir);
     auto listening = server.Listen(*listen);
     if (!listening) {
       std::fprintf(stderr, "keyferry status: --listen: %s\n", listening.error().ToString().c_str());
       return kExitError;
     }
     std::fprintf(stderr,
-                 "keyferry status: serving /status of %s on http://%s (port %d) until "
+                 "keyferry status: serving /status and /metrics of %s on http://%s (port %d) until "
                  "Ctrl-C\n",
                  target->name.c_str(), listen->address.c_str(), server.port());
   }

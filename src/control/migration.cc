@@ -72,19 +72,26 @@ constexpr uint64_t kScanCatchUpKeys = 1000;
 constexpr size_t kMaxTargetExpiries = 1000000;
 
 // Fault-injection point for the integration tests (tests/integration/apply_test.cc):
-// KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms> makes apply wait that long right after entering
-// <PHASE>, so a test can kill it (or its target) inside a phase that is otherwise too short
-// to catch. Unset in production; it changes no behaviour but timing.
+// KEYFERRY_TEST_HOLD_PHASE=<PHASE>:<ms>[,<PHASE>:<ms>...] makes apply wait that long right
+// after entering <PHASE>, so a test can kill it (or its target), or scrape it, inside a phase
+// that is otherwise too short to catch. Unset in production; it changes no behaviour but
+// timing.
 void HoldForTests(Phase phase, const std::atomic<bool>* stop) {
   const char* env = std::getenv("KEYFERRY_TEST_HOLD_PHASE");
   if (env == nullptr) return;
-  std::string_view spec(env);
-  auto colon = spec.find(':');
-  if (colon == std::string_view::npos || spec.substr(0, colon) != PhaseName(phase)) return;
-  int ms = std::atoi(std::string(spec.substr(colon + 1)).c_str());
-  auto until = Clock::now() + milliseconds(ms);
-  while (Clock::now() < until && !(stop && stop->load())) {
-    std::this_thread::sleep_for(milliseconds(10));
+  std::string_view list(env);
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view spec = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    auto colon = spec.find(':');
+    if (colon == std::string_view::npos || spec.substr(0, colon) != PhaseName(phase)) continue;
+    int ms = std::atoi(std::string(spec.substr(colon + 1)).c_str());
+    auto until = Clock::now() + milliseconds(ms);
+    while (Clock::now() < until && !(stop && stop->load())) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return;
   }
 }
 
@@ -288,6 +295,7 @@ class Migration::Impl {
   bool source_read_ = false;
   std::optional<net::ClusterTopology> source_cluster_;         // set when the source is a cluster
   std::vector<std::unique_ptr<sync::SyncStats>> shard_stats_;  // a cluster source's engines
+  std::vector<std::string> shard_names_;                       // their sync::ShardName
   std::mutex notify_flags_mu_;  // the engines report the target's flags concurrently
   // Keys that still differed after the live verify's rounds, carried into the in-pause
   // check (source db → keys), and whether function libraries differed too.
@@ -359,8 +367,10 @@ Result<void> Migration::Impl::StartEngine() {
     stats.target_expiries.set_capacity(kMaxTargetExpiries);
   };
   if (options_.sync_stats) options_.sync_stats(nullptr);  // the old stats go away
+  if (options_.engine_stats) options_.engine_stats({});
   stats_ = std::make_unique<sync::SyncStats>();
   shard_stats_.clear();
+  shard_names_.clear();
   if (source_cluster_) {
     // One engine per source shard (sync/cluster_source_sync.h), each with its own key sets;
     // stats_ receives their folded numbers.
@@ -371,6 +381,7 @@ Result<void> Migration::Impl::StartEngine() {
                             {"replicas", nlohmann::json::array()}};
     for (const auto& shard : sync::PlanShardSyncs(o, *source_cluster_)) {
       shard_stats_.push_back(std::make_unique<sync::SyncStats>());
+      shard_names_.push_back(shard.name);
       set_capacities(*shard_stats_.back());
       nodes["primaries"].push_back(
           {{"host", shard.options.source.host}, {"port", shard.options.source.port}});
@@ -425,6 +436,14 @@ Result<void> Migration::Impl::StartEngine() {
     engine_finished_ = true;
   });
   if (options_.sync_stats) options_.sync_stats(stats_.get());
+  if (options_.engine_stats) {
+    std::vector<control::EngineStats> engines;
+    for (size_t i = 0; i < shard_stats_.size(); ++i) {
+      engines.push_back({shard_names_[i], shard_stats_[i].get()});
+    }
+    if (engines.empty()) engines.push_back({"", stats_.get()});
+    options_.engine_stats(engines);
+  }
   return {};
 }
 

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "control/journal.h"
@@ -47,6 +48,12 @@ enum class Confirmation {
   kYes,
   kNo,       // declined: journaled as declined
   kStopped,  // SIGINT/SIGTERM (keyferry abort) while waiting: journaled as an abort
+};
+
+// A live sync engine's stats and the source shard it copies ("" : a standalone source).
+struct EngineStats {
+  std::string shard;
+  const sync::SyncStats* stats = nullptr;
 };
 
 struct ApplyOptions {
@@ -66,6 +73,10 @@ struct ApplyOptions {
   // ends.
   std::function<void(const sync::SyncStats* stats)> sync_stats;
   std::function<void(const verify::VerifyProgress* progress)> verify_progress;
+  // Like sync_stats, per engine: one entry per source shard (named as sync::ShardName) for a
+  // cluster source, one with an empty name otherwise; called with none before they are
+  // replaced, with the same lifetime rule. For /metrics (observe/migration_metrics.h).
+  std::function<void(const std::vector<EngineStats>& engines)> engine_stats;
 };
 
 class Migration {

@@ -119,8 +119,9 @@ std::vector<MetricFamily> KeyferryFamilies(const MetricsSnapshot& m) {
   errors["value_skipped"] += skipped;
   MetricFamily errors_family{"keyferry_errors_total",
                              "Errors by kind: value_skipped (values the target cannot hold, "
-                             "skipped), phase_failed (apply phases that failed), rollback "
-                             "(apply rollbacks).",
+                             "skipped); apply: phase_failed (failed steps), verify_mismatch "
+                             "(verify reports with differences), cutover_hook (hook failures), "
+                             "rollback (rollbacks).",
                              MetricType::kCounter,
                              {}};
   for (const auto& [kind, n] : errors) {
@@ -151,7 +152,7 @@ std::vector<std::string> KeyferryMetricNames() {
   return names;
 }
 
-uint64_t SyncMetricsSource::Monotonic::Observe(uint64_t raw) {
+uint64_t MonotonicCounter::Observe(uint64_t raw) {
   // A drop is a restart of the underlying count (a new snapshot): what it counts from now on
   // is new, so the counter continues from where it was.
   if (raw >= last_raw) {
@@ -161,6 +162,48 @@ uint64_t SyncMetricsSource::Monotonic::Observe(uint64_t raw) {
   }
   last_raw = raw;
   return total;
+}
+
+void ShardCounters::Apply(ShardMetrics* m) {
+  m->keys_copied = keys.Observe(m->keys_copied);
+  m->bytes_copied = bytes.Observe(m->bytes_copied);
+  m->commands_applied = commands.Observe(m->commands_applied);
+  m->keys_skipped = skipped.Observe(m->keys_skipped);
+  m->reconnects = reconnects.Observe(m->reconnects);
+  m->full_syncs = full_syncs.Observe(m->full_syncs);
+  m->partial_syncs = partial_syncs.Observe(m->partial_syncs);
+}
+
+void ShardCounters::Rebase() {
+  for (MonotonicCounter* c :
+       {&keys, &bytes, &commands, &skipped, &reconnects, &full_syncs, &partial_syncs}) {
+    c->Rebase();
+  }
+}
+
+ShardMetrics ReadShardStats(const sync::SyncStats& s) {
+  ShardMetrics m;
+  auto phase = static_cast<sync::SyncPhase>(s.phase.load());
+  m.keys_copied = s.keys_written.load();
+  m.bytes_copied = s.snapshot_bytes.load();
+  m.commands_applied = s.commands_applied.load();
+  m.keys_skipped = s.keys_skipped.load();
+  uint64_t done = s.snapshot_bytes.load(), total = s.snapshot_total_bytes.load();
+  if (phase == sync::SyncPhase::kStream || phase == sync::SyncPhase::kDone) {
+    m.snapshot_progress = 1;
+  } else if (phase == sync::SyncPhase::kSnapshot) {
+    m.snapshot_progress = total > 0 ? std::min(1.0, static_cast<double>(done) / total)
+                                    : std::numeric_limits<double>::quiet_NaN();
+  } else {
+    m.snapshot_progress = 0;
+  }
+  int64_t src = s.source_offset.load(), applied = s.applied_offset.load();
+  m.lag_bytes = src >= 0 && applied >= 0 && src > applied ? src - applied : 0;
+  m.lag_seconds = static_cast<double>(s.lag_ms.load()) / 1000.0;
+  m.reconnects = s.link_drops.load();
+  m.full_syncs = s.full_syncs.load();
+  m.partial_syncs = s.partial_syncs.load();
+  return m;
 }
 
 MetricsSnapshot SyncMetricsSource::Snapshot() {
@@ -188,30 +231,9 @@ std::vector<ShardMetrics> SyncMetricsSource::ReadShards() {
   std::lock_guard lock(mu_);
   std::vector<ShardMetrics> out;
   for (size_t i = 0; i < shards_.size(); ++i) {
-    const sync::SyncStats& s = *shards_[i].stats;
-    Counters& c = counters_[i];
-    ShardMetrics m;
+    ShardMetrics m = ReadShardStats(*shards_[i].stats);
     m.shard = shards_[i].name;
-    auto phase = static_cast<sync::SyncPhase>(s.phase.load());
-    m.keys_copied = c.keys.Observe(s.keys_written.load());
-    m.bytes_copied = c.bytes.Observe(s.snapshot_bytes.load());
-    m.commands_applied = c.commands.Observe(s.commands_applied.load());
-    m.keys_skipped = c.skipped.Observe(s.keys_skipped.load());
-    uint64_t done = s.snapshot_bytes.load(), total = s.snapshot_total_bytes.load();
-    if (phase == sync::SyncPhase::kStream || phase == sync::SyncPhase::kDone) {
-      m.snapshot_progress = 1;
-    } else if (phase == sync::SyncPhase::kSnapshot) {
-      m.snapshot_progress = total > 0 ? std::min(1.0, static_cast<double>(done) / total)
-                                      : std::numeric_limits<double>::quiet_NaN();
-    } else {
-      m.snapshot_progress = 0;
-    }
-    int64_t src = s.source_offset.load(), applied = s.applied_offset.load();
-    m.lag_bytes = src >= 0 && applied >= 0 && src > applied ? src - applied : 0;
-    m.lag_seconds = static_cast<double>(s.lag_ms.load()) / 1000.0;
-    m.reconnects = s.link_drops.load();
-    m.full_syncs = s.full_syncs.load();
-    m.partial_syncs = s.partial_syncs.load();
+    counters_[i].Apply(&m);
     out.push_back(std::move(m));
   }
   return out;

@@ -67,6 +67,29 @@ std::vector<std::string> KeyferryMetricNames();
 // The sync's phase names, in SyncPhase order.
 std::vector<std::string> SyncPhaseNames();
 
+// A counter over a count that may restart from 0 (a new engine, a new snapshot): a drop is
+// taken as a restart, and what the count reaches from then on is added to the total.
+// Rebase() says the next value comes from a fresh count (a new engine): all of it is new.
+struct MonotonicCounter {
+  uint64_t last_raw = 0;
+  uint64_t total = 0;
+  uint64_t Observe(uint64_t raw);
+  void Rebase() { last_raw = 0; }
+};
+
+// One engine's numbers as its SyncStats hold them now (counters as raw as the engine counts
+// them; shard left empty).
+ShardMetrics ReadShardStats(const sync::SyncStats& stats);
+
+// The counters of ShardMetrics (keys, bytes, commands, skipped, reconnects, full and partial
+// syncs), each kept monotonic over raw readings.
+struct ShardCounters {
+  MonotonicCounter keys, bytes, commands, skipped, reconnects, full_syncs, partial_syncs;
+  // Replaces the counters of `raw` by their monotonic totals.
+  void Apply(ShardMetrics* raw);
+  void Rebase();
+};
+
 // The metrics of a running sync, read from its live SyncStats. Counters never go down
 // while the process runs: an engine restarting its snapshot resets its own numbers
 // (keys_written counts the current snapshot's keys), which would read as a counter reset;
@@ -88,18 +111,10 @@ class SyncMetricsSource {
   std::vector<ShardMetrics> ReadShards();
 
  private:
-  struct Monotonic {
-    uint64_t last_raw = 0;
-    uint64_t total = 0;
-    uint64_t Observe(uint64_t raw);
-  };
-  struct Counters {
-    Monotonic keys, bytes, commands, skipped;
-  };
   const sync::SyncStats* overall_;
   std::vector<Shard> shards_;
   std::mutex mu_;
-  std::map<size_t, Counters> counters_;
+  std::map<size_t, ShardCounters> counters_;
   int seen_phase_ = -1;
   double seen_phase_since_ = 0;
 };
