@@ -50,6 +50,7 @@ function fmtMs(ms) {
   if (m < 60) return m + "m" + String(Math.floor(s % 60)).padStart(2, "0") + "s";
   return Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") + "m";
 }
+function fmtSeconds(s) { return s < 1 ? (s * 1000).toFixed(0) + " ms" : s.toFixed(2) + " s"; }
 function fmtTime(ms) { return new Date(ms).toISOString().replace("T", " ").replace("Z", ""); }
 
 // ---- charts: a line per canvas over the last WINDOW_MS, drawn by hand ----
@@ -94,7 +95,7 @@ const charts = {
   keys: new Chart($("chart-keys"), fmtCount),
   commands: new Chart($("chart-commands"), fmtCount),
   lagBytes: new Chart($("chart-lag-bytes"), fmtBytes),
-  lagSeconds: new Chart($("chart-lag-seconds"), (v) => v.toFixed(2) + " s"),
+  lagSeconds: new Chart($("chart-lag-seconds"), fmtSeconds),
   memory: new Chart($("chart-memory"), fmtBytes),
 };
 let previous = null;  // the last live sample, for the rates
@@ -106,7 +107,7 @@ function onLive(live) {
   if (!s) return;
   $("keys").textContent = fmtCount(s.keys_written);
   $("commands").textContent = fmtCount(s.commands_applied);
-  $("lag").textContent = fmtBytes(s.lag_bytes) + " / " + ((s.lag_ms ?? 0) / 1000).toFixed(2) + " s";
+  $("lag").textContent = fmtBytes(s.lag_bytes) + " / " + fmtSeconds((s.lag_ms ?? 0) / 1000);
   const t = live.time_ms;
   if (previous && t > previous.t) {
     const dt = (t - previous.t) / 1000;
