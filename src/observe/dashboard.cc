@@ -143,7 +143,7 @@ nlohmann::json BuildTimeline(const std::vector<Event>& events) {
       if (open && phases[*open]["phase"] == phase) {
         close(e.time_ms, e.kind == EventKind::kFinish ? "finish" : "fail");
       }
-      if (e.phase == control::Phase::kDone && e.kind == EventKind::kFinish) {
+      if (control::IsTerminal(e.phase) && e.kind == EventKind::kFinish) {
         phases.push_back({{"phase", phase},
                           {"started_ms", e.time_ms},
                           {"ended_ms", e.time_ms},

@@ -60,8 +60,9 @@ std::string ReplaceAll(std::string text, std::string_view from, std::string_view
 // (null while running), duration_ms (null while running), outcome: "running" | "finish" |
 // "fail" | "rollback" | "interrupted"}. A phase ends at its first finish/fail event after
 // the start, at a rollback event, or ("interrupted") at the next phase's start without one
-// (an apply that died and was resumed). DONE, which has no start, ends the list as
-// {phase: "DONE", started_ms = ended_ms = its finish time, duration_ms 0}.
+// (an apply that died and was resumed). A terminal phase (DONE, ROLLED_BACK, ABORTED,
+// FAILED), which has no start, ends the list as {phase, started_ms = ended_ms = its finish
+// time, duration_ms 0, outcome "finish"}.
 // "pause": null before PAUSE_WRITES started; else {started_ms, ended_ms, pause_ms, running}:
 // started at the PAUSE_WRITES start, ended by the CUTOVER finish (its data.pause_ms is the
 // length apply measured) or a rollback.

@@ -82,8 +82,11 @@ TEST(ObserveDashboard, TimelineShowsARunningPhaseAPauseInProgressAndARollback) {
   EXPECT_TRUE(running["pause"]["pause_ms"].is_null());
 
   auto rolled = BuildTimeline({Ev(1, 1000, Phase::kPauseWrites, EventKind::kStart),
-                               Ev(2, 1400, Phase::kVerify, EventKind::kRollback)});
+                               Ev(2, 1400, Phase::kVerify, EventKind::kRollback),
+                               Ev(3, 1500, Phase::kRolledBack, EventKind::kFinish)});
+  ASSERT_EQ(rolled["phases"].size(), 2u) << rolled.dump(2);
   EXPECT_EQ(rolled["phases"][0]["outcome"], "rollback");
+  EXPECT_EQ(rolled["phases"][1]["phase"], "ROLLED_BACK");
   EXPECT_EQ(rolled["pause"]["pause_ms"], 400);
   EXPECT_EQ(rolled["pause"]["running"], false);
   EXPECT_TRUE(BuildTimeline({})["pause"].is_null());
