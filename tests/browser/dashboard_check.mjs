@@ -44,7 +44,7 @@ const result = { url: url.replace(/token=[^&]*/, "token=***"), requests: [], non
 const browser = await chromium.launch({
   executablePath,
   headless: true,
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
          "--disable-default-apps", "--disable-sync", "--no-first-run", "--disable-extensions"],
 });
 try {
