@@ -6,7 +6,8 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKF_WERROR=ON
 
-.PHONY: all setup configure build test unit integration format format-check fuzz-build asan demo bench clean
+.PHONY: all setup configure build test unit integration format format-check fuzz-build asan demo bench clean \
+        dashboard-screenshot
 
 all: build
 
@@ -52,6 +53,12 @@ asan: setup
 
 demo: build
 	BUILD=$(BUILD) bash scripts/demo.sh
+
+# Runs the dashboard's browser test and keeps its screenshot as docs/dashboard.png (the
+# charts get 15 s of samples first).
+dashboard-screenshot: build
+	KEYFERRY_UPDATE_SCREENSHOT=1 KEYFERRY_SCREENSHOT_WAIT_MS=15000 \
+	  $(BUILD)/tests/kf_integration_tests --gtest_filter='DashboardBrowserTest.*'
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)

@@ -12,6 +12,10 @@
 # proves Valkey holds exactly what the application was told. Prints the event log and a
 # summary (the pause as the journal and as the application saw it) and stops what it
 # started. Exit 0 only when apply and the check both succeed. Everything runs on 127.0.0.1.
+#
+# The dashboard (docs/observe.md): its URL is printed first. apply serves it while it runs
+# (--listen), then `keyferry status --listen` serves the same URL from the journal until the
+# demo ends; DEMO_LINGER_S=<seconds> keeps it up that much longer at the end.
 set -euo pipefail
 BUILD=${BUILD:-build}
 KF=$(realpath "$BUILD/src/cli/keyferry")
@@ -29,6 +33,9 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 SRC_PORT=$(free_port)
 SRC=redis://127.0.0.1:$SRC_PORT
+DASH_PORT=$(free_port)
+DASH_URL="http://127.0.0.1:$DASH_PORT/"
+echo "dashboard: $DASH_URL (open it now: it is served while the demo runs)"
 echo "== starting Redis $(redis-server --version | grep -o 'v=[0-9.]*') on :$SRC_PORT"
 redis-server --port "$SRC_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
   --logfile "$WORK/redis.log" --repl-diskless-sync-delay 0 --repl-backlog-size 64mb &
@@ -91,10 +98,15 @@ fi
 echo "== keyferry apply --auto-approve"
 START=$(date +%s%N)
 set +e
-"$KF" apply -f "$WORK/cache.yaml" --auto-approve 2>&1 | sed 's/^keyferry apply: /   /'
+"$KF" apply -f "$WORK/cache.yaml" --auto-approve --listen "127.0.0.1:$DASH_PORT" 2>&1 |
+  sed 's/^keyferry apply: /   /'
 APPLY_RC=${PIPESTATUS[0]}
 set -e
 END=$(date +%s%N)
+# apply's server went away with it: the same URL is served from the journal from now on.
+"$KF" status -f "$WORK/cache.yaml" --listen "127.0.0.1:$DASH_PORT" > "$WORK/status.txt" 2>&1 &
+PIDS+=($!)
+echo "   dashboard: $DASH_URL now served by keyferry status --listen (from the journal)"
 stop_app() {
   kill -TERM "$APP_PID" 2>/dev/null || true
   set +e
@@ -150,7 +162,14 @@ row "apply took" "$(( (END - START) / 1000000 )) ms"
 row "new endpoint" "$NEW (Redis on :$SRC_PORT shut down: $([ $REDIS_UP = no ] && echo yes || echo NO))"
 if [ "$CHECK_RC" -eq 0 ] && [ "$APP_RC" -eq 0 ] && [ "$REDIS_UP" = no ]; then
   row result "Valkey holds exactly what the application was told"
+  DEMO_RC=0
 else
   row result "FAILED (check exit $CHECK_RC, application exit $APP_RC, Redis still up: $REDIS_UP)"
-  exit 1
+  DEMO_RC=1
 fi
+if [ "${DEMO_LINGER_S:-0}" -gt 0 ]; then
+  echo "dashboard: $DASH_URL stays up ${DEMO_LINGER_S} s more (DEMO_LINGER_S)"
+  sleep "$DEMO_LINGER_S"
+fi
+echo "dashboard: $DASH_URL goes away now (the demo stops what it started)"
+exit "$DEMO_RC"

@@ -13,6 +13,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools python3 python3-prometheus-client
+  chromium nodejs npm
 )
 BACKPORTS_PACKAGES=(valkey-server valkey-tools)
 BACKPORTS_LIST=/etc/apt/sources.list.d/keyferry-bookworm-backports.sources
@@ -69,9 +70,27 @@ add_backports_suite() {
   exit 2
 }
 
+# The dashboard's browser test (tests/browser, docs/observe.md): playwright-core, pinned in
+# tests/browser/package-lock.json, drives the system's Chromium. `npm ci` runs once (again
+# only when the lock changes); offline afterwards.
+browser_test_modules() {
+  local dir want have
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  want=$(cd "$dir" && node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+  have=$(cd "$dir" && node -p 'try { require("./node_modules/playwright-core/package.json").version } catch { "" }')
+  [ "$want" = "$have" ] && return 0
+  echo "setup: npm ci in $dir (playwright-core $want for the dashboard's browser test)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 need=$(missing "${PACKAGES[@]}")
 need_bp=$(missing "${BACKPORTS_PACKAGES[@]}")
+# A node of its own (NodeSource's nodejs bundles npm) counts for nodejs and npm.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  need=$(echo "$need" | tr ' ' '\n' | { grep -vx -e nodejs -e npm || true; } | tr '\n' ' ' | sed 's/ *$//')
+fi
 if [ -z "$need" ] && [ -z "$need_bp" ]; then
+  browser_test_modules
   exit 0
 fi
 
@@ -92,4 +111,5 @@ for svc in redis-server valkey-server; do
   $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
+browser_test_modules
 echo "setup: done"

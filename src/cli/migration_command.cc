@@ -40,6 +40,7 @@
 #include "control/phase.h"
 #include "control/plan.h"
 #include "control/spec.h"
+#include "observe/dashboard.h"
 #include "observe/http_server.h"
 #include "observe/migration_metrics.h"
 #include "observe/migration_routes.h"
@@ -107,6 +108,12 @@ class ApplyProgress {
     stats_ = stats;
   }
   VerifyProgressSlot& verify() { return verify_; }
+  // The live sync's numbers as JSON (the dashboard's /api/live); nullopt between syncs.
+  std::optional<std::string> StatsJson() {
+    std::lock_guard lock(mu_);
+    if (stats_ == nullptr) return std::nullopt;
+    return stats_->ToJson();
+  }
   observe::ProgressSample Sample() {
     if (verify_.running()) return verify_.Sample();
     // Read under the lock: SetStats(nullptr) waits for it before the stats go away.
@@ -162,20 +169,31 @@ int RunApply(const std::string& path, bool auto_approve, bool quiet,
     std::fprintf(stderr, "keyferry apply: %s\n", locked.error().ToString().c_str());
     return kExitRefused;
   }
-  // Declared after the journal: stopped (destroyed) before it; the metrics outlive the server.
+  // Declared after the journal: stopped (destroyed) before it; the metrics, the progress
+  // shown and the node reader outlive the server, which reads them.
   observe::MigrationMetricsSource metrics(journal->get());
+  ApplyProgress shown;
+  observe::NodeRefresher nodes(
+      [&spec, &journal] { return observe::MigrationNodeSeeds(*spec, journal->get()); });
   observe::HttpServer server;
   if (*listen) {
     observe::AddMigrationRoutes(&server, journal->get(), spec->name, spec->state_dir);
     observe::AddMigrationMetricsRoute(&server, &metrics, spec->state_dir);
+    observe::AddDashboardRoutes(&server, {.journal = journal->get(),
+                                          .live_stats = [&shown] { return shown.StatsJson(); },
+                                          .nodes = &nodes,
+                                          .title = spec->name});
     auto listening = server.Listen(**listen);
     if (!listening) {
       std::fprintf(stderr, "keyferry apply: observe server (--listen / observe.listen): %s\n",
                    listening.error().ToString().c_str());
       return kExitError;
     }
-    std::fprintf(stderr, "keyferry apply: serving /status and /metrics on http://%s (port %d)\n",
-                 (*listen)->address.c_str(), server.port());
+    nodes.Start();
+    std::fprintf(stderr,
+                 "keyferry apply: serving /status and /metrics on %s (port %d); the dashboard "
+                 "is that URL\n",
+                 observe::ServedUrl(**listen, server.port()).c_str(), server.port());
   }
   struct sigaction sa {};
   sa.sa_handler = OnApplySignal;
@@ -185,7 +203,6 @@ int RunApply(const std::string& path, bool auto_approve, bool quiet,
 
   // Phase lines stay (not with --quiet: the journal keeps them, keyferry events shows
   // them); they go through the live line, above the bar.
-  ApplyProgress shown;
   observe::TerminalProgress progress(
       {.mode = observe::ChooseProgressMode(quiet), .plain_prefix = "keyferry apply: "},
       [&shown] { return shown.Sample(); });

@@ -36,6 +36,7 @@
 #include "control/migration.h"
 #include "control/phase.h"
 #include "control/spec.h"
+#include "observe/dashboard.h"
 #include "observe/http_server.h"
 #include "observe/journal_status.h"
 #include "observe/migration_metrics.h"
@@ -86,6 +87,7 @@ struct Target {
   std::string state_dir;
   std::string apply_hint;                       // "keyferry apply -f cache.yaml"
   std::optional<control::ObserveSpec> observe;  // the spec's observe block (with -f)
+  std::optional<control::Spec> spec;            // with -f: the dashboard reads its nodes
 };
 
 Result<Target> Resolve(const JournalArgs& args, const char* verb) {
@@ -97,6 +99,7 @@ Result<Target> Resolve(const JournalArgs& args, const char* verb) {
     t.state_dir = spec->state_dir;
     t.apply_hint = "keyferry apply -f " + args.spec_path;
     t.observe = spec->observe;
+    t.spec = std::move(*spec);
   } else if (!args.state_dir.empty()) {
     std::error_code ec;
     std::filesystem::path dir = std::filesystem::absolute(args.state_dir, ec);
@@ -264,19 +267,34 @@ int RunStatus(const JournalArgs& args) {
   if (!journal) return exit_code;
   if (args.watch || listen) InstallStopHandlers();
   observe::MigrationMetricsSource metrics(journal.get());  // before the server: outlives it
+  // The dashboard's nodes: from the spec (-f); with --state-dir alone they are unknown.
+  observe::NodeRefresher nodes([&target, &journal] {
+    if (target->spec) return observe::MigrationNodeSeeds(*target->spec, journal.get());
+    observe::NodeSeeds none;
+    auto why = MakeError(std::make_error_code(std::errc::invalid_argument),
+                         "unknown: give the spec (-f SPEC) instead of --state-dir to see nodes");
+    none.source = why;
+    none.target = why;
+    return none;
+  });
   observe::HttpServer server;
   if (listen) {
     observe::AddMigrationRoutes(&server, journal.get(), target->name, target->state_dir);
+    observe::AddDashboardRoutes(
+        &server,
+        {.journal = journal.get(), .live_stats = {}, .nodes = &nodes, .title = target->name});
     observe::AddMigrationMetricsRoute(&server, &metrics, target->state_dir);
     auto listening = server.Listen(*listen);
     if (!listening) {
       std::fprintf(stderr, "keyferry status: --listen: %s\n", listening.error().ToString().c_str());
       return kExitError;
     }
+    nodes.Start();
     std::fprintf(stderr,
-                 "keyferry status: serving /status and /metrics of %s on http://%s (port %d) until "
-                 "Ctrl-C\n",
-                 target->name.c_str(), listen->address.c_str(), server.port());
+                 "keyferry status: serving /status and /metrics of %s on %s (port %d; the "
+                 "dashboard is that URL) until Ctrl-C\n",
+                 target->name.c_str(), observe::ServedUrl(*listen, server.port()).c_str(),
+                 server.port());
   }
   int code = RunStatusLoop(args, *target, *journal);
   if (listen) {

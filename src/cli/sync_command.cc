@@ -35,6 +35,7 @@
 #include "net/errc.h"
 #include "net/identity_probe.h"
 #include "net/uri.h"
+#include "observe/dashboard.h"
 #include "observe/http_server.h"
 #include "observe/keyferry_metrics.h"
 #include "observe/prometheus_text.h"
@@ -241,6 +242,13 @@ int RunSync(const SyncArgs& args) {
     metric_shards.push_back({"", &stats});
   }
   observe::SyncMetricsSource metrics(&stats, std::move(metric_shards));
+  // The dashboard's nodes (no journal here: no event log, no timeline).
+  observe::NodeRefresher nodes([&source, &target] {
+    observe::NodeSeeds seeds;
+    seeds.source = *source;
+    seeds.target = *target;
+    return seeds;
+  });
   std::unique_ptr<observe::HttpServer> status;
   auto listen = ResolveListen(args.listen, nullptr);
   if (!listen) {
@@ -258,14 +266,21 @@ int RunSync(const SyncArgs& args) {
     status->Handle("/metrics", observe::kPrometheusContentType, [&metrics](const auto&) {
       return observe::WritePrometheusText(observe::KeyferryFamilies(metrics.Snapshot()));
     });
+    observe::AddDashboardRoutes(status.get(),
+                                {.journal = nullptr,
+                                 .live_stats = [&stats] { return std::optional(stats.ToJson()); },
+                                 .nodes = &nodes,
+                                 .title = "sync"});
     auto listening = status->Listen(**listen);
     if (!listening) {
       std::fprintf(stderr, "keyferry sync: --status-addr: %s\n",
                    listening.error().ToString().c_str());
       return kExitError;
     }
-    std::fprintf(stderr, "keyferry sync: serving /status and /metrics on http://%s (port %d)\n",
-                 (*listen)->address.c_str(), status->port());
+    nodes.Start();
+    std::fprintf(stderr,
+                 "keyferry sync: serving the dashboard, /status and /metrics on %s (port %d)\n",
+                 observe::ServedUrl(**listen, status->port()).c_str(), status->port());
   }
 
   struct sigaction sa {};

@@ -167,6 +167,10 @@ Result<void> HttpServer::Listen(const ListenOptions& options) {
     res.status = response.status;
     if (response.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"keyferry\"");
     res.set_header("Cache-Control", "no-store");
+    // The dashboard's page may load and fetch from this server only: the browser refuses
+    // any other origin (docs/observe.md, "Dashboard"). Harmless on JSON and text answers.
+    res.set_header("Content-Security-Policy", "default-src 'self'");
+    res.set_header("X-Content-Type-Options", "nosniff");
     res.set_content(std::move(response.body), response.content_type.c_str());
     return httplib::Server::HandlerResponse::Handled;
   });
