@@ -1677,7 +1677,12 @@ Result<void> Migration::Impl::CatchUp() {
 Result<void> Migration::Impl::RestoreFile() {
   auto target = TargetUri();
   if (!target) return MakeError(target.error());
+  // The restore's numbers, shown and served as a live sync's (one engine, no shard).
+  if (options_.sync_stats) options_.sync_stats(nullptr);
+  if (options_.engine_stats) options_.engine_stats({});
   stats_ = std::make_unique<sync::SyncStats>();
+  if (options_.sync_stats) options_.sync_stats(stats_.get());
+  if (options_.engine_stats) options_.engine_stats({{"", stats_.get()}});
   return FileSourceSteps(spec_, journal_)
       .Restore(
           *target, options_.stop, stats_.get(), [this] { SaveProgress(); }, PhaseEvents());
