@@ -164,7 +164,7 @@ Result<void> FileSourceSteps::Verify(const net::Uri& target, const ProviderEvent
   if (!report->equal()) {
     std::string lines;
     for (const auto& e : report->examples) lines += "\n  " + e;
-    if (report->target_keys != report->expected_keys) {
+    if (!report->count_equal()) {
       lines += "\n  the target holds " + std::to_string(report->target_keys) +
                " keys, the file puts " + std::to_string(report->expected_keys) + " there";
     }

@@ -2,9 +2,11 @@
 #include "verify/rdb_file_compare.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <set>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -108,9 +110,35 @@ void Note(RdbFileCompareReport* report, size_t max, std::string line) {
 
 std::string Name(const FileKey& k) { return "db" + std::to_string(k.db) + " " + Shown(k.key); }
 
+// Expiries of the keys compared present, by second, for the final count (at most a day
+// ahead: a comparison does not run that long; later ones cannot pass before the count).
+class ExpiryHistogram {
+ public:
+  void Add(int64_t expire_ms) {
+    if (expire_ms < 0 || expire_ms > UnixMillis() + kHorizonMs) return;
+    ++by_second_[expire_ms / 1000];
+  }
+  // How many expire at or before `now_ms` (the whole second of now_ms included).
+  uint64_t PassedBy(int64_t now_ms) const {
+    uint64_t n = 0;
+    for (auto it = by_second_.begin(); it != by_second_.end() && it->first <= now_ms / 1000; ++it) {
+      n += it->second;
+    }
+    return n;
+  }
+
+ private:
+  static constexpr int64_t kHorizonMs = int64_t{24} * 3600 * 1000;
+  std::map<int64_t, uint64_t> by_second_;
+};
+
+// A file key's expiry has passed: absent on the target is what the file says.
+bool ExpiredNow(const FileKey& k) { return k.expire_ms >= 0 && k.expire_ms <= UnixMillis(); }
+
 // Reads the batch's keys from the target and compares them.
 Result<void> CompareBatch(Endpoint& target, std::vector<FileKey>& keys,
-                          const RdbFileCompareOptions& options, RdbFileCompareReport* report) {
+                          const RdbFileCompareOptions& options, RdbFileCompareReport* report,
+                          ExpiryHistogram* expiring) {
   std::stable_sort(keys.begin(), keys.end(),
                    [](const FileKey& a, const FileKey& b) { return a.db < b.db; });
   size_t from = 0;
@@ -119,6 +147,7 @@ Result<void> CompareBatch(Endpoint& target, std::vector<FileKey>& keys,
     while (to < keys.size() && keys[to].db == keys[from].db) ++to;
     KF_RETURN_IF_ERROR(target.Select(keys[from].db));
     std::vector<Command> commands;
+    report->expected_keys += to - from;  // less those found expired below
     for (size_t i = from; i < to; ++i) {
       commands.push_back({keys[i].type_only ? "TYPE" : "DUMP", keys[i].key});
       commands.push_back({"PEXPIRETIME", keys[i].key});
@@ -131,11 +160,19 @@ Result<void> CompareBatch(Endpoint& target, std::vector<FileKey>& keys,
       const resp::Reply& expiry = (*replies)[2 * (i - from) + 1];
       if (value.is_error()) return MakeError(target.ReplyError(value, "DUMP", k.key));
       if (expiry.is_error()) return MakeError(target.ReplyError(expiry, "PEXPIRETIME", k.key));
+      const bool gone = value.is_null() || (k.type_only && value.str() == "none") ||
+                        expiry.integer() == -2;  // gone between DUMP and PEXPIRETIME
+      if (gone && ExpiredNow(k)) {               // it expired while being compared
+        ++report->expired_in_file;
+        --report->expected_keys;
+        continue;
+      }
       ++report->keys_compared;
-      if (value.is_null() || (k.type_only && value.str() == "none")) {
+      if (gone) {
         Note(report, options.max_reported, "missing on the target: " + Name(k));
         continue;
       }
+      expiring->Add(k.expire_ms);
       bool same = true;
       if (k.type_only) {
         ++report->type_only;
@@ -174,8 +211,34 @@ Result<void> CompareBatch(Endpoint& target, std::vector<FileKey>& keys,
     }
     from = to;
   }
-  report->expected_keys += keys.size();
   keys.clear();
+  return {};
+}
+
+// Walks every key of the target once with SCAN, which deletes the keys whose expiry has
+// passed (a key expired after the restore lingers until something touches it, and INFO
+// keyspace still counts it). The keys themselves are not needed.
+Result<void> PurgeExpired(Endpoint& target) {
+  auto keyspace = target.Call({"INFO", "keyspace"}, "INFO keyspace");
+  if (!keyspace) return MakeError(keyspace.error());
+  std::vector<int> dbs;
+  std::istringstream lines(keyspace->str());
+  for (std::string line; std::getline(lines, line);) {
+    int db = -1;
+    if (line.rfind("db", 0) != 0) continue;
+    std::from_chars(line.data() + 2, line.data() + line.size(), db);
+    if (db >= 0) dbs.push_back(db);
+  }
+  for (int db : dbs) {
+    KF_RETURN_IF_ERROR(target.Select(db));
+    std::string cursor = "0";
+    do {
+      auto page = target.Call({"SCAN", cursor, "COUNT", "1000"}, "SCAN");
+      if (!page) return MakeError(page.error());
+      if (page->size() != 2) break;
+      cursor = (*page)[0].str();
+    } while (cursor != "0");
+  }
   return {};
 }
 
@@ -193,6 +256,7 @@ Result<RdbFileCompareReport> CompareRdbFileWithTarget(source::RdbFileInput& inpu
   KF_RETURN_IF_ERROR(target.Connect());
 
   Collector collector(&filter, &*db_map, &options, &report);
+  ExpiryHistogram expiring;
   rdb::ReaderOptions ro;
   ro.big_value_bytes = options.big_value_bytes;
   rdb::RdbReader reader(&collector, ro);
@@ -209,20 +273,22 @@ Result<RdbFileCompareReport> CompareRdbFileWithTarget(source::RdbFileInput& inpu
                                                          static_cast<ptrdiff_t>(options.batch)));
       collector.pending.erase(collector.pending.begin(),
                               collector.pending.begin() + static_cast<ptrdiff_t>(options.batch));
-      KF_RETURN_IF_ERROR(CompareBatch(target, batch, options, &report));
+      KF_RETURN_IF_ERROR(CompareBatch(target, batch, options, &report, &expiring));
     }
   }
   auto finished = reader.Finish();
   if (!finished) {
     return MakeError(finished.error().code, input.name() + ": " + finished.error().ToString());
   }
-  KF_RETURN_IF_ERROR(CompareBatch(target, collector.pending, options, &report));
+  KF_RETURN_IF_ERROR(CompareBatch(target, collector.pending, options, &report, &expiring));
 
   // Every key the target holds is one the file put there.
+  KF_RETURN_IF_ERROR(PurgeExpired(target));
   auto keyspace = target.Call({"INFO", "keyspace"}, "INFO keyspace");
   if (!keyspace) return MakeError(keyspace.error());
   report.target_keys = net::KeyspaceKeyCount(keyspace->str());
-  if (report.target_keys != report.expected_keys && report.examples.size() < options.max_reported) {
+  report.expired_before_count = expiring.PassedBy(UnixMillis());
+  if (!report.count_equal() && report.examples.size() < options.max_reported) {
     report.examples.push_back("the target holds " + std::to_string(report.target_keys) +
                               " keys, the file " + std::to_string(report.expected_keys));
   }
