@@ -51,5 +51,12 @@ mount --rbind /dev "$root/dev"
 mount -t sysfs sys "$root/sys"
 mount -t tmpfs tmpfs "$root/tmp"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The machine's network, not a package: CAs this machine added locally (an HTTPS proxy's)
+# are trusted in the chroot too, as they are on a fresh machine of the same network.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
 echo "fresh-machine-test: running .ci/run in the chroot"
 chroot "$root" /bin/bash -c 'cd /work/main && CI=true bash .ci/run'

@@ -80,7 +80,12 @@ browser_test_modules() {
   have=$(cd "$dir" && node -p 'try { require("./node_modules/playwright-core/package.json").version } catch { "" }')
   [ "$want" = "$have" ] && return 0
   echo "setup: npm ci in $dir (playwright-core $want for the dashboard's browser test)"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  # npm trusts Node's own list of CAs; a machine whose HTTPS goes through a proxy with a CA
+  # of its own has that CA in the system store only, so the system store is added.
+  local ca=/etc/ssl/certs/ca-certificates.crt
+  (cd "$dir" && if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$ca" ]; then
+     export NODE_EXTRA_CA_CERTS="$ca"
+   fi && npm ci --no-audit --no-fund --loglevel=error)
 }
 
 need=$(missing "${PACKAGES[@]}")
