@@ -51,6 +51,8 @@ mount --rbind /dev "$root/dev"
 mount -t sysfs sys "$root/sys"
 mount -t tmpfs tmpfs "$root/tmp"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# debootstrap's minbase writes no /etc/hosts; an installed Debian has one (localhost).
+cp /etc/hosts "$root/etc/hosts"
 # The machine's network, not a package: CAs this machine added locally (an HTTPS proxy's)
 # are trusted in the chroot too, as they are on a fresh machine of the same network.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
