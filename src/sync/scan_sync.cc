@@ -239,9 +239,8 @@ struct ScanSync::Impl {
   uint64_t recopied = 0;
   uint64_t deleted = 0;
   int64_t evicted_baseline = -1;
-  // INFO commandstats' FLUSHDB/FLUSHALL/SWAPDB and FUNCTION changes when last read; nullopt
-  // when the source refuses INFO commandstats (then they cannot be seen: warned once).
-  std::optional<UnnotifiedWriteCalls> unnotified_baseline;
+  // INFO commandstats' FLUSHDB/FLUSHALL/SWAPDB and FUNCTION changes when last read.
+  UnnotifiedWriteCalls unnotified_baseline;
 
   std::atomic<uint64_t>* drain_requested = nullptr;  // ScanSync's, for RequestDrain
   std::atomic<uint64_t>* drain_done = nullptr;
@@ -722,7 +721,6 @@ struct ScanSync::Impl {
   // has are deleted, as after lost notifications. A FUNCTION LOAD/DELETE/FLUSH/RESTORE
   // ends the run: libraries are copied once, at the start. True when it copied again.
   Result<bool> FollowUnnotifiedWrites() {
-    if (!unnotified_baseline) return false;
     auto now = ReadUnnotifiedWriteCalls();
     if (!now) {
       return MakeError(SyncErrc::kSourceChanged,
@@ -731,7 +729,7 @@ struct ScanSync::Impl {
                            ": scan mode can no longer see FLUSHDB, FLUSHALL or SWAPDB; run "
                            "it again");
     }
-    if (now->functions != unnotified_baseline->functions) {
+    if (now->functions != unnotified_baseline.functions) {
       return MakeError(SyncErrc::kSourceChanged,
                        "the function libraries of the source " + options.source.Endpoint() +
                            " changed during the sync (FUNCTION LOAD, DELETE, FLUSH or RESTORE "
@@ -739,8 +737,8 @@ struct ScanSync::Impl {
                            "mode copies libraries once, at the start: run it again once they "
                            "are settled");
     }
-    if (now->whole_db == unnotified_baseline->whole_db) return false;
-    unnotified_baseline = now;
+    if (now->whole_db == unnotified_baseline.whole_db) return false;
+    unnotified_baseline = *now;
     spdlog::warn(
         "the source ran FLUSHDB, FLUSHALL or SWAPDB (INFO commandstats), which send no keyspace "
         "notification: copying every key again and deleting the target's keys the source no "
@@ -808,14 +806,19 @@ struct ScanSync::Impl {
     stats->phase = static_cast<int>(SyncPhase::kConnecting);
     KF_RETURN_IF_ERROR(ConnectSource());
     KF_RETURN_IF_ERROR(EnsureNotifications());
-    KF_RETURN_IF_ERROR(subscriber.Start());            // before the copy: no change goes unseen
-    unnotified_baseline = ReadUnnotifiedWriteCalls();  // before the copy too
-    if (!unnotified_baseline) {
-      spdlog::warn(
-          "the source refuses INFO commandstats: a FLUSHDB, FLUSHALL, SWAPDB or FUNCTION change "
-          "during the sync (they send no keyspace notification) would go unseen; allow INFO "
-          "or keep the application from running them until cutover");
+    KF_RETURN_IF_ERROR(subscriber.Start());  // before the copy: no change goes unseen
+    // Before the copy too. Without it a FLUSHDB, FLUSHALL or SWAPDB would go unseen and the
+    // target keep keys the source dropped: refused, not warned about.
+    auto calls = ReadUnnotifiedWriteCalls();
+    if (!calls) {
+      return MakeError(SyncErrc::kBadOption,
+                       "the source " + options.source.Endpoint() +
+                           " refuses INFO commandstats, which scan mode reads to see FLUSHDB, "
+                           "FLUSHALL, SWAPDB and FUNCTION changes (they send no keyspace "
+                           "notification); allow INFO for keyferry's user (ACL +info), then run "
+                           "it again. Nothing was written to the target");
     }
+    unnotified_baseline = *calls;
     KF_RETURN_IF_ERROR(PrepareTarget());
     stats->phase = static_cast<int>(SyncPhase::kSnapshot);
     if (auto keyspace = SourceCall({"INFO", "keyspace"}); keyspace && !keyspace->is_error()) {

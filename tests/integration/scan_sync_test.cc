@@ -192,6 +192,25 @@ TEST(ScanSyncTest, FlushdbAndSwapdbAreFollowedAndAFunctionChangeStopsTheRun) {
       << scan.Stderr();
 }
 
+// Without INFO commandstats a FLUSHDB would go unseen and the target keep keys the source
+// dropped: scan mode refuses such a source before writing anything (it used to warn and go on).
+TEST(ScanSyncTest, ASourceRefusingInfoCommandstatsIsRefusedBeforeAnyWrite) {
+  auto source = StartManagedLikeSource();
+  ASSERT_TRUE(source);
+  ASSERT_EQ(source->Call({"ACL", "SETUSER", "scanner", "on", ">pw", "~*", "&*", "+@all", "-info",
+                          "+info|server", "+info|keyspace"}),
+            "OK");
+  source->Call({"SET", "k", "v"});
+  auto target = ServerProcess::Start(ServerKind::kValkey);
+  ASSERT_TRUE(target);
+  const std::string as_scanner = "redis://scanner:pw@127.0.0.1:" + std::to_string(source->port());
+  Subprocess scan({KeyferryBinary(), "sync", "--source", as_scanner, "--target", target->uri(),
+                   "--source-mode", "scan", "--once"});
+  EXPECT_EQ(scan.Wait(seconds(60)), 2) << scan.Stderr();
+  EXPECT_NE(scan.Stderr().find("refuses INFO commandstats"), std::string::npos) << scan.Stderr();
+  EXPECT_EQ(target->Call({"DBSIZE"}), "0") << "nothing may be written";
+}
+
 TEST(ScanSyncTest, MissingNotificationClassesAreNamedOrSetAndSetBack) {
   auto target = ServerProcess::Start(ServerKind::kValkey);
   ASSERT_TRUE(target);
