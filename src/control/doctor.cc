@@ -249,17 +249,15 @@ SourceFacts CheckSourceFile(const Spec& spec, DoctorReport& report) {
   SourceFacts facts;
   DoctorCheck file;
   file.name = "source.file";
-  auto input = source::RdbFileInput::Open(spec.source.rdb_file);
-  Result<source::RdbFileSurvey> survey =
-      input ? source::SurveyRdbFile(*input)
-            : Result<source::RdbFileSurvey>(MakeError(input.error()));
+  auto survey = source::SurveyRdbFile(spec.source.rdb_file);
   if (!survey) {
+    const bool opened = survey.error().code != make_error_code(source::RdbFileErrc::kOpen);
     file.status = CheckStatus::kFail;
     file.detail = survey.error().ToString();
-    file.action = input ? "the file is not a complete RDB backup: take or download it again, and "
-                          "check it with keyferry rdb inspect FILE"
-                        : "check source.rdb_file (relative paths start at the spec's directory) "
-                          "and the file's permissions";
+    file.action = opened ? "the file is not a complete RDB backup: take or download it again, and "
+                           "check it with keyferry rdb inspect FILE"
+                         : "check source.rdb_file (relative paths start at the spec's directory) "
+                           "and the file's permissions";
     report.checks.push_back(file);
     return facts;
   }

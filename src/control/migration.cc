@@ -1188,25 +1188,25 @@ Result<void> Migration::Impl::ResumeInterruptedCutover() {
   // What the source did since the hook started: a moved offset means writes reached Redis
   // after its pause ran out (the application was still pointed there); they are not in
   // Valkey, and keyferry cannot merge them into a target the application may write to.
-  auto source = spec_.source.is_file() ? Result<net::Uri>() : SourceUri();
-  if (!source) return MakeError(source.error());
-  auto offsets = spec_.source.is_file() ? Result<std::vector<int64_t>>()
-                                        : SourceOffsets();  // summed over a cluster's primaries
-  auto at_start = State(kCutoverSourceOffsetKey);
-  if (spec_.source.is_file()) {
-    // A backup file takes no writes: nothing to compare or pause.
-  } else if (!offsets) {
-    Event(Phase::kCutover, EventKind::kInfo,
-          "the source " + source->Endpoint() + " cannot be read (" + offsets.error().ToString() +
-              "); going on without it");
-  } else {
-    int64_t offset = 0;
-    for (int64_t o : *offsets) offset += o;
-    ReportSourceWritesSince(at_start ? std::stoll(*at_start) : -1, offset);
-    // Clients still pointed at Redis must not write there while the hook runs again.
-    StartPauseKeeper();
-    Event(Phase::kCutover, EventKind::kInfo,
-          "source writes paused again (CLIENT PAUSE WRITE, renewed) until the hook has run");
+  // A backup file as the source (source.rdb_file) takes no writes: nothing to compare or pause.
+  if (!spec_.source.is_file()) {
+    auto source = SourceUri();
+    if (!source) return MakeError(source.error());
+    auto offsets = SourceOffsets();  // summed over a cluster's primaries, as at the cutover
+    auto at_start = State(kCutoverSourceOffsetKey);
+    if (!offsets) {
+      Event(Phase::kCutover, EventKind::kInfo,
+            "the source " + source->Endpoint() + " cannot be read (" + offsets.error().ToString() +
+                "); going on without it");
+    } else {
+      int64_t offset = 0;
+      for (int64_t o : *offsets) offset += o;
+      ReportSourceWritesSince(at_start ? std::stoll(*at_start) : -1, offset);
+      // Clients still pointed at Redis must not write there while the hook runs again.
+      StartPauseKeeper();
+      Event(Phase::kCutover, EventKind::kInfo,
+            "source writes paused again (CLIENT PAUSE WRITE, renewed) until the hook has run");
+    }
   }
 
   if (!options_.auto_approve) {

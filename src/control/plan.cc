@@ -74,9 +74,7 @@ Plan MakePlan(const Spec& spec) {
   // A backup file as the source (source.rdb_file): read once, parse only.
   uint64_t file_field_ttl_hashes = 0;
   if (spec.source.is_file()) {
-    auto input = source::RdbFileInput::Open(spec.source.rdb_file);
-    auto survey = input ? source::SurveyRdbFile(*input)
-                        : Result<source::RdbFileSurvey>(MakeError(input.error()));
+    auto survey = source::SurveyRdbFile(spec.source.rdb_file);
     if (!survey) {
       d["source"] = {{"rdb_file", spec.source.rdb_file}, {"error", survey.error().ToString()}};
       t += "  source       the backup file " + spec.source.rdb_file + " (cannot read it)\n";
@@ -97,63 +95,62 @@ Plan MakePlan(const Spec& spec) {
            (survey->saved_by.empty() ? "" : ", saved by " + survey->saved_by) + ", " +
            std::to_string(survey->keys) + " keys, " + std::to_string(survey->bytes) + " bytes)\n";
     }
-  }
-  auto source = spec.source.is_file() ? Result<net::Uri>() : spec.SourceUri();
-  if (spec.source.is_file()) {
-    // described above
-  } else if (!source) {
-    d["source"] = {{"uri", spec.source.uri}, {"error", source.error().ToString()}};
-    t += "  source       " + spec.source.uri + " (cannot read it: " + source.error().ToString() +
-         ")\n";
   } else {
-    SourceControl control(*source);
-    auto server = control.Info("server");
-    auto ks = control.Info("keyspace");
-    if (server) {
-      version = net::InfoField(*server, "redis_version");
-      source_rdb = net::ServerRdbVersion(*server);
-    }
-    if (ks) keyspace = *ks;
-    d["source"] = {{"uri", source->ToString(true)}, {"version", version}};
-    t += "  source       " + source->ToString(true) +
-         (server ? " (Redis " + version + ")"
-                 : " (unreachable: " + server.error().ToString() + ")") +
-         "\n";
-    if (!server) {
-      plan.errors.push_back("cannot read the source " + source->Endpoint() + ": " +
-                            server.error().ToString() +
-                            "; check source.uri and that the server runs (keyferry doctor -f " +
-                            spec.origin + " tells more)");
+    auto source = spec.SourceUri();
+    if (!source) {
+      d["source"] = {{"uri", spec.source.uri}, {"error", source.error().ToString()}};
+      t += "  source       " + spec.source.uri + " (cannot read it: " + source.error().ToString() +
+           ")\n";
     } else {
-      // A cluster source is migrated shard by shard (docs/cluster.md, "apply from a
-      // cluster source"); doctor checks that it is stable.
-      auto source_id = net::ParseServerIdentity(*server);
-      if (source_id.cluster()) {
-        t += "               a node of a Redis Cluster: every primary is copied, paused and " +
-             std::string(spec.after_cutover.source == SourceAfterCutover::kKeep
-                             ? "kept"
-                             : "shut down with its replicas") +
-             "\n";
+      SourceControl control(*source);
+      auto server = control.Info("server");
+      auto ks = control.Info("keyspace");
+      if (server) {
+        version = net::InfoField(*server, "redis_version");
+        source_rdb = net::ServerRdbVersion(*server);
+      }
+      if (ks) keyspace = *ks;
+      d["source"] = {{"uri", source->ToString(true)}, {"version", version}};
+      t += "  source       " + source->ToString(true) +
+           (server ? " (Redis " + version + ")"
+                   : " (unreachable: " + server.error().ToString() + ")") +
+           "\n";
+      if (!server) {
+        plan.errors.push_back("cannot read the source " + source->Endpoint() + ": " +
+                              server.error().ToString() +
+                              "; check source.uri and that the server runs (keyferry doctor -f " +
+                              spec.origin + " tells more)");
+      } else {
+        // A cluster source is migrated shard by shard (docs/cluster.md, "apply from a
+        // cluster source"); doctor checks that it is stable.
+        auto source_id = net::ParseServerIdentity(*server);
+        if (source_id.cluster()) {
+          t += "               a node of a Redis Cluster: every primary is copied, paused and " +
+               std::string(spec.after_cutover.source == SourceAfterCutover::kKeep
+                               ? "kept"
+                               : "shut down with its replicas") +
+               "\n";
+        }
+      }
+      if (server && provider->kind() == ProviderKind::kExternal) {
+        auto target = provider->TargetUri();
+        auto source_id = net::ParseServerIdentity(*server);
+        auto target_id = target ? net::ReadServerIdentity(*target) : Result<net::ServerIdentity>();
+        if (target && target_id && net::SameServer(source_id, *target_id)) {
+          plan.errors.push_back(net::SameServerMessage(*source, *target, *target_id) +
+                                ": copying a server onto itself would destroy its data; set "
+                                "target.external.uri to the Valkey server to migrate to");
+        }
+        const bool want_cluster = spec.target.topology == Topology::kCluster;
+        if (target && target_id && target_id->cluster() && !want_cluster) {
+          plan.errors.push_back(net::ClusterNodeMessage(*target, "target") +
+                                "; set target.topology: cluster to migrate into that cluster, or "
+                                "set target.external.uri to a standalone Valkey server");
+        }
       }
     }
-    if (server && provider->kind() == ProviderKind::kExternal) {
-      auto target = provider->TargetUri();
-      auto source_id = net::ParseServerIdentity(*server);
-      auto target_id = target ? net::ReadServerIdentity(*target) : Result<net::ServerIdentity>();
-      if (target && target_id && net::SameServer(source_id, *target_id)) {
-        plan.errors.push_back(net::SameServerMessage(*source, *target, *target_id) +
-                              ": copying a server onto itself would destroy its data; set "
-                              "target.external.uri to the Valkey server to migrate to");
-      }
-      const bool want_cluster = spec.target.topology == Topology::kCluster;
-      if (target && target_id && target_id->cluster() && !want_cluster) {
-        plan.errors.push_back(net::ClusterNodeMessage(*target, "target") +
-                              "; set target.topology: cluster to migrate into that cluster, or "
-                              "set target.external.uri to a standalone Valkey server");
-      }
-    }
+    if (!source) plan.errors.push_back(source.error().ToString());
   }
-  if (!spec.source.is_file() && !source) plan.errors.push_back(source.error().ToString());
   // Target.
   ProviderDescription described = provider->Describe();
   d["provision"] = described.data;

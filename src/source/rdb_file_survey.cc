@@ -74,4 +74,10 @@ Result<RdbFileSurvey> SurveyRdbFile(RdbFileInput& input) {
   return survey;
 }
 
+Result<RdbFileSurvey> SurveyRdbFile(const std::string& path) {
+  auto input = RdbFileInput::Open(path);
+  if (!input) return MakeError(input.error());
+  return SurveyRdbFile(*input);
+}
+
 }  // namespace kf::source

@@ -35,5 +35,7 @@ struct RdbFileSurvey {
 };
 
 Result<RdbFileSurvey> SurveyRdbFile(RdbFileInput& input);
+// The file at `path` opened and surveyed; a file that cannot be opened is RdbFileErrc::kOpen.
+Result<RdbFileSurvey> SurveyRdbFile(const std::string& path);
 
 }  // namespace kf::source
