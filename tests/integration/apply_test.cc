@@ -20,6 +20,7 @@
 #include "control/journal.h"
 #include "control/phase.h"
 #include "harness/dataset.h"
+#include "harness/journal_value.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "net/client.h"
@@ -78,18 +79,8 @@ class SpecDir {
     std::getline(in, line);
     return line;
   }
-  std::string Phase() const {
-    auto journal = control::Journal::Open(state_dir(), false);
-    if (!journal) return "";
-    auto phase = (*journal)->Get("phase");
-    return phase && *phase ? **phase : "";
-  }
-  std::string Get(const std::string& key) const {
-    auto journal = control::Journal::Open(state_dir(), false);
-    if (!journal) return "";
-    auto v = (*journal)->Get(key);
-    return v && *v ? **v : "";
-  }
+  std::string Phase() const { return Get("phase"); }
+  std::string Get(const std::string& key) const { return JournalValue(state_dir(), key); }
   std::string Events() const {
     Subprocess events({KeyferryBinary(), "events", "-f", path_});
     events.Wait(seconds(20));

@@ -29,6 +29,7 @@
 #include "control/stream_group_repair.h"
 #include "harness/cluster_process.h"
 #include "harness/dataset.h"
+#include "harness/journal_value.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "net/client.h"
@@ -94,12 +95,7 @@ class ClusterSpec {
   }
   const std::string& path() const { return path_; }
   std::string state_dir() const { return dir_ + "/keyferry-state/cluster-cache"; }
-  std::string Get(const std::string& key) const {
-    auto journal = control::Journal::Open(state_dir(), false);
-    if (!journal) return "";
-    auto v = (*journal)->Get(key);
-    return v && *v ? **v : "";
-  }
+  std::string Get(const std::string& key) const { return JournalValue(state_dir(), key); }
   std::string Phase() const { return Get("phase"); }
   std::vector<pid_t> NodePids() const {
     std::vector<pid_t> out;

@@ -34,6 +34,7 @@
 #include "harness/cluster_counter_writer.h"
 #include "harness/cluster_process.h"
 #include "harness/dataset.h"
+#include "harness/journal_value.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "net/client.h"
@@ -106,12 +107,7 @@ class SourceClusterSpec {
   }
   const std::string& path() const { return path_; }
   std::string state_dir() const { return dir_ + "/keyferry-state/cluster-source"; }
-  std::string Get(const std::string& key) const {
-    auto journal = control::Journal::Open(state_dir(), false);
-    if (!journal) return "";
-    auto v = (*journal)->Get(key);
-    return v && *v ? **v : "";
-  }
+  std::string Get(const std::string& key) const { return JournalValue(state_dir(), key); }
   std::string Phase() const { return Get("phase"); }
   std::vector<pid_t> TargetPids() const {
     std::vector<pid_t> out;

@@ -23,8 +23,8 @@
 #include <string>
 #include <thread>
 
-#include "control/journal.h"
 #include "harness/dataset.h"
+#include "harness/journal_value.h"
 #include "harness/server_process.h"
 #include "harness/subprocess.h"
 #include "net/client.h"
@@ -61,12 +61,7 @@ class FileSpec {
   }
   const std::string& path() const { return path_; }
   std::string state_dir() const { return dir_ + "/keyferry-state/from-backup"; }
-  std::string Get(const std::string& key) const {
-    auto journal = control::Journal::Open(state_dir(), false);
-    if (!journal) return "";
-    auto v = (*journal)->Get(key);
-    return v && *v ? **v : "";
-  }
+  std::string Get(const std::string& key) const { return JournalValue(state_dir(), key); }
   std::string Phase() const { return Get("phase"); }
   std::string HookOutput() const {
     std::ifstream in(hook_out_);
